@@ -1,0 +1,1 @@
+"""schoolcx: K-12 contact metrics pipeline."""

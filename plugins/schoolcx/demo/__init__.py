@@ -1,0 +1,1 @@
+"""Synthetic demo data: a generated world of districts and their contacts."""
