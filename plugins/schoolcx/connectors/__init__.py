@@ -1,0 +1,1 @@
+"""One connector per vendor API; see base.py for the shared interface."""

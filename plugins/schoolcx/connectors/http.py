@@ -1,0 +1,130 @@
+"""HTTP for vendor APIs: one client, bounded retries, honest errors.
+
+Retries 5xx, timeouts and dropped connections with exponential backoff; on 429 waits the
+vendor's Retry-After. Gives up after a bounded budget with an error naming the source. A 401/403
+fails at once naming the connection id (never the secret): retrying bad credentials only burns
+the vendor's rate limit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from schoolcx.connectors.base import ConnectorError
+
+
+class AuthError(ConnectorError):
+    pass
+
+
+class RetryBudgetExhausted(ConnectorError):
+    pass
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0   # refuse to sleep longer than this on one 429
+    total_budget: float = 600.0      # seconds of waiting across one request's retries
+
+
+RETRYABLE_EXC = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return default
+
+
+def _is_json(response: httpx.Response) -> bool:
+    if response.status_code >= 400:
+        return True  # error bodies are judged by status, not parsed
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
+class VendorClient:
+    """A thin httpx wrapper with the retry rules above. `sleep` is injectable for tests."""
+
+    def __init__(self, base_url: str, *, conn_id: str, source: str, auth=None,
+                 headers: dict | None = None, timeout: float = 30.0,
+                 policy: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.conn_id = conn_id
+        self.source = source
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self.requests = 0
+        self.retries = 0
+        self._client = httpx.Client(base_url=base_url.rstrip("/"), auth=auth,
+                                    headers=headers or {}, timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def request(self, method: str, url: str, *, expect_json: bool = False,
+                **kwargs) -> httpx.Response:
+        waited = 0.0
+        last_problem = ""
+        for attempt in range(1, self.policy.max_attempts + 1):
+            delay = min(self.policy.max_delay, self.policy.base_delay * 2 ** (attempt - 1))
+            try:
+                self.requests += 1
+                response = self._client.request(method, url, **kwargs)
+            except RETRYABLE_EXC as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+            else:
+                status = response.status_code
+                if status in (401, 403):
+                    raise AuthError(
+                        f"{self.source}: {method} {url} was refused with HTTP {status}; check "
+                        f"the credentials of Airflow connection {self.conn_id!r}"
+                    )
+                if status == 429:
+                    delay = _retry_after(response, delay)
+                    if delay > self.policy.max_retry_after:
+                        raise RetryBudgetExhausted(
+                            f"{self.source}: rate limited, Retry-After {delay:.0f}s exceeds "
+                            f"the {self.policy.max_retry_after:.0f}s allowed"
+                        )
+                    last_problem = f"HTTP 429 (Retry-After {delay:g}s)"
+                elif status >= 500:
+                    last_problem = f"HTTP {status}"
+                elif expect_json and not _is_json(response):
+                    # A truncated or garbled page is a transient fault: fetch it again.
+                    last_problem = f"HTTP {status} with a body that is not JSON"
+                else:
+                    response.raise_for_status()  # other 4xx: a bug or a bad request, not transient
+                    return response
+            if attempt == self.policy.max_attempts or waited + delay > self.policy.total_budget:
+                break
+            self.retries += 1
+            waited += delay
+            self._sleep(delay)
+        raise RetryBudgetExhausted(
+            f"{self.source}: {method} {url} failed after {attempt} attempts "
+            f"({waited:.1f}s waited); last problem: {last_problem}"
+        )
+
+    def get_json(self, url: str, **kwargs):
+        return self.request("GET", url, expect_json=True, **kwargs).json()

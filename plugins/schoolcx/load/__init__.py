@@ -1,0 +1,1 @@
+"""Loading connector pages into `raw` (COPY, idempotent, state in the same transaction)."""
