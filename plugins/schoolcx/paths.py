@@ -15,4 +15,4 @@ def local_dir() -> Path:
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
-DAGS_DIR = PROJECT_ROOT / "dags"
+DAGS_FOLDER = PROJECT_ROOT / "dags"

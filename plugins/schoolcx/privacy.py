@@ -31,4 +31,5 @@ def person_hash(address: str | None, key: bytes | None = None) -> str | None:
     """HMAC-SHA-256 (hex) of the normalised email address; None for no address."""
     if not address or not address.strip():
         return None
-    return hmac.new(key or hash_key(), normalise_email(address).encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(key or hash_key(), normalise_email(address).encode(), hashlib.sha256)
+    return digest.hexdigest()

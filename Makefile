@@ -1,0 +1,47 @@
+# schoolcx: `make demo` runs the whole pipeline on generated data; `make test` runs the suite.
+# Both set up what is missing first (Python env from the lock file, dovecot for IMAP tests).
+
+SHELL := /bin/bash
+PY := .venv/bin/python
+UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+UV_VERSION := 0.13.9
+export DBT_SEND_ANONYMOUS_USAGE_STATS=False
+export GX_ANALYTICS_ENABLED=False
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY=False
+export DO_NOT_TRACK=1
+
+.PHONY: setup demo test lint bench clean warehouse-down
+
+.venv/.synced: pyproject.toml uv.lock
+	@if ! command -v uv >/dev/null 2>&1 && [ ! -x .tools/bin/uv ]; then \
+		echo "installing uv $(UV_VERSION) into .tools/"; \
+		python3 -m venv .tools && .tools/bin/pip install -q uv==$(UV_VERSION); fi
+	$(UV) sync --frozen --python 3.11
+	@touch $@
+
+/usr/sbin/dovecot:
+	@echo "installing dovecot-imapd (the real IMAP server the tests and demo use)"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dovecot-imapd >/dev/null
+
+setup: .venv/.synced /usr/sbin/dovecot
+
+demo: setup
+	.venv/bin/schoolcx demo
+
+test: setup
+	.venv/bin/pytest -q
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/sqlfluff lint dbt_project/models dbt_project/macros
+
+bench: setup
+	.venv/bin/pytest -q -m slow -s tests/bench
+
+warehouse-down:
+	.venv/bin/schoolcx warehouse down
+
+clean: warehouse-down
+	rm -rf .local dbt_project/target

@@ -1,0 +1,96 @@
+"""schoolcx nightly: extract every configured source, transform, validate, publish, report.
+
+Each run covers the data interval [D 08:00 UTC, D+1 08:00 UTC) and reports as of local date D.
+Extract tasks are mapped over the sources in the deployment config (SCHOOLCX_CONFIG): one
+failing source does not stop the others, and shows as a failed mapped task and in
+`check_extracts`; the freshness expectation of the gate then decides whether the night can
+publish. dbt runs through cosmos into the `build` schema; the Great Expectations gate
+validates there; only a passing gate publishes to `marts` (write-audit-publish).
+
+Logic lives in `schoolcx.pipeline`; this file only wires it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Param, dag, get_current_context, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from schoolcx.orchestration import DEFAULT_ARGS, dbt_task_group, mart_assets, raw_assets
+
+
+@dag(
+    dag_id="schoolcx_nightly",
+    schedule=CronDataIntervalTimetable("0 8 * * *", timezone="UTC"),
+    start_date=dt.datetime(2025, 7, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+    tags=["schoolcx"],
+    params={"full_refresh": Param(False, type="boolean",
+                                  description="rebuild incremental dbt models from scratch")},
+)
+def schoolcx_nightly():
+    @task
+    def prepare() -> list[str]:
+        from schoolcx import pipeline
+
+        ctx = get_current_context()
+        cfg = pipeline.current_config()
+        sources = pipeline.prepare(pipeline.resolve_warehouse_url(), cfg)
+        as_of = pipeline.as_of_date(ctx["data_interval_start"])
+        ctx["ti"].xcom_push(key="dbt_vars", value=pipeline.dbt_vars(cfg, as_of))
+        return sources
+
+    @task(retries=2, max_active_tis_per_dag=4)
+    def extract(source_name: str) -> dict:
+        from schoolcx import pipeline
+
+        ctx = get_current_context()
+        return pipeline.extract(pipeline.resolve_warehouse_url(), pipeline.current_config(),
+                                source_name, ctx["run_id"], ctx["data_interval_end"])
+
+    @task(trigger_rule="all_done", outlets=raw_assets())
+    def check_extracts() -> dict:
+        from schoolcx import pipeline
+
+        return pipeline.check_extracts(pipeline.resolve_warehouse_url(),
+                                       get_current_context()["run_id"])
+
+    @task
+    def quality_gate() -> dict:
+        from schoolcx import pipeline
+
+        ctx = get_current_context()
+        return pipeline.gate_step(pipeline.resolve_warehouse_url(), pipeline.current_config(),
+                                  ctx["run_id"], ctx["data_interval_end"])
+
+    @task(outlets=mart_assets())
+    def publish(gate_result: dict) -> dict:
+        from schoolcx import pipeline
+
+        ctx = get_current_context()
+        return pipeline.publish_step(pipeline.resolve_warehouse_url(), pipeline.current_config(),
+                                     ctx["run_id"], ctx["data_interval_start"],
+                                     ctx["data_interval_end"], gate_result)
+
+    @task
+    def report() -> str:
+        from schoolcx import pipeline
+
+        ctx = get_current_context()
+        return pipeline.report(pipeline.resolve_warehouse_url(), pipeline.current_config(),
+                               pipeline.as_of_date(ctx["data_interval_start"]))
+
+    sources = prepare()
+    extracted = extract.expand(source_name=sources)
+    checked = check_extracts()
+    transform = dbt_task_group()
+    gate_result = quality_gate()
+    extracted >> checked >> transform >> gate_result
+    publish(gate_result) >> report()
+
+
+schoolcx_nightly()

@@ -1,0 +1,179 @@
+"""The nightly pipeline's steps as plain functions: Airflow tasks and the CLI call these.
+
+prepare → extract (one call per source) → dbt build into `build` → quality gate → publish →
+report. Each step takes the warehouse URL and the deployment config, so each can be run and
+tested without Airflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import subprocess
+
+from schoolcx.config import DeploymentConfig, load_config
+from schoolcx.paths import DBT_PROJECT_DIR
+from schoolcx.settings import WAREHOUSE_CONN_ID, config_path
+
+log = logging.getLogger(__name__)
+
+
+def resolve_warehouse_url() -> str:
+    """WAREHOUSE_URL, else the Airflow connection schoolcx_warehouse, else the embedded server."""
+    if os.environ.get("WAREHOUSE_URL"):
+        return os.environ["WAREHOUSE_URL"]
+    from schoolcx.connections import ConnectionNotFound, get_connection
+
+    try:
+        c = get_connection(WAREHOUSE_CONN_ID)
+    except ConnectionNotFound:
+        from schoolcx.warehouse import warehouse_url
+
+        return warehouse_url()
+    return (f"postgresql://{c.login}:{c.password}@{c.host}:{c.port or 5432}/"
+            f"{c.schema or 'schoolcx'}")
+
+
+def current_config() -> DeploymentConfig:
+    return load_config(config_path())
+
+
+def as_of_date(data_interval_start: dt.datetime) -> dt.date:
+    """The last local date a nightly run covers.
+
+    Runs cover [D 08:00 UTC, D+1 08:00 UTC): by 08:00 UTC local day D is over in every US time
+    zone, so the run reports as of D.
+    """
+    return data_interval_start.astimezone(dt.UTC).date()
+
+
+def prepare(url: str, cfg: DeploymentConfig) -> list[str]:
+    """Migrate, sync the config into ref.* and the BI roles; return the source names."""
+    from schoolcx.refsync import sync_config
+    from schoolcx.warehouse import migrate
+
+    applied = migrate(url)
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    counts = sync_config(url, cfg)
+    log.info("synced config %r: %s", cfg.name, counts)
+    try:
+        from schoolcx.publish.roles import sync_bi_roles
+    except ImportError:  # pragma: no cover - roles module arrives with the publish stage
+        log.warning("BI roles module not available; skipping role sync")
+    else:
+        sync_bi_roles(url, cfg)
+    return [s.name for _, s in cfg.sources()]
+
+
+def extract(url: str, cfg: DeploymentConfig, source_name: str, run_id: str,
+            until: dt.datetime) -> dict:
+    from schoolcx.extract import extract_source
+
+    summary = extract_source(url, cfg, source_name, run_id=run_id, until=until)
+    return {"source": source_name, "pages": summary.pages, "received": summary.received,
+            "inserted": summary.inserted, "skipped": summary.skipped,
+            "quarantined": dict(summary.quarantined)}
+
+
+def dbt_env(url: str) -> dict[str, str]:
+    """Environment for dbt's committed profile (all env_var())."""
+    from schoolcx.warehouse.connect import url_parts
+
+    p = url_parts(url)
+    return {"SCHOOLCX_PG_HOST": p["host"], "SCHOOLCX_PG_PORT": p["port"],
+            "SCHOOLCX_PG_USER": p["user"], "SCHOOLCX_PG_PASSWORD": p["password"] or "unused",
+            "SCHOOLCX_PG_DBNAME": p["dbname"], "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+
+
+def dbt_vars(cfg: DeploymentConfig, as_of: dt.date) -> dict:
+    return {"as_of_date": as_of.isoformat(),
+            "k_min_districts": cfg.benchmarks.k_min_districts,
+            "n_min_observations": cfg.benchmarks.n_min_observations}
+
+
+def dbt(url: str, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    """Run the dbt CLI of this environment against the warehouse."""
+    import shutil
+    import sys
+
+    exe = shutil.which("dbt", path=os.path.dirname(sys.executable)) or "dbt"
+    env = {**os.environ, **dbt_env(url)}
+    return subprocess.run([exe, *args, "--project-dir", str(DBT_PROJECT_DIR)], env=env,
+                          check=check, text=True)
+
+
+def gate(url: str, cfg: DeploymentConfig, run_id: str, as_of: dt.datetime):
+    from schoolcx.quality import run_gate
+
+    return run_gate(url, cfg, run_id, as_of)
+
+
+def publish(url: str, cfg: DeploymentConfig, run_id: str, start: dt.datetime,
+            end: dt.datetime, gate_result):
+    from schoolcx.publish import publish as do_publish
+
+    return do_publish(url, cfg, run_id, start, end, gate_result)
+
+
+def report(url: str, cfg: DeploymentConfig, as_of: dt.date) -> str:
+    from schoolcx.report import write_report
+
+    return write_report(url, cfg, as_of)
+
+
+class SourcesFailed(RuntimeError):
+    pass
+
+
+def check_extracts(url: str, run_id: str) -> dict:
+    """Summarise this run's extracts from ops.extract_runs; log failed sources loudly.
+
+    It never fails the run itself: a source that failed leaves its raw data as of its last
+    good night, and the gate's freshness expectation decides whether that blocks publishing.
+    """
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select source_instance, status, records_loaded, records_quarantined, error"
+            " from ops.extract_runs where run_id = %s order by source_instance, started_at",
+            (run_id,),
+        ).fetchall()
+    latest = {r[0]: r for r in rows}  # a retried source's last attempt counts
+    failed = {s: r[4] for s, r in latest.items() if r[1] != "success"}
+    for source, error in failed.items():
+        log.error("source %s failed this run: %s", source, error)
+    summary = {
+        "sources": len(latest),
+        "failed": sorted(failed),
+        "records_loaded": sum(r[2] for r in latest.values()),
+        "records_quarantined": sum(r[3] for r in latest.values()),
+    }
+    log.info("extract summary: %s", summary)
+    return summary
+
+
+class GateFailed(RuntimeError):
+    """The quality gate blocked publication; the message lists the failed expectations."""
+
+
+def gate_step(url: str, cfg: DeploymentConfig, run_id: str, as_of: dt.datetime) -> dict:
+    result = gate(url, cfg, run_id, as_of)
+    log.info("%s", result.summary())
+    if not result.passed:
+        from schoolcx.publish import record_blocked
+
+        record_blocked(url, run_id, result)
+        raise GateFailed(f"quality gate blocked publication:\n{result.summary()}")
+    return result.to_dict()
+
+
+def publish_step(url: str, cfg: DeploymentConfig, run_id: str, start: dt.datetime,
+                 end: dt.datetime, gate_result: dict) -> dict:
+    from schoolcx.quality import GateResult
+
+    result = publish(url, cfg, run_id, start, end, GateResult.from_dict(gate_result))
+    log.info("published: %s", result)
+    return result.to_dict()
