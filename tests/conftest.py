@@ -54,3 +54,20 @@ def module_warehouse(pg_server):
     url = _fresh_database(pg_server)
     migrate(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest():
+    """dbt's manifest, built ahead as the DAG expects (dbt parse needs no database)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from schoolcx.orchestration import MANIFEST
+    from schoolcx.paths import DBT_PROJECT_DIR
+
+    env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)],
+                   env=env, check=True)
+    return MANIFEST

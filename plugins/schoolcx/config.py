@@ -102,12 +102,16 @@ class Mappings(_Strict):
 class ZendeskOptions(_Strict):
     base_url: str | None = None  # default: the connection's host
     page_size: int = Field(default=1000, ge=1, le=1000)
+    # Ratings change after a ticket is solved: each run re-reads this many days back.
+    rating_lookback_days: int = Field(default=30, ge=0)
 
 
 class FreshdeskOptions(_Strict):
     base_url: str | None = None
     per_page: int = Field(default=100, ge=1, le=100)
     window_days: int = Field(default=7, ge=1)
+    # Ratings can arrive or change late: each run re-reads this many days back.
+    rating_lookback_days: int = Field(default=30, ge=0)
 
 
 class ImapOptions(_Strict):
@@ -120,6 +124,7 @@ class ImapOptions(_Strict):
     )
     internal: bool = False
     responders: list[str] = Field(default_factory=list)
+    batch_size: int = Field(default=500, ge=1, le=5000)  # UIDs per FETCH and per landed page
 
 
 class SurveyOptions(_Strict):
@@ -242,6 +247,15 @@ class GateConfig(_Strict):
     volume_trailing_days: int = 28
     row_count_drop_max: float = 0.5  # fraction a mart may shrink against the last publish
     severity: dict[str, Literal["critical", "warning"]] = Field(default_factory=dict)
+    # Volume jumps are checked on the service days of this many days before the run's end
+    # (history was validated when it was published; checking it all again costs O(days^2)).
+    volume_jump_lookback_days: int = Field(default=14, ge=1)
+    # A district-day is only compared with a trailing median of at least this many service
+    # days whose median is at least this many interactions (tiny counts jump by nature).
+    volume_jump_min_history_days: int = Field(default=5, ge=1)
+    volume_jump_min_median: float = Field(default=5.0, ge=0)
+    # Business minutes may exceed calendar minutes by this much (rounding), not more.
+    business_minutes_tolerance: float = Field(default=0.01, ge=0)
 
 
 class Benchmarks(_Strict):

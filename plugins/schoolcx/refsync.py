@@ -20,6 +20,13 @@ REF_TABLES = (
     "unit_mappings", "survey_items",
 )
 
+# Explicit so the copy does not depend on the physical column order of ref.sources.
+SOURCE_COLUMNS = (
+    "source_instance, district_id, source_type, internal, mailbox_address, responders, "
+    "max_lag_hours, school_id, department, survey_kind, interaction_ref_question, "
+    "rating_question, rating_scale_lo, rating_scale_hi"
+)
+
 
 def calendar_bounds(district: District, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """Range of dates to build service intervals for: the earliest source start (or school
@@ -41,6 +48,15 @@ def closures(district: District, start: dt.date, end: dt.date) -> dict[dt.date, 
         for day in closure.dates():
             out.setdefault(day, closure.reason)
     return out
+
+
+def _survey_options(source) -> tuple:
+    """Point-of-contact survey columns of ref.sources (migration 0004)."""
+    opts = source.opts
+    if source.type not in ("qualtrics", "surveymonkey"):
+        return (None, None, None, None, None)
+    scale = opts.rating_scale or (None, None)
+    return (opts.kind, opts.interaction_ref_question, opts.rating_question, scale[0], scale[1])
 
 
 def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]]:
@@ -75,6 +91,7 @@ def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]
                 (getattr(opts, "mailbox_address", None) or None),
                 [r.lower() for r in getattr(opts, "responders", [])],
                 s.max_lag_hours, s.school_id, s.department,
+                *_survey_options(s),
             ))
             for unit_type in ("school", "department", "stakeholder"):
                 mapping = getattr(s.mappings, unit_type)
@@ -97,7 +114,8 @@ def sync_config(url_or_conn, cfg: DeploymentConfig, today: dt.date | None = None
             for table in REF_TABLES:
                 conn.execute(f"delete from ref.{table}")
                 if rows[table]:
-                    with conn.cursor().copy(f"copy ref.{table} from stdin") as copy:
+                    columns = f" ({SOURCE_COLUMNS})" if table == "sources" else ""
+                    with conn.cursor().copy(f"copy ref.{table}{columns} from stdin") as copy:
                         for row in rows[table]:
                             copy.write_row(row)
     finally:

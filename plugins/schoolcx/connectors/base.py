@@ -64,6 +64,9 @@ class ConnectorContext:
     source: Source
     connection: Connection | None  # None for file_drop
     run_id: str = "manual"
+    # Read-only lookups into already-landed raw rows (IMAP threading across runs); None: the
+    # connector works from what it sees in this run only.
+    warehouse_url: str | None = None
 
 
 class ConnectorError(RuntimeError):

@@ -51,10 +51,20 @@ def _is_json(response: httpx.Response) -> bool:
     if response.status_code >= 400:
         return True  # error bodies are judged by status, not parsed
     try:
-        response.json()
+        # Kept on the response: a 1,000-record page is too big to parse twice.
+        response.parsed_json = response.json()  # type: ignore[attr-defined]
     except ValueError:
         return False
     return True
+
+
+def parsed_json(response: httpx.Response):
+    """The response's JSON body, parsed once (by the expect_json check when it ran)."""
+    cached = getattr(response, "parsed_json", _MISSING)
+    return response.json() if cached is _MISSING else cached
+
+
+_MISSING = object()
 
 
 class VendorClient:
@@ -127,4 +137,4 @@ class VendorClient:
         )
 
     def get_json(self, url: str, **kwargs):
-        return self.request("GET", url, expect_json=True, **kwargs).json()
+        return parsed_json(self.request("GET", url, expect_json=True, **kwargs))

@@ -64,6 +64,8 @@ class Interaction:
     assignee: Person | None
     group: str | None = None        # helpdesk group name (maps to a department in config)
     organization: str | None = None  # helpdesk organisation (maps to a school in config)
+    group_id: int | None = None     # the vendor's id of `group` (what config mappings name)
+    organization_id: int | None = None  # the vendor's id of `organization`
     school_id: str | None = None
     department: str | None = None
     opened_by_agent: bool = False   # phone / walk-in: the agent wrote the first public comment

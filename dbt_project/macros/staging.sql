@@ -1,0 +1,120 @@
+{#- Helpers shared by the staging models. -#}
+
+{#- The latest landed version of each record: latest updated_at per (source_instance, source_id);
+    a tie (same version landed twice cannot happen: primary key) falls back to the last load. -#}
+{% macro latest_versions(relation) -%}
+    select distinct on (src.source_instance, src.source_id) src.*
+    from {{ relation }} as src
+    order by src.source_instance asc, src.source_id asc, src.updated_at desc, src._loaded_at desc
+{%- endmacro %}
+
+{#- A jsonb array of scalars as text[] (empty array for null / not an array). -#}
+{% macro jsonb_text_array(expr) -%}
+    coalesce(
+        array(
+            select lower(trim(elem.value))
+            from jsonb_array_elements_text(
+                case when jsonb_typeof({{ expr }}) = 'array' then {{ expr }} else '[]'::jsonb end
+            ) as elem (value)
+        ),
+        '{}'::text []
+    )
+{%- endmacro %}
+
+{#- ISO 639-1 language from a locale such as 'en-US', 'es_MX', 'pt-br'; NULL when not one. -#}
+{% macro iso_language(expr) -%}
+    case
+        when lower(split_part(replace(trim({{ expr }}), '_', '-'), '-', 1)) ~ '^[a-z]{2}$'
+            then lower(split_part(replace(trim({{ expr }}), '_', '-'), '-', 1))
+    end
+{%- endmacro %}
+
+{#- Zendesk via.channel -> web | email | phone | chat | social | walk_in | other. -#}
+{% macro zendesk_channel(expr) -%}
+    case
+        when lower({{ expr }}) in ('web', 'web_form', 'web_widget', 'help_center', 'mobile',
+                                   'mobile_sdk', 'portal', 'api', 'web_service')
+            then 'web'
+        when lower({{ expr }}) in ('email', 'mail') then 'email'
+        when lower({{ expr }}) in ('voice', 'phone', 'phone_call_inbound', 'phone_call_outbound',
+                                   'voicemail')
+            then 'phone'
+        when lower({{ expr }}) in ('chat', 'chat_transcript', 'native_messaging', 'messaging',
+                                   'sms', 'whatsapp', 'sunshine_conversations_api')
+            then 'chat'
+        when lower({{ expr }}) in ('facebook', 'twitter', 'instagram_dm', 'messenger', 'social',
+                                   'line', 'wechat', 'any_channel')
+            then 'social'
+        when lower({{ expr }}) in ('walk_in', 'walkin', 'in_person') then 'walk_in'
+        else 'other'
+    end
+{%- endmacro %}
+
+{#- Freshdesk source code -> channel (1 email, 2 portal, 3 phone, 4 forum, 5 twitter,
+    6 facebook, 7 chat, 8 mobihelp, 9 feedback widget, 10 outbound email, 12 bot, 13 whatsapp). -#}
+{% macro freshdesk_channel(expr) -%}
+    case
+        when {{ expr }} in (1, 10) then 'email'
+        when {{ expr }} in (2, 4, 8, 9) then 'web'
+        when {{ expr }} = 3 then 'phone'
+        when {{ expr }} in (7, 12, 13) then 'chat'
+        when {{ expr }} in (5, 6) then 'social'
+        else 'other'
+    end
+{%- endmacro %}
+
+{#- An instant from file text: with an offset (or Z) as given, without one as local wall-clock
+    time in the district's zone. NULL when it does not parse. -#}
+{% macro parse_instant(text_expr, tz_expr) -%}
+    case
+        when trim({{ text_expr }}) ~* '(z|[+-][0-9]{2}(:?[0-9]{2})?)$'
+            then {{ generate_schema_name('stg', none) }}.try_timestamptz({{ text_expr }})
+        else {{ generate_schema_name('stg', none) }}.try_timestamp({{ text_expr }}) at time zone {{ tz_expr }}
+    end
+{%- endmacro %}
+
+{#- The topic of a helpdesk ticket: a 'topic:x' / 'topic_x' tag, else a topic custom field
+    (var topic_custom_fields: Freshdesk field names / Zendesk field ids), else a ticket type that
+    is not a generic one, else the first tag. -#}
+{% macro ticket_topic(tags, ticket_type, custom_topic) -%}
+    coalesce(
+        (
+            select substring(topic_tag.tag from '^topic[:_](.+)$')
+            from unnest({{ tags }}) with ordinality as topic_tag (tag, position)
+            where topic_tag.tag ~ '^topic[:_].+'
+            order by topic_tag.position
+            limit 1
+        ),
+        lower(nullif(trim({{ custom_topic }}), '')),
+        case
+            when {{ ticket_type }} not in (
+                'question', 'incident', 'problem', 'task', 'feature request', 'refund'
+            )
+                then {{ ticket_type }}
+        end,
+        ({{ tags }})[1]
+    )
+{%- endmacro %}
+
+{#- Zendesk: the value of the first custom field whose id is in var topic_custom_fields. -#}
+{% macro zendesk_custom_topic(custom_fields) -%}
+    (
+        select topic_field.value ->> 'value'
+        from jsonb_array_elements(
+            case when jsonb_typeof({{ custom_fields }}) = 'array' then {{ custom_fields }} else '[]'::jsonb end
+        ) as topic_field (value)
+        where
+            topic_field.value ->> 'id' in ('{{ var("topic_custom_fields") | join("', '") }}')
+            and nullif(topic_field.value ->> 'value', '') is not null
+        limit 1
+    )
+{%- endmacro %}
+
+{#- Freshdesk: the first non-empty custom field named in var topic_custom_fields. -#}
+{% macro freshdesk_custom_topic(custom_fields) -%}
+    coalesce(
+        {%- for name in var("topic_custom_fields") %}
+        nullif({{ custom_fields }} ->> '{{ name }}', ''){{ "," if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}

@@ -1,0 +1,303 @@
+-- District figures per period, defined once for the scorecard (school years, months, ISO
+-- weeks) and for year over year (this school year to date and the same span a year earlier),
+-- so the two marts can never disagree on a definition. Grain: district, period_type,
+-- period_start. Definitions: METRICS.md "Response time", "Ratings", "Volume per student".
+
+with
+
+daily_volume as (
+    select
+        daily_volume.district_id,
+        daily_volume.local_date,
+        daily_volume.is_service_day
+    from {{ ref('fct_daily_volume') }} as daily_volume
+),
+
+configured_enrollment as (
+    select
+        configured_enrollment.district_id,
+        configured_enrollment.school_year,
+        configured_enrollment.enrollment
+    from {{ ref('stg_ref__district_enrollment') }} as configured_enrollment
+),
+
+interactions as (
+    select
+        interactions.interaction_key,
+        interactions.district_id,
+        interactions.local_date,
+        interactions.high_risk,
+        interactions.first_response_at,
+        interactions.first_response_business_minutes,
+        interactions.sla_met
+    from {{ ref('fct_interactions') }} as interactions
+),
+
+ratings as (
+    -- A rating counts in the period its interaction was created in, not when it was given.
+    select
+        interactions.district_id,
+        interactions.local_date,
+        ratings.rating_1_5
+    from {{ ref('fct_ratings') }} as ratings
+    inner join interactions
+        on ratings.interaction_key = interactions.interaction_key
+),
+
+yoy_spans as (
+    select
+        yoy_spans.span_start,
+        yoy_spans.span_end,
+        yoy_spans.prior_span_start,
+        yoy_spans.prior_span_end
+    from {{ ref('int_yoy_spans_resolved') }} as yoy_spans
+),
+
+local_dates as (
+    select daily_volume.local_date from daily_volume
+    union
+    select interactions.local_date from interactions
+),
+
+date_periods as (
+    -- Every local date mapped to each period it falls in; facts join here on the date alone.
+    select
+        local_dates.local_date,
+        'school_year' as period_type,
+        make_date({{ school_year('local_dates.local_date') }} - 1, 7, 1) as period_start,
+        make_date({{ school_year('local_dates.local_date') }}, 6, 30) as period_end
+    from local_dates
+
+    union all
+
+    select
+        local_dates.local_date,
+        'month' as period_type,
+        date_trunc('month', local_dates.local_date)::date as period_start,
+        (date_trunc('month', local_dates.local_date) + interval '1 month - 1 day')::date
+            as period_end
+    from local_dates
+
+    union all
+
+    -- date_trunc('week') starts weeks on Monday: ISO weeks.
+    select
+        local_dates.local_date,
+        'week' as period_type,
+        date_trunc('week', local_dates.local_date)::date as period_start,
+        date_trunc('week', local_dates.local_date)::date + 6 as period_end
+    from local_dates
+
+    union all
+
+    select
+        local_dates.local_date,
+        'school_year_to_date' as period_type,
+        yoy_spans.span_start as period_start,
+        yoy_spans.span_end as period_end
+    from local_dates
+    inner join yoy_spans
+        on local_dates.local_date between yoy_spans.span_start and yoy_spans.span_end
+
+    union all
+
+    select
+        local_dates.local_date,
+        'prior_school_year_to_date' as period_type,
+        yoy_spans.prior_span_start as period_start,
+        yoy_spans.prior_span_end as period_end
+    from local_dates
+    inner join yoy_spans
+        on local_dates.local_date between yoy_spans.prior_span_start and yoy_spans.prior_span_end
+),
+
+service_days_by_period as (
+    select
+        daily_volume.district_id,
+        date_periods.period_type,
+        date_periods.period_start,
+        date_periods.period_end,
+        count(*) filter (where daily_volume.is_service_day) as service_days
+    from daily_volume
+    inner join date_periods
+        on daily_volume.local_date = date_periods.local_date
+    group by
+        daily_volume.district_id,
+        date_periods.period_type,
+        date_periods.period_start,
+        date_periods.period_end
+),
+
+interactions_by_period as (
+    select
+        interactions.district_id,
+        date_periods.period_type,
+        date_periods.period_start,
+        date_periods.period_end,
+        count(*) as interactions,
+        count(*) filter (where interactions.high_risk) as high_risk_interactions,
+        count(*) filter (where interactions.first_response_at is not null) as answered_interactions,
+        percentile_cont(0.5) within group (
+            order by interactions.first_response_business_minutes
+        ) filter (where interactions.first_response_at is not null)
+            as median_first_response_business_minutes,
+        percentile_cont(0.9) within group (
+            order by interactions.first_response_business_minutes
+        ) filter (where interactions.first_response_at is not null)
+            as p90_first_response_business_minutes,
+        -- count() skips NULL: interactions whose SLA target has not elapsed yet do not count.
+        count(interactions.sla_met) as sla_evaluated_interactions,
+        count(*) filter (where interactions.sla_met) as sla_met_interactions
+    from interactions
+    inner join date_periods
+        on interactions.local_date = date_periods.local_date
+    group by
+        interactions.district_id,
+        date_periods.period_type,
+        date_periods.period_start,
+        date_periods.period_end
+),
+
+ratings_by_period as (
+    select
+        ratings.district_id,
+        date_periods.period_type,
+        date_periods.period_start,
+        count(*) as rating_count,
+        avg(ratings.rating_1_5) as mean_rating_1_5,
+        count(*) filter (where ratings.rating_1_5 >= 4) as positive_ratings
+    from ratings
+    inner join date_periods
+        on ratings.local_date = date_periods.local_date
+    group by
+        ratings.district_id,
+        date_periods.period_type,
+        date_periods.period_start
+),
+
+district_periods as (
+    -- A period exists for a district when its calendar covers a day of it or an interaction
+    -- was created in it; ratings only ever belong to interactions, so they add none.
+    select
+        service_days_by_period.district_id,
+        service_days_by_period.period_type,
+        service_days_by_period.period_start,
+        service_days_by_period.period_end
+    from service_days_by_period
+    union
+    select
+        interactions_by_period.district_id,
+        interactions_by_period.period_type,
+        interactions_by_period.period_start,
+        interactions_by_period.period_end
+    from interactions_by_period
+),
+
+period_school_years as (
+    -- A period's enrollment is that of the school year its start falls in: a week that
+    -- straddles 1 July takes the enrollment of the school year it starts in.
+    select distinct
+        district_periods.district_id,
+        {{ school_year('district_periods.period_start') }} as school_year
+    from district_periods
+),
+
+enrollment_by_school_year as (
+    -- The configured enrollment of that school year, else of the nearest earlier configured
+    -- year, else of the earliest one: the rule fct_daily_volume and dim_district use
+    -- (schoolcx.config.District.enrollment_for), also for a week that starts before the
+    -- district's calendar does.
+    select
+        period_school_years.district_id,
+        period_school_years.school_year,
+        resolved.enrollment
+    from period_school_years
+    cross join lateral (
+        select configured_enrollment.enrollment
+        from configured_enrollment
+        where configured_enrollment.district_id = period_school_years.district_id
+        order by
+            configured_enrollment.school_year <= period_school_years.school_year desc,
+            abs(configured_enrollment.school_year - period_school_years.school_year) asc
+        limit 1
+    ) as resolved
+),
+
+joined as (
+    select
+        district_periods.district_id,
+        district_periods.period_type,
+        district_periods.period_start,
+        district_periods.period_end,
+        enrollment_by_school_year.enrollment,
+        coalesce(service_days_by_period.service_days, 0) as service_days,
+        coalesce(interactions_by_period.interactions, 0) as interactions,
+        coalesce(interactions_by_period.high_risk_interactions, 0) as high_risk_interactions,
+        coalesce(interactions_by_period.answered_interactions, 0) as answered_interactions,
+        interactions_by_period.median_first_response_business_minutes,
+        interactions_by_period.p90_first_response_business_minutes,
+        coalesce(interactions_by_period.sla_evaluated_interactions, 0)
+            as sla_evaluated_interactions,
+        coalesce(interactions_by_period.sla_met_interactions, 0) as sla_met_interactions,
+        coalesce(ratings_by_period.rating_count, 0) as rating_count,
+        ratings_by_period.mean_rating_1_5,
+        coalesce(ratings_by_period.positive_ratings, 0) as positive_ratings
+    from district_periods
+    left join service_days_by_period
+        on
+            district_periods.district_id = service_days_by_period.district_id
+            and district_periods.period_type = service_days_by_period.period_type
+            and district_periods.period_start = service_days_by_period.period_start
+    left join interactions_by_period
+        on
+            district_periods.district_id = interactions_by_period.district_id
+            and district_periods.period_type = interactions_by_period.period_type
+            and district_periods.period_start = interactions_by_period.period_start
+    left join ratings_by_period
+        on
+            district_periods.district_id = ratings_by_period.district_id
+            and district_periods.period_type = ratings_by_period.period_type
+            and district_periods.period_start = ratings_by_period.period_start
+    left join enrollment_by_school_year
+        on
+            district_periods.district_id = enrollment_by_school_year.district_id
+            and {{ school_year('district_periods.period_start') }}
+            = enrollment_by_school_year.school_year
+),
+
+figures as (
+    select
+        joined.district_id,
+        joined.period_type,
+        joined.period_start,
+        joined.period_end,
+        joined.enrollment,
+        joined.interactions::integer as interactions,
+        joined.service_days::integer as service_days,
+        -- NULL rather than a division by zero: a period with no service day or no known
+        -- enrollment has no per-student rate. trim_scale drops the trailing zeros numeric
+        -- division pads to (0.50000000000000000000 -> 0.5); the value is unchanged.
+        trim_scale(
+            joined.interactions::numeric * 1000
+            / nullif(joined.service_days, 0)
+            / nullif(joined.enrollment, 0)
+        ) as interactions_per_1000_students_per_service_day,
+        trim_scale(joined.high_risk_interactions::numeric / nullif(joined.interactions, 0))
+            as high_risk_share,
+        trim_scale(joined.answered_interactions::numeric / nullif(joined.interactions, 0))
+            as answered_share,
+        joined.median_first_response_business_minutes::numeric
+            as median_first_response_business_minutes,
+        joined.p90_first_response_business_minutes::numeric
+            as p90_first_response_business_minutes,
+        trim_scale(
+            joined.sla_met_interactions::numeric / nullif(joined.sla_evaluated_interactions, 0)
+        ) as sla_met_share,
+        round(joined.mean_rating_1_5::numeric, 2) as feedback_score,
+        trim_scale(joined.positive_ratings::numeric / nullif(joined.rating_count, 0))
+            as positive_share,
+        joined.rating_count::integer as rating_count
+    from joined
+)
+
+select * from figures

@@ -1,0 +1,27 @@
+{{ config(materialized='view') }}
+-- The run's as-of date (one row): var('as_of_date') when given, else the last local date with
+-- an interaction (METRICS.md "Year over year": the last local date the data covers).
+with
+
+-- unused when as_of_date is given
+interactions as (  -- noqa: ST03
+    select * from {{ ref('int_interactions_unioned') }}
+),
+
+final as (
+    select
+        {% if var('as_of_date') -%}
+        '{{ var("as_of_date") }}'::date
+        {%- else -%}
+        coalesce(
+            (
+                select max(interactions.local_date)
+                from interactions
+                where interactions.reject_reason is null
+            ),
+            current_date
+        )
+        {%- endif %} as as_of_date
+)
+
+select * from final

@@ -1,0 +1,569 @@
+{{
+    config(
+        post_hook=[
+            "create unique index if not exists {{ this.name }}_key_idx on {{ this }} (interaction_key)",
+            "create index if not exists {{ this.name }}_loaded_idx on {{ this }} (last_loaded_at)",
+            "analyze {{ this }}",
+        ]
+    )
+}}
+-- Every interaction of every channel in one shape (METRICS.md "Interaction"): Zendesk and
+-- Freshdesk tickets, inbound email threads, file-drop interactions. Deduplicated on (source
+-- system, source instance, source id) (staging keeps the latest version of each record);
+-- interaction_key = md5 of the three. Adds units (school, department, stakeholder type) from the
+-- config mappings, high-risk classification, effective priority and SLA target, and the
+-- reject_reason of records that break the contract (response or resolution before creation,
+-- unparseable times): those go to int_interactions_rejected, never to the facts.
+with
+
+districts as (
+    select * from {{ ref('stg_ref__districts') }}
+),
+
+sources as (
+    select * from {{ ref('stg_ref__sources') }}
+),
+
+unit_mappings as (
+    select * from {{ ref('stg_ref__unit_mappings') }}
+),
+
+high_risk_terms as (
+    select * from {{ ref('stg_ref__high_risk_terms') }}
+),
+
+sla_targets as (
+    select * from {{ ref('stg_ref__sla_targets') }}
+),
+
+zendesk_tickets as (
+    select * from {{ ref('stg_zendesk__tickets') }}
+),
+
+zendesk_users as (
+    select * from {{ ref('stg_zendesk__users') }}
+),
+
+zendesk_activity as (
+    select * from {{ ref('int_zendesk__ticket_activity') }}
+),
+
+freshdesk_tickets as (
+    select * from {{ ref('stg_freshdesk__tickets') }}
+),
+
+freshdesk_contacts as (
+    select * from {{ ref('stg_freshdesk__contacts') }}
+),
+
+freshdesk_activity as (
+    select * from {{ ref('int_freshdesk__ticket_activity') }}
+),
+
+imap_threads as (
+    select * from {{ ref('int_imap__threads') }}
+),
+
+file_drop_rows as (
+    select * from {{ ref('stg_file_drop__rows') }}
+),
+
+zendesk as (
+    select
+        zendesk_tickets.source_system,
+        zendesk_tickets.source_instance,
+        zendesk_tickets.ticket_id as source_id,
+        zendesk_tickets.district_id,
+        zendesk_tickets.ticket_id as reference_id,
+        zendesk_tickets.created_at,
+        zendesk_activity.first_response_at,
+        case
+            when zendesk_tickets.status in ('solved', 'closed')
+                then coalesce(zendesk_activity.last_solved_entry_at, zendesk_tickets.zendesk_solved_at)
+        end as resolved_at,
+        false as has_unparseable_time,
+        zendesk_tickets.status,
+        zendesk_tickets.channel,
+        {{ ticket_topic('zendesk_tickets.tags', 'zendesk_tickets.ticket_type', zendesk_custom_topic('zendesk_tickets.custom_fields')) }} as topic,
+        case
+            when zendesk_tickets.priority in ('urgent', 'high', 'normal', 'low')
+                then zendesk_tickets.priority
+            else 'normal'
+        end as base_priority,
+        zendesk_tickets.tags,
+        coalesce(zendesk_users.person_hash, zendesk_tickets.person_hash) as requester_hash,
+        zendesk_users.language,
+        zendesk_users.email_domain as requester_domain,
+        false as is_district_sender,
+        (
+            coalesce(zendesk_activity.is_ever_solved, false)
+            or zendesk_tickets.status in ('solved', 'closed')
+        ) as is_ever_solved,
+        (
+            coalesce(zendesk_activity.is_reopened, false)
+            or coalesce(zendesk_tickets.zendesk_reopens, 0) > 0
+        ) as is_reopened,
+        coalesce(zendesk_activity.agent_response_count, 0) as agent_response_count,
+        greatest(
+            zendesk_tickets._loaded_at, zendesk_activity.events_loaded_at, zendesk_users._loaded_at
+        ) as last_loaded_at,
+        jsonb_strip_nulls(
+            jsonb_build_object(
+                'group_id', zendesk_tickets.group_id,
+                'organization_id', zendesk_tickets.organization_id,
+                'brand_id', zendesk_tickets.brand_id,
+                'channel', zendesk_tickets.channel,
+                'via_channel', zendesk_tickets.via_channel,
+                'type', zendesk_tickets.ticket_type,
+                'role', zendesk_users.role,
+                'requester_organization_id', zendesk_users.organization_id,
+                'domain', zendesk_users.email_domain
+            )
+        )
+        || coalesce(
+            (
+                select jsonb_object_agg('custom_field:' || (field.value ->> 'id'), field.value ->> 'value')
+                from
+                    jsonb_array_elements(
+                        case
+                            when jsonb_typeof(zendesk_tickets.custom_fields) = 'array'
+                                then zendesk_tickets.custom_fields
+                            else '[]'::jsonb
+                        end
+                    ) as field (value)
+                where field.value ->> 'value' is not null
+            ),
+            '{}'::jsonb
+        )
+        || coalesce(
+            (
+                select jsonb_object_agg('user_field:' || user_field.key, user_field.value #>> '{}')
+                from jsonb_each(zendesk_users.user_fields) as user_field
+                where jsonb_typeof(user_field.value) in ('string', 'number', 'boolean')
+            ),
+            '{}'::jsonb
+        ) as attributes
+    from zendesk_tickets
+    left join zendesk_activity
+        on
+            zendesk_tickets.source_instance = zendesk_activity.source_instance
+            and zendesk_tickets.ticket_id = zendesk_activity.ticket_id
+    left join zendesk_users
+        on
+            zendesk_tickets.source_instance = zendesk_users.source_instance
+            and zendesk_tickets.requester_id = zendesk_users.user_id
+),
+
+freshdesk as (
+    select
+        freshdesk_tickets.source_system,
+        freshdesk_tickets.source_instance,
+        freshdesk_tickets.ticket_id as source_id,
+        freshdesk_tickets.district_id,
+        freshdesk_tickets.ticket_id as reference_id,
+        freshdesk_tickets.created_at,
+        coalesce(freshdesk_activity.first_reply_at, freshdesk_tickets.first_responded_at)
+            as first_response_at,
+        case
+            when freshdesk_tickets.status in ('solved', 'closed')
+                then coalesce(
+                    -- the entry into resolved/closed after the last reopen
+                    least(
+                        case
+                            when
+                                freshdesk_tickets.stats_resolved_at
+                                > coalesce(freshdesk_tickets.stats_reopened_at, '-infinity')
+                                then freshdesk_tickets.stats_resolved_at
+                        end,
+                        case
+                            when
+                                freshdesk_tickets.stats_closed_at
+                                > coalesce(freshdesk_tickets.stats_reopened_at, '-infinity')
+                                then freshdesk_tickets.stats_closed_at
+                        end
+                    ),
+                    greatest(freshdesk_tickets.stats_resolved_at, freshdesk_tickets.stats_closed_at)
+                )
+        end as resolved_at,
+        false as has_unparseable_time,
+        freshdesk_tickets.status,
+        freshdesk_tickets.channel,
+        {{ ticket_topic('freshdesk_tickets.tags', 'freshdesk_tickets.ticket_type', freshdesk_custom_topic('freshdesk_tickets.custom_fields')) }} as topic,
+        freshdesk_tickets.priority as base_priority,
+        freshdesk_tickets.tags,
+        coalesce(freshdesk_contacts.person_hash, freshdesk_tickets.person_hash) as requester_hash,
+        freshdesk_contacts.language,
+        freshdesk_contacts.email_domain as requester_domain,
+        false as is_district_sender,
+        (
+            freshdesk_tickets.status in ('solved', 'closed')
+            or freshdesk_tickets.stats_resolved_at is not null
+            or freshdesk_tickets.stats_closed_at is not null
+        ) as is_ever_solved,
+        freshdesk_tickets.stats_reopened_at is not null as is_reopened,
+        greatest(
+            coalesce(freshdesk_activity.agent_reply_count, 0),
+            case when freshdesk_tickets.first_responded_at is not null then 1 else 0 end
+        ) as agent_response_count,
+        greatest(
+            freshdesk_tickets._loaded_at,
+            freshdesk_activity.conversations_loaded_at,
+            freshdesk_contacts._loaded_at
+        ) as last_loaded_at,
+        jsonb_strip_nulls(
+            jsonb_build_object(
+                'group_id', freshdesk_tickets.group_id,
+                'company_id', freshdesk_tickets.company_id,
+                'organization_id', freshdesk_tickets.company_id,
+                'channel', freshdesk_tickets.channel,
+                'source', freshdesk_tickets.source_code::text,
+                'type', freshdesk_tickets.ticket_type,
+                'requester_company_id', freshdesk_contacts.company_id,
+                'domain', freshdesk_contacts.email_domain
+            )
+        )
+        || coalesce(
+            (
+                select jsonb_object_agg('custom_field:' || field.key, field.value #>> '{}')
+                from
+                    jsonb_each(
+                        case
+                            when jsonb_typeof(freshdesk_tickets.custom_fields) = 'object'
+                                then freshdesk_tickets.custom_fields
+                            else '{}'::jsonb
+                        end
+                    ) as field
+                where jsonb_typeof(field.value) in ('string', 'number', 'boolean')
+            ),
+            '{}'::jsonb
+        )
+        || coalesce(
+            (
+                select jsonb_object_agg('contact_field:' || field.key, field.value #>> '{}')
+                from
+                    jsonb_each(
+                        case
+                            when jsonb_typeof(freshdesk_contacts.custom_fields) = 'object'
+                                then freshdesk_contacts.custom_fields
+                            else '{}'::jsonb
+                        end
+                    ) as field
+                where jsonb_typeof(field.value) in ('string', 'number', 'boolean')
+            ),
+            '{}'::jsonb
+        ) as attributes
+    from freshdesk_tickets
+    left join freshdesk_activity
+        on
+            freshdesk_tickets.source_instance = freshdesk_activity.source_instance
+            and freshdesk_tickets.ticket_id = freshdesk_activity.ticket_id
+    left join freshdesk_contacts
+        on
+            freshdesk_tickets.source_instance = freshdesk_contacts.source_instance
+            and freshdesk_tickets.requester_id = freshdesk_contacts.contact_id
+),
+
+imap as (
+    select
+        imap_threads.source_system,
+        imap_threads.source_instance,
+        imap_threads.thread_id as source_id,
+        imap_threads.district_id,
+        imap_threads.thread_id as reference_id,
+        imap_threads.created_at,
+        imap_threads.first_response_at,
+        null::timestamptz as resolved_at,
+        false as has_unparseable_time,
+        null::text as status,
+        'email' as channel,
+        null::text as topic,
+        'normal' as base_priority,
+        '{}'::text[] as tags,
+        imap_threads.requester_hash,
+        null::text as language,
+        imap_threads.from_domain as requester_domain,
+        imap_threads.sender_is_district as is_district_sender,
+        false as is_ever_solved,
+        false as is_reopened,
+        imap_threads.agent_response_count,
+        imap_threads.thread_loaded_at as last_loaded_at,
+        jsonb_strip_nulls(jsonb_build_object('domain', imap_threads.from_domain)) as attributes
+    from imap_threads
+),
+
+file_drop_parsed as (
+    select
+        file_drop_rows.*,
+        {{ parse_instant('file_drop_rows.created_at_text', 'districts.timezone') }} as created_at,
+        {{ parse_instant('file_drop_rows.first_response_at_text', 'districts.timezone') }}
+            as first_response_at,
+        {{ parse_instant('file_drop_rows.resolved_at_text', 'districts.timezone') }} as resolved_at
+    from file_drop_rows
+    left join districts
+        on file_drop_rows.district_id = districts.district_id
+    where file_drop_rows.kind = 'interactions'
+),
+
+file_drop as (
+    select
+        file_drop_parsed.source_system,
+        file_drop_parsed.source_instance,
+        file_drop_parsed.row_key as source_id,
+        file_drop_parsed.district_id,
+        coalesce(file_drop_parsed.row_id, file_drop_parsed.row_key) as reference_id,
+        file_drop_parsed.created_at,
+        file_drop_parsed.first_response_at,
+        file_drop_parsed.resolved_at,
+        (
+            (
+                nullif(trim(file_drop_parsed.first_response_at_text), '') is not null
+                and file_drop_parsed.first_response_at is null
+            )
+            or (
+                nullif(trim(file_drop_parsed.resolved_at_text), '') is not null
+                and file_drop_parsed.resolved_at is null
+            )
+        ) as has_unparseable_time,
+        case when file_drop_parsed.resolved_at is not null then 'solved' end as status,
+        case
+            when file_drop_parsed.channel_text in (
+                'web', 'email', 'phone', 'chat', 'social', 'walk_in', 'other'
+            ) then file_drop_parsed.channel_text
+            when replace(file_drop_parsed.channel_text, '-', '_') = 'walk_in' then 'walk_in'
+            else 'other'
+        end as channel,
+        file_drop_parsed.topic,
+        case
+            when file_drop_parsed.priority_text in ('urgent', 'high', 'normal', 'low')
+                then file_drop_parsed.priority_text
+            else 'normal'
+        end as base_priority,
+        case
+            when file_drop_parsed.topic is not null then array[file_drop_parsed.topic]
+            else '{}'::text[]
+        end as tags,
+        file_drop_parsed.person_hash as requester_hash,
+        null::text as language,
+        null::text as requester_domain,
+        false as is_district_sender,
+        file_drop_parsed.resolved_at is not null as is_ever_solved,
+        false as is_reopened,
+        case when file_drop_parsed.first_response_at is not null then 1 else 0 end
+            as agent_response_count,
+        file_drop_parsed._loaded_at as last_loaded_at,
+        jsonb_strip_nulls(
+            jsonb_build_object(
+                'channel', file_drop_parsed.channel_text,
+                'topic', file_drop_parsed.topic,
+                'file', file_drop_parsed.file_name
+            )
+        ) as attributes
+    from file_drop_parsed
+),
+
+unioned as (
+    select * from zendesk
+    union all
+    select * from freshdesk
+    union all
+    select * from imap
+    union all
+    select * from file_drop
+),
+
+keyed as (
+    select
+        md5(unioned.source_system || '|' || unioned.source_instance || '|' || unioned.source_id)
+            as interaction_key,
+        unioned.*
+    from unioned
+),
+
+mapped_fields as (
+    select distinct
+        unit_mappings.source_instance,
+        unit_mappings.unit_type,
+        unit_mappings.source_field
+    from unit_mappings
+),
+
+unit_matches as (
+    select
+        keyed.interaction_key,
+        unit_mappings.unit_type,
+        min(unit_mappings.unit_value) as unit_value
+    from keyed
+    inner join mapped_fields
+        on
+            keyed.source_instance = mapped_fields.source_instance
+            and mapped_fields.source_field != 'tag'
+    inner join unit_mappings
+        on
+            mapped_fields.source_instance = unit_mappings.source_instance
+            and mapped_fields.unit_type = unit_mappings.unit_type
+            and mapped_fields.source_field = unit_mappings.source_field
+            and lower(keyed.attributes ->> mapped_fields.source_field)
+            = lower(unit_mappings.source_value)
+    group by keyed.interaction_key, unit_mappings.unit_type
+    union all
+    select
+        keyed.interaction_key,
+        unit_mappings.unit_type,
+        min(unit_mappings.unit_value) as unit_value
+    from keyed
+    cross join lateral unnest(keyed.tags) as ticket_tag (tag)
+    inner join unit_mappings
+        on
+            keyed.source_instance = unit_mappings.source_instance
+            and unit_mappings.source_field = 'tag'
+            and ticket_tag.tag = lower(unit_mappings.source_value)
+    group by keyed.interaction_key, unit_mappings.unit_type
+),
+
+units as (
+    select
+        unit_matches.interaction_key,
+        max(unit_matches.unit_value) filter (where unit_matches.unit_type = 'school') as school_id,
+        max(unit_matches.unit_value) filter (where unit_matches.unit_type = 'department')
+            as department,
+        max(lower(unit_matches.unit_value)) filter (where unit_matches.unit_type = 'stakeholder')
+            as stakeholder_type
+    from unit_matches
+    group by unit_matches.interaction_key
+),
+
+risk_tokens as (
+    select
+        keyed.interaction_key,
+        keyed.district_id,
+        regexp_replace(lower(trim(token.value)), '[\s-]+', '_', 'g') as token
+    from keyed
+    cross join lateral unnest(keyed.tags || coalesce(keyed.topic, '')) as token (value)
+    where trim(token.value) != ''
+),
+
+risk_words as (
+    select
+        risk_tokens.interaction_key,
+        risk_tokens.district_id,
+        risk_tokens.token
+    from risk_tokens
+    union
+    select
+        risk_tokens.interaction_key,
+        risk_tokens.district_id,
+        word.value as token
+    from risk_tokens
+    cross join lateral regexp_split_to_table(risk_tokens.token, '[_:/.]+') as word (value)
+    where word.value != ''
+),
+
+high_risk as (
+    select distinct risk_words.interaction_key
+    from risk_words
+    inner join high_risk_terms
+        on
+            risk_words.district_id = high_risk_terms.district_id
+            and risk_words.token = regexp_replace(trim(high_risk_terms.term), '[\s-]+', '_', 'g')
+),
+
+enriched as (
+    select
+        keyed.interaction_key,
+        keyed.source_system,
+        keyed.source_instance,
+        keyed.source_id,
+        keyed.district_id,
+        keyed.reference_id,
+        keyed.created_at,
+        keyed.first_response_at,
+        keyed.resolved_at,
+        keyed.status,
+        keyed.channel,
+        keyed.topic,
+        keyed.tags,
+        high_risk.interaction_key is not null as high_risk,
+        case
+            when high_risk.interaction_key is not null and keyed.base_priority in ('normal', 'low')
+                then 'high'
+            else keyed.base_priority
+        end as priority,
+        keyed.base_priority,
+        keyed.requester_hash,
+        coalesce(keyed.language, 'unknown') as language,
+        coalesce(units.school_id, sources.school_id) as school_id,
+        coalesce(units.department, sources.department) as department,
+        case
+            when units.stakeholder_type in ('parent', 'student', 'staff', 'community')
+                then units.stakeholder_type
+            when keyed.requester_domain = any(districts.student_domains) then 'student'
+            when
+                keyed.requester_domain = any(districts.mail_domains)
+                or keyed.is_district_sender
+                then 'staff'
+            else 'unknown'
+        end as stakeholder_type,
+        keyed.is_ever_solved,
+        keyed.is_reopened,
+        keyed.agent_response_count,
+        keyed.last_loaded_at,
+        districts.timezone,
+        {{ local_date('keyed.created_at', 'districts.timezone') }} as local_date,
+        keyed.has_unparseable_time
+    from keyed
+    left join districts
+        on keyed.district_id = districts.district_id
+    left join sources
+        on keyed.source_instance = sources.source_instance
+    left join units
+        on keyed.interaction_key = units.interaction_key
+    left join high_risk
+        on keyed.interaction_key = high_risk.interaction_key
+),
+
+final as (
+    select
+        enriched.interaction_key,
+        enriched.source_system,
+        enriched.source_instance,
+        enriched.source_id,
+        enriched.district_id,
+        enriched.reference_id,
+        enriched.created_at,
+        enriched.local_date,
+        {{ school_year('enriched.local_date') }} as school_year,
+        enriched.timezone,
+        enriched.first_response_at,
+        enriched.resolved_at,
+        enriched.status,
+        enriched.channel,
+        enriched.topic,
+        enriched.tags,
+        enriched.high_risk,
+        enriched.priority,
+        sla_targets.target_business_minutes as sla_target_minutes,
+        enriched.requester_hash,
+        enriched.language,
+        enriched.school_id,
+        enriched.department,
+        enriched.stakeholder_type,
+        enriched.is_ever_solved,
+        enriched.is_reopened,
+        enriched.agent_response_count,
+        enriched.last_loaded_at,
+        case
+            when enriched.timezone is null then 'unknown district'
+            when enriched.created_at is null then 'missing or unparseable created_at'
+            when enriched.has_unparseable_time then 'unparseable response or resolution time'
+            when enriched.first_response_at < enriched.created_at
+                then 'first response before created_at'
+            when enriched.resolved_at < enriched.created_at then 'resolution before created_at'
+        end as reject_reason
+    from enriched
+    left join sla_targets
+        on
+            enriched.district_id = sla_targets.district_id
+            and enriched.priority = sla_targets.priority
+)
+
+select * from final

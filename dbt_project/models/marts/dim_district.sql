@@ -1,0 +1,61 @@
+-- One row per district: identity, calendar basics, current enrollment and its band.
+with
+
+districts as (
+    select * from {{ ref('stg_ref__districts') }}
+),
+
+members as (
+    select * from {{ ref('stg_ref__consortium_members') }}
+),
+
+enrollment as (
+    select * from {{ ref('stg_ref__district_enrollment') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of') }}
+),
+
+current_enrollment as (
+    select
+        districts.district_id,
+        (
+            select enrollment.enrollment
+            from enrollment
+            where enrollment.district_id = districts.district_id
+            order by
+                enrollment.school_year <= {{ school_year('as_of.as_of_date') }} desc,
+                abs(enrollment.school_year - {{ school_year('as_of.as_of_date') }}) asc
+            limit 1
+        ) as enrollment
+    from districts
+    cross join as_of
+),
+
+consortia as (
+    select
+        members.district_id,
+        array_agg(members.consortium_id order by members.consortium_id) as consortium_ids
+    from members
+    group by members.district_id
+),
+
+final as (
+    select
+        districts.district_id::text as district_id,
+        districts.district_name::text as name,
+        districts.state::text as state,
+        districts.timezone::text as timezone,
+        current_enrollment.enrollment::integer as enrollment,
+        {{ enrollment_band('current_enrollment.enrollment') }}::text as enrollment_band,
+        coalesce(consortia.consortium_ids, '{}'::text[])::text[] as consortium_ids,
+        districts.service_day_minutes::numeric as service_day_minutes
+    from districts
+    inner join current_enrollment
+        on districts.district_id = current_enrollment.district_id
+    left join consortia
+        on districts.district_id = consortia.district_id
+)
+
+select * from final

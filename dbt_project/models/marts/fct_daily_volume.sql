@@ -1,0 +1,105 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['district_id', 'local_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook=[
+            "create unique index if not exists {{ this.name }}_pk on {{ this }} (district_id, local_date)",
+            "analyze {{ this }}",
+        ]
+    )
+}}
+-- One row per district and local date of its calendar range up to the as-of date (zero-contact
+-- days included): interactions created that local date, of which high-risk, and per 1,000
+-- students (enrollment of the date's school year). Incremental: the last lookback_days of dates
+-- and every date with an interaction (valid or quarantined) loaded within lookback_days of the
+-- last load are recomputed.
+with
+
+calendar_days as (
+    select * from {{ ref('int_calendar_days') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of') }}
+),
+
+enrollment as (
+    select * from {{ ref('int_district_enrollment') }}
+),
+
+interactions as (
+    select * from {{ ref('fct_interactions') }}
+),
+
+all_interactions as (
+    -- valid and quarantined: a date whose interaction was quarantined since must be recounted
+    select * from {{ ref('int_interactions_unioned') }}
+),
+
+days as (
+    select
+        calendar_days.district_id,
+        calendar_days.local_date,
+        calendar_days.school_year,
+        calendar_days.is_service_day
+    from calendar_days
+    cross join as_of
+    where
+        calendar_days.local_date <= as_of.as_of_date
+    {% if is_incremental() -%}
+    and (
+        calendar_days.local_date > (
+            select max(this_run.local_date) - {{ var("lookback_days") }}
+            from {{ this }} as this_run
+        )
+        or (calendar_days.district_id, calendar_days.local_date) in (
+            select
+                changed.district_id,
+                changed.local_date
+            from all_interactions as changed
+            where changed.last_loaded_at > (
+                select max(this_run.last_loaded_at) - interval '{{ var("lookback_days") }} days'
+                from {{ this }} as this_run
+                )
+        )
+    )
+    {%- endif %}
+),
+
+counts as (
+    select
+        interactions.district_id,
+        interactions.local_date,
+        count(*) as interactions,
+        count(*) filter (where interactions.high_risk) as high_risk_interactions,
+        max(interactions.last_loaded_at) as last_loaded_at
+    from interactions
+    group by interactions.district_id, interactions.local_date
+),
+
+final as (
+    select
+        days.district_id::text as district_id,
+        days.local_date::date as local_date,
+        days.school_year::integer as school_year,
+        days.is_service_day::boolean as is_service_day,
+        coalesce(counts.interactions, 0)::integer as interactions,
+        coalesce(counts.high_risk_interactions, 0)::integer as high_risk_interactions,
+        enrollment.enrollment::integer as enrollment,
+        (coalesce(counts.interactions, 0) * 1000.0 / enrollment.enrollment)::numeric
+            as interactions_per_1000_students,
+        counts.last_loaded_at::timestamptz as last_loaded_at
+    from days
+    inner join enrollment
+        on
+            days.district_id = enrollment.district_id
+            and days.school_year = enrollment.school_year
+    left join counts
+        on
+            days.district_id = counts.district_id
+            and days.local_date = counts.local_date
+)
+
+select * from final

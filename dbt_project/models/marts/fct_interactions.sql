@@ -1,0 +1,137 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='interaction_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        post_hook=[
+            "{{ delete_stale_rows(this, ref('int_interactions_unioned'), 'reject_reason is null') }}",
+            "create index if not exists {{ this.name }}_district_date_idx on {{ this }} (district_id, local_date)",
+            "analyze {{ this }}",
+        ]
+    )
+}}
+-- One row per interaction with response and resolution times (business and calendar minutes,
+-- to 4 decimals: seconds kept) and the SLA outcome. Business minutes: cum(t1) - cum(t0) on int_calendar_days (see
+-- macros/business_time.sql), one equality join per instant, set-based.
+-- Incremental: interactions whose records were loaded within lookback_days of the last load, and
+-- those still waiting on their SLA (sla_met NULL), are recomputed and replaced (delete+insert);
+-- rows whose interaction was since quarantined or vanished are deleted by the post-hook.
+with
+
+interactions as (
+    select * from {{ ref('int_interactions_unioned') }}
+    where
+        reject_reason is null
+    {% if is_incremental() -%}
+    and (
+        last_loaded_at > (
+            select max(this_run.last_loaded_at) - interval '{{ var("lookback_days") }} days'
+            from {{ this }} as this_run
+        )
+        or interaction_key in (
+            select pending.interaction_key
+            from {{ this }} as pending
+            where pending.sla_met is null
+        )
+    )
+    {%- endif %}
+),
+
+calendar_days as (
+    select * from {{ ref('int_calendar_days') }}
+),
+
+timed as (
+    select
+        interactions.*,
+        {% if var('as_of_date') -%}
+        (('{{ var("as_of_date") }}'::date + 1)::timestamp at time zone interactions.timezone)
+        {%- else -%}
+        now()
+        {%- endif %} as as_of_instant
+    from interactions
+),
+
+measured as (
+    select
+        timed.*,
+        {{ business_minutes_between('created_day', 'timed.created_at', 'response_day', 'timed.first_response_at') }}
+            as first_response_business_minutes,
+        {{ calendar_minutes_between('timed.created_at', 'timed.first_response_at') }}
+            as first_response_calendar_minutes,
+        {{ business_minutes_between('created_day', 'timed.created_at', 'resolved_day', 'timed.resolved_at') }}
+            as resolution_business_minutes,
+        {{ calendar_minutes_between('timed.created_at', 'timed.resolved_at') }}
+            as resolution_calendar_minutes,
+        {{ business_minutes_between('created_day', 'timed.created_at', 'as_of_day', 'timed.as_of_instant') }}
+            as waiting_business_minutes,
+        coalesce(
+            not created_day.is_service_day
+            or timed.created_at < created_day.open_at
+            or timed.created_at >= created_day.close_at,
+            true
+        ) as is_after_hours
+    from timed
+    left join calendar_days as created_day
+        on
+            timed.district_id = created_day.district_id
+            and timed.local_date = created_day.local_date
+    left join calendar_days as response_day
+        on
+            timed.district_id = response_day.district_id
+            and {{ local_date('timed.first_response_at', 'timed.timezone') }} = response_day.local_date
+    left join calendar_days as resolved_day
+        on
+            timed.district_id = resolved_day.district_id
+            and {{ local_date('timed.resolved_at', 'timed.timezone') }} = resolved_day.local_date
+    left join calendar_days as as_of_day
+        on
+            timed.district_id = as_of_day.district_id
+            and timed.first_response_at is null
+            and {{ local_date('timed.as_of_instant', 'timed.timezone') }} = as_of_day.local_date
+),
+
+final as (
+    select
+        measured.interaction_key::text as interaction_key,
+        measured.district_id::text as district_id,
+        measured.source_system::text as source_system,
+        measured.source_instance::text as source_instance,
+        measured.source_id::text as source_id,
+        measured.channel::text as channel,
+        measured.topic::text as topic,
+        measured.priority::text as priority,
+        measured.high_risk::boolean as high_risk,
+        measured.requester_hash::text as requester_hash,
+        measured.created_at::timestamptz as created_at,
+        measured.local_date::date as local_date,
+        measured.school_year::integer as school_year,
+        measured.first_response_at::timestamptz as first_response_at,
+        measured.resolved_at::timestamptz as resolved_at,
+        round(measured.first_response_business_minutes, 4)::numeric as first_response_business_minutes,
+        round(measured.first_response_calendar_minutes, 4)::numeric as first_response_calendar_minutes,
+        round(measured.resolution_business_minutes, 4)::numeric as resolution_business_minutes,
+        round(measured.resolution_calendar_minutes, 4)::numeric as resolution_calendar_minutes,
+        measured.sla_target_minutes::numeric as sla_target_minutes,
+        (
+            case
+                when measured.first_response_at is not null
+                    then measured.first_response_business_minutes <= measured.sla_target_minutes
+                when measured.waiting_business_minutes > measured.sla_target_minutes then false
+            end
+        )::boolean as sla_met,
+        measured.school_id::text as school_id,
+        measured.department::text as department,
+        measured.stakeholder_type::text as stakeholder_type,
+        measured.language::text as language,
+        measured.is_after_hours::boolean as is_after_hours,
+        measured.status::text as status,
+        measured.is_ever_solved::boolean as ever_solved,
+        measured.is_reopened::boolean as reopened,
+        measured.agent_response_count::integer as agent_response_count,
+        measured.last_loaded_at::timestamptz as last_loaded_at
+    from measured
+)
+
+select * from final

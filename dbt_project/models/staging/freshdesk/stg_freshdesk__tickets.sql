@@ -1,0 +1,52 @@
+-- One row per Freshdesk ticket (latest version), codes decoded. Subject stays in raw.
+with
+
+source as (
+    {{ latest_versions(source('freshdesk', 'freshdesk_tickets')) }}
+),
+
+renamed as (
+    select
+        source.source_system,
+        source.source_instance,
+        source.district_id,
+        source.source_id as ticket_id,
+        source.updated_at as version_at,
+        source._loaded_at,
+        (source.payload ->> 'created_at')::timestamptz as created_at,
+        (source.payload ->> 'status')::int as status_code,
+        case (source.payload ->> 'status')::int
+            when 2 then 'open'
+            when 3 then 'pending'
+            when 4 then 'solved'
+            when 5 then 'closed'
+            else 'open'
+        end as status,
+        (source.payload ->> 'priority')::int as priority_code,
+        case (source.payload ->> 'priority')::int
+            when 1 then 'low'
+            when 2 then 'normal'
+            when 3 then 'high'
+            when 4 then 'urgent'
+            else 'normal'
+        end as priority,
+        (source.payload ->> 'source')::int as source_code,
+        {{ freshdesk_channel("(source.payload ->> 'source')::int") }} as channel,
+        lower(source.payload ->> 'type') as ticket_type,
+        {{ jsonb_text_array("source.payload -> 'tags'") }} as tags,
+        source.payload ->> 'requester_id' as requester_id,
+        source.payload ->> 'responder_id' as responder_id,
+        source.payload ->> 'group_id' as group_id,
+        source.payload ->> 'company_id' as company_id,
+        coalesce(source.payload -> 'custom_fields', '{}'::jsonb) as custom_fields,
+        source.person_hash,
+        (source.payload -> 'stats' ->> 'first_responded_at')::timestamptz as first_responded_at,
+        (source.payload -> 'stats' ->> 'resolved_at')::timestamptz as stats_resolved_at,
+        (source.payload -> 'stats' ->> 'closed_at')::timestamptz as stats_closed_at,
+        (source.payload -> 'stats' ->> 'reopened_at')::timestamptz as stats_reopened_at,
+        (source.payload -> 'stats' ->> 'agent_responded_at')::timestamptz as agent_responded_at,
+        (source.payload -> 'stats' ->> 'status_updated_at')::timestamptz as status_updated_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,86 @@
+-- One row per child event of a Zendesk ticket event: comments (public flag, author, automated
+-- or not) and status changes. Other field changes are kept with their event_type only. Comment
+-- bodies never leave raw.
+with
+
+source as (
+    {{ latest_versions(source('zendesk', 'zendesk_ticket_events')) }}
+),
+
+children as (
+    select
+        source.source_system,
+        source.source_instance,
+        source.district_id,
+        source.source_id as event_id,
+        source.payload ->> 'ticket_id' as ticket_id,
+        coalesce(
+            (source.payload ->> 'created_at')::timestamptz, source.updated_at
+        ) as created_at,
+        case
+            when jsonb_typeof(source.payload -> 'via') = 'object'
+                then source.payload -> 'via' ->> 'channel'
+            else source.payload ->> 'via'
+        end as event_via,
+        source.payload ->> 'updater_id' as updater_id,
+        child.value as child,
+        child.ordinality as child_position,
+        source._loaded_at
+    from source
+    cross join lateral jsonb_array_elements(
+        case
+            when jsonb_typeof(source.payload -> 'child_events') = 'array'
+                then source.payload -> 'child_events'
+            else '[]'::jsonb
+        end
+    ) with ordinality as child (value, ordinality)
+),
+
+renamed as (
+    select
+        children.source_system,
+        children.source_instance,
+        children.district_id,
+        children.event_id,
+        coalesce(children.child ->> 'id', children.event_id || ':' || children.child_position)
+            as child_event_id,
+        children.child_position,
+        children.ticket_id,
+        children.created_at,
+        children.child ->> 'event_type' as child_event_type,
+        coalesce(
+            case
+                when jsonb_typeof(children.child -> 'via') = 'object'
+                    then children.child -> 'via' ->> 'channel'
+                else children.child ->> 'via'
+            end,
+            children.event_via
+        ) as via,
+        children.event_via,
+        children.child ->> 'event_type' = 'Comment' as is_comment,
+        coalesce((children.child ->> 'public')::boolean, false) as is_public,
+        coalesce(children.child ->> 'author_id', children.updater_id) as author_id,
+        -- automated: a trigger/automation (via Rule, on the child or the event) or the system user
+        (
+            coalesce(children.child ->> 'via', '') = 'Rule'
+            or coalesce(children.child -> 'via' ->> 'channel', '') = 'rule'
+            or coalesce(children.event_via, '') in ('Rule', 'rule')
+            or coalesce(children.child ->> 'author_id', children.updater_id) = '-1'
+        ) as is_automated,
+        case
+            when
+                children.child ? 'status'
+                and children.child ->> 'event_type' in ('Create', 'Change')
+                then lower(children.child ->> 'status')
+        end as status,
+        case
+            when
+                children.child ? 'status'
+                and children.child ->> 'event_type' in ('Create', 'Change')
+                then lower(children.child ->> 'previous_value')
+        end as previous_status,
+        children._loaded_at
+    from children
+)
+
+select * from renamed

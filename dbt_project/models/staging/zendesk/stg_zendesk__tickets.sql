@@ -1,0 +1,44 @@
+-- One row per Zendesk ticket (latest landed version). Subject and descriptions stay in raw.
+with
+
+source as (
+    {{ latest_versions(source('zendesk', 'zendesk_tickets')) }}
+),
+
+renamed as (
+    select
+        source.source_system,
+        source.source_instance,
+        source.district_id,
+        source.source_id as ticket_id,
+        source.updated_at as version_at,
+        source._loaded_at,
+        (source.payload ->> 'created_at')::timestamptz as created_at,
+        (source.payload ->> 'updated_at')::timestamptz as ticket_updated_at,
+        lower(source.payload ->> 'status') as status,
+        lower(source.payload ->> 'priority') as priority,
+        lower(source.payload ->> 'type') as ticket_type,
+        {{ jsonb_text_array("source.payload -> 'tags'") }} as tags,
+        source.payload -> 'via' ->> 'channel' as via_channel,
+        {{ zendesk_channel("source.payload -> 'via' ->> 'channel'") }} as channel,
+        source.payload ->> 'requester_id' as requester_id,
+        source.payload ->> 'submitter_id' as submitter_id,
+        source.payload ->> 'assignee_id' as assignee_id,
+        source.payload ->> 'group_id' as group_id,
+        source.payload ->> 'organization_id' as organization_id,
+        source.payload ->> 'brand_id' as brand_id,
+        coalesce(source.payload -> 'custom_fields', '[]'::jsonb) as custom_fields,
+        source.person_hash,
+        (source.payload -> 'metric_set' ->> 'reopens')::int as zendesk_reopens,
+        (source.payload -> 'metric_set' ->> 'replies')::int as zendesk_replies,
+        (source.payload -> 'metric_set' ->> 'solved_at')::timestamptz as zendesk_solved_at,
+        (
+            source.payload -> 'metric_set' -> 'reply_time_in_minutes' ->> 'business'
+        )::numeric as zendesk_reply_business_minutes,
+        (
+            source.payload -> 'metric_set' -> 'reply_time_in_minutes' ->> 'calendar'
+        )::numeric as zendesk_reply_calendar_minutes
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,9 @@
+{#- A composite key: no two rows share these columns' values (the project has no packages). -#}
+{% test unique_combination(model, columns) %}
+select
+    {{ columns | join(', ') }},
+    count(*) as n_rows
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}

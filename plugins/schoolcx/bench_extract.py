@@ -1,0 +1,201 @@
+"""Extraction benchmark: synthetic Zendesk tickets through the real connector and RawWriter.
+
+    python -m schoolcx.bench_extract 1000000 [WAREHOUSE_URL]
+
+The emulator synthesises ticket i from its index in a child process (nothing materialised, and
+its JSON encoding does not share this process's GIL); ZendeskConnector pages through the cursor
+export (1,000 tickets a page, include=metric_sets) and RawWriter COPYs each page into
+raw.zendesk_tickets in a fresh database. Prints records/s and this process's resident memory
+at checkpoints, to show that memory stays flat as volume grows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import resource
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from schoolcx.config import DeploymentConfig
+from schoolcx.connections import Connection
+from schoolcx.connectors.base import ConnectorContext
+from schoolcx.connectors.zendesk import ZendeskConnector
+from schoolcx.emulators.zendesk import serve_synthetic
+from schoolcx.load.raw_writer import RawWriter
+
+SOURCE = "bench-zendesk"
+CONFIG = {
+    "name": "bench",
+    "districts": [
+        {
+            "district_id": "1700001",
+            "name": "Bench",
+            "state": "IL",
+            "timezone": "America/Chicago",
+            "enrollment": {2026: 10000},
+            "sources": [
+                {
+                    "name": SOURCE,
+                    "type": "zendesk",
+                    "conn_id": "bench_zd",
+                    "start_date": "2023-09-01",
+                    "options": {"page_size": 1000},
+                }
+            ],
+        }
+    ],
+}
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process, in MB (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() / 1e6
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # KB on Linux
+
+
+@dataclass
+class Checkpoint:
+    records: int
+    seconds: float
+    records_per_s: float
+    rss_mb: float
+    peak_rss_mb: float
+
+
+@dataclass
+class BenchResult:
+    n_records: int
+    seconds: float
+    records_per_s: float
+    peak_rss_mb: float
+    sampled_peak_rss_mb: float
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"bench_extract: {self.n_records:,} tickets in {self.seconds:.1f}s = "
+            f"{self.records_per_s:,.0f} records/s end to end; peak RSS "
+            f"{self.peak_rss_mb:.0f} MB (sampled {self.sampled_peak_rss_mb:.0f} MB)"
+        )
+
+
+class _Sampler:
+    """Samples RSS every `every` seconds in a thread (ru_maxrss alone hides when it peaked)."""
+
+    def __init__(self, every: float = 0.2):
+        self.every, self.peak = every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, rss_mb())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _fresh_database(url: str) -> str:
+    name = "bench_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def run(
+    n_records: int = 1_000_000,
+    url: str | None = None,
+    checkpoints: tuple[int, ...] = (100_000, 250_000, 500_000, 1_000_000),
+    progress_every: int = 100_000,
+    out=sys.stdout,
+) -> BenchResult:
+    """Extract `n_records` synthetic tickets into a fresh database on the server of `url` (an
+    embedded server in a temporary directory when None); returns the measurements."""
+    from schoolcx.warehouse import embedded, migrate
+
+    tmp = None
+    if url is None:
+        tmp = tempfile.TemporaryDirectory(prefix="bench_extract_")
+        url = embedded.start(Path(tmp.name) / "data").url
+    target = _fresh_database(url)
+    migrate(target)
+    cfg = DeploymentConfig.model_validate(CONFIG)
+    district, source = cfg.source(SOURCE)
+    marks = sorted(c for c in checkpoints if c <= n_records)
+    result_marks: list[Checkpoint] = []
+    try:
+        with serve_synthetic(n_records, SOURCE) as server, _Sampler() as sampler:
+            ctx = ConnectorContext(
+                district, source, Connection("bench_zd", **server.connection(SOURCE))
+            )
+            connector = ZendeskConnector(ctx, streams=("tickets",))
+            started = time.monotonic()
+            next_progress = progress_every
+
+            def on_page(page, summary) -> None:
+                nonlocal next_progress
+                done = summary.received
+                elapsed = time.monotonic() - started
+                while marks and done >= marks[0]:
+                    result_marks.append(
+                        Checkpoint(marks.pop(0), elapsed, done / elapsed, rss_mb(), peak_rss_mb())
+                    )
+                if done >= next_progress:
+                    next_progress += progress_every
+                    print(
+                        f"  {done:>10,} records  {elapsed:7.1f}s  {done / elapsed:9,.0f}/s"
+                        f"  rss {rss_mb():6.0f} MB",
+                        file=out,
+                        flush=True,
+                    )
+
+            until = dt.datetime.now(dt.UTC)
+            with RawWriter(
+                target,
+                source_instance=SOURCE,
+                source_type="zendesk",
+                district_id=district.district_id,
+                run_id="bench",
+                on_page=on_page,
+            ) as writer:
+                summary = writer.write_pages(connector.pages(writer.state(), until))
+            seconds = time.monotonic() - started
+    finally:
+        if tmp is not None:
+            embedded.stop(Path(tmp.name) / "data")
+            tmp.cleanup()
+    if summary.inserted != n_records:
+        raise RuntimeError(f"expected {n_records} rows landed, got {summary.inserted}")
+    result = BenchResult(
+        n_records, seconds, n_records / seconds, peak_rss_mb(), sampler.peak, result_marks
+    )
+    for c in result.checkpoints:
+        print(
+            f"  checkpoint {c.records:>10,}: {c.records_per_s:9,.0f} records/s, rss "
+            f"{c.rss_mb:.0f} MB, peak {c.peak_rss_mb:.0f} MB",
+            file=out,
+        )
+    print(result.line(), file=out, flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    run(n, sys.argv[2] if len(sys.argv) > 2 else None)

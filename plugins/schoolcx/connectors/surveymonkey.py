@@ -1,0 +1,247 @@
+"""SurveyMonkey v3 survey responses: survey details once, then responses/bulk by date_modified.
+
+1. GET /v3/surveys/{id}/details once per run: choice id -> (1-based position in the order the
+   survey lists the question's choices, text, number of choices).
+2. GET /v3/surveys/{id}/responses/bulk?start_modified_at=<state or start_date>
+   &end_modified_at=<until>&sort_by=date_modified&sort_order=ASC&per_page=100, then follow
+   links.next. Each page of responses is one landed Page whose state is the greatest
+   date_modified seen, so a crash resumes at the last committed page (the boundary response is
+   fetched again and skipped by the raw primary key).
+
+Budget: private apps get a few hundred calls a day. Every answer's
+X-Ratelimit-App-Global-Day-Remaining is read; when it falls to `day_reserve` (connection extra,
+default 10) the run stops after committing its state and logs why, and `stopped_early` says so;
+the next run continues from that state.
+
+payload = the response as returned plus `_schoolcx.answers` (landing.md). Connection: host =
+https://api.surveymonkey.com, password = the access token (Bearer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterator
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from schoolcx.connectors.base import (
+    ConnectorContext,
+    ConnectorError,
+    LandingRecord,
+    Page,
+    QuarantinedRecord,
+)
+from schoolcx.connectors.http import VendorClient
+from schoolcx.connectors.survey_common import (
+    check_rating,
+    parse_timestamp,
+    retry_policy,
+    start_of,
+)
+
+log = logging.getLogger(__name__)
+
+TABLE = "surveymonkey_responses"
+STREAM = "responses"
+PER_PAGE = 100
+DAY_REMAINING = "X-Ratelimit-App-Global-Day-Remaining"
+
+
+def _sm_time(at: dt.datetime) -> str:
+    # The API takes YYYY-MM-DDTHH:MM:SS (UTC).
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def choice_map(details: dict) -> dict[str, dict[str, dict]]:
+    """question id -> choice id -> {position, text, choices} from a survey's details."""
+    out: dict[str, dict[str, dict]] = {}
+    for page in details.get("pages") or []:
+        for q in page.get("questions") or []:
+            choices = (q.get("answers") or {}).get("choices") or []
+            out[str(q["id"])] = {
+                str(c["id"]): {"position": n, "text": c.get("text"), "choices": len(choices)}
+                for n, c in enumerate(choices, start=1)
+            }
+    return out
+
+
+def resolve_answers(response: dict, choices: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """landing.md `_schoolcx.answers`: question id -> the (first) answer, resolved."""
+    out: dict[str, dict] = {}
+    for page in response.get("pages") or []:
+        for q in page.get("questions") or []:
+            qid = str(q.get("id"))
+            for a in q.get("answers") or []:
+                if a.get("choice_id") is not None:
+                    found = choices.get(qid, {}).get(str(a["choice_id"]))
+                    out[qid] = {
+                        "choice_id": str(a["choice_id"]),
+                        "position": found["position"] if found else None,
+                        "text": found["text"] if found else None,
+                        "choices": found["choices"] if found else None,
+                    }
+                elif a.get("text") is not None:
+                    out[qid] = {
+                        "choice_id": None,
+                        "position": None,
+                        "text": a["text"],
+                        "choices": None,
+                    }
+                else:
+                    continue
+                break  # the first answer of a single-answer question
+    return out
+
+
+class SurveyMonkeyConnector:
+    source_type: ClassVar[str] = "surveymonkey"
+
+    def __init__(self, ctx: ConnectorContext):
+        if ctx.connection is None:
+            raise ConnectorError(f"{ctx.source.name}: a surveymonkey source needs a connection")
+        self.ctx = ctx
+        self.opts = ctx.source.opts
+        self.conn = ctx.connection
+        base = (self.opts.base_url or self.conn.base_url()).rstrip("/")
+        self.base = base if base.endswith("/v3") else f"{base}/v3"
+        self.day_reserve = int(self.conn.extra.get("day_reserve", 10))
+        self.stopped_early: str | None = None
+        self.day_remaining: int | None = None
+
+    def _get(self, client: VendorClient, url: str, **kwargs) -> dict:
+        try:
+            resp = client.request("GET", url, expect_json=True, **kwargs)
+        except httpx.HTTPStatusError as exc:
+            r = exc.response
+            raise ConnectorError(
+                f"{self.ctx.source.name}: GET {r.request.url.path} answered "
+                f"HTTP {r.status_code}: {r.text[:300]}"
+            ) from exc
+        remaining = resp.headers.get(DAY_REMAINING)
+        if remaining is not None and remaining.strip().lstrip("-").isdigit():
+            self.day_remaining = int(remaining)
+        return resp.json()
+
+    def _budget_low(self) -> bool:
+        return self.day_remaining is not None and self.day_remaining <= self.day_reserve
+
+    def pages(self, state: dict[str, dict], until: dt.datetime) -> Iterator[Page]:
+        saved = state.get(STREAM) or {}
+        survey = self.opts.survey_id
+        last = parse_timestamp(saved.get("last_modified"))
+        start = last or start_of(self.ctx.source.start_date)
+        if start >= until:
+            return  # a rerun of a window already read past
+        with VendorClient(
+            self.base,
+            conn_id=self.conn.conn_id,
+            source=self.ctx.source.name,
+            headers={"Authorization": f"Bearer {self.conn.password}"},
+            policy=retry_policy(self.conn),
+        ) as client:
+            choices = choice_map(self._get(client, f"/surveys/{survey}/details"))
+            if self._budget_low():
+                yield from self._stop(last)
+                return
+            params = {
+                "start_modified_at": _sm_time(start),
+                "end_modified_at": _sm_time(until),
+                "sort_by": "date_modified",
+                "sort_order": "ASC",
+                "per_page": PER_PAGE,
+            }
+            url: str | None = f"/surveys/{survey}/responses/bulk"
+            n_page = 0
+            while url:
+                body = self._get(client, url, params=params)
+                params = None  # links.next carries the query
+                n_page += 1
+                page = Page(STREAM)
+                for n, response in enumerate(body.get("data") or [], start=1):
+                    modified = self._add(page, response, choices, f"page {n_page} #{n}")
+                    if modified and (last is None or modified > last):
+                        last = modified
+                page.state = {"last_modified": last.isoformat()} if last else None
+                yield page
+                url = (body.get("links") or {}).get("next")
+                if (
+                    url
+                    and urlsplit(url).netloc
+                    and urlsplit(url).netloc != urlsplit(self.base).netloc
+                ):
+                    # Never send the bearer token to a host the connection does not name.
+                    raise ConnectorError(
+                        f"{self.ctx.source.name}: links.next points at another "
+                        f"host ({urlsplit(url).netloc}); refusing to follow it"
+                    )
+                if url and self._budget_low():
+                    yield from self._stop(last)
+                    return
+
+    def _stop(self, last: dt.datetime | None) -> Iterator[Page]:
+        self.stopped_early = (
+            f"{self.ctx.source.name}: stopped early with {self.day_remaining} SurveyMonkey calls "
+            f"left today (reserve {self.day_reserve}); state saved at "
+            f"{last.isoformat() if last else 'the start'}, the next run continues from there"
+        )
+        log.warning("%s", self.stopped_early)
+        if last is not None:
+            yield Page(STREAM, state={"last_modified": last.isoformat()})
+
+    def _add(self, page: Page, response, choices: dict, position: str) -> dt.datetime | None:
+        raw_text = json.dumps(response)[:20000]
+        if not isinstance(response, dict) or not response.get("id"):
+            page.quarantined.append(QuarantinedRecord("missing_id", raw_text, None, "id", position))
+            return None
+        rid = str(response["id"])
+        modified = parse_timestamp(response.get("date_modified"))
+        if modified is None:
+            page.quarantined.append(
+                QuarantinedRecord("unparsable_timestamp", raw_text, rid, "date_modified", position)
+            )
+            return None
+        answers = resolve_answers(response, choices)
+        if self.opts.kind == "point_of_contact" and self.opts.rating_question:
+            rating = answers.get(self.opts.rating_question)
+            if rating and rating["choice_id"] is not None and rating["position"] is None:
+                page.quarantined.append(
+                    QuarantinedRecord(
+                        "unknown_choice", raw_text, rid, self.opts.rating_question, position
+                    )
+                )
+                return modified
+            value = None
+            if rating:
+                text = str(rating.get("text") or "").strip()
+                # A numeric choice text is the rating (0-10 scales start at 0); else position.
+                value = text if _is_number(text) else rating["position"]
+            bad = check_rating(
+                value, self.opts.rating_scale, self.opts.rating_question, rid, raw_text, position
+            )
+            if bad:
+                page.quarantined.append(bad)
+                return modified
+        payload = {**response, "_schoolcx": {"answers": answers}}
+        page.records.append(
+            LandingRecord(
+                TABLE,
+                rid,
+                modified,
+                payload,
+                person_email=response.get("email_address") or None,
+                position=position,
+            )
+        )
+        return modified
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,227 @@
+"""Write-audit-publish: make the validated `build` marts the published `marts`, atomically.
+
+Everything happens in ONE transaction, so a reader sees the last published night or the new
+one, never a mix, a missing table or a half-filled one:
+
+- a mart whose published table has the same columns (the normal night) is refilled in place:
+  DELETE then INSERT ... SELECT from build. This is fully MVCC-safe: readers are never blocked
+  and never wait, and even a REPEATABLE READ reader that started before the publish keeps
+  seeing the old night in every mart. (Creating a new table and renaming it over the old one
+  is not: a snapshot taken before the swap sees the new table empty.)
+- a mart that is new, or whose columns changed (a dbt contract change), is created from build
+  under a temporary name and renamed over the old one; its grants, RLS and policies are
+  applied before the commit.
+
+`build` keeps its tables: facts there are incremental. Dead tuples left by the DELETE are
+autovacuum's; the published tables are analysed after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from schoolcx.config import DeploymentConfig
+from schoolcx.publish.checksum import combine, relation_checksum
+from schoolcx.publish.relations import BUILD_SCHEMA, MARTS, MARTS_SCHEMA
+from schoolcx.publish.roles import apply_mart_access
+from schoolcx.quality.result import GateResult
+
+log = logging.getLogger(__name__)
+
+PUBLISH_LOCK = 0x5C0C_0B1  # advisory lock key: one publish at a time per database
+# Only a schema change needs an ACCESS EXCLUSIVE lock (rename over the old table). Waiting
+# for it behind a long BI query would queue every other reader behind us; fail instead (the
+# task retries) after this long.
+SWAP_LOCK_TIMEOUT = "30s"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    run_id: str
+    published: bool
+    gate_passed: bool
+    row_counts: dict[str, int] = field(default_factory=dict)
+    checksums: dict[str, str] = field(default_factory=dict)
+    checksum: str | None = None
+    blocked_by: list[str] = field(default_factory=list)  # failed critical expectations
+    recreated: list[str] = field(default_factory=list)  # marts created or re-created
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class GateBlocked(RuntimeError):
+    """Raised by callers (see PublishResult.raise_if_blocked) when the gate failed."""
+
+
+def raise_if_blocked(result: PublishResult) -> PublishResult:
+    if not result.published:
+        raise GateBlocked(
+            "quality gate blocked publication; failed expectations: " + ", ".join(result.blocked_by)
+        )
+    return result
+
+
+def publish(
+    url: str,
+    cfg: DeploymentConfig,
+    run_id: str,
+    data_interval_start: dt.datetime,
+    data_interval_end: dt.datetime,
+    gate_result: GateResult | dict,
+) -> PublishResult:
+    """Publish `build` into `marts` if the gate passed; log the attempt in ops.publish_log.
+
+    A failed gate changes nothing in `marts`; the result names the failed critical
+    expectations (the caller raises, e.g. with raise_if_blocked).
+    """
+    gate = gate_result if isinstance(gate_result, GateResult) else GateResult.from_dict(gate_result)
+    if not gate.passed:
+        return record_blocked(url, run_id, gate, data_interval_start, data_interval_end)
+
+    checksums: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    recreated: list[str] = []
+    with psycopg.connect(url) as conn:
+        conn.execute("select pg_advisory_xact_lock(%s)", (PUBLISH_LOCK,))
+        for mart in MARTS:
+            if _replace(conn, mart):
+                recreated.append(mart)
+            apply_mart_access(conn, mart)
+        # Checksums of what readers will see, computed inside the publishing transaction.
+        for mart in MARTS:
+            counts[mart], checksums[mart] = relation_checksum(conn, MARTS_SCHEMA, mart)
+        total = combine(checksums)
+        _log(
+            conn,
+            run_id,
+            data_interval_start,
+            data_interval_end,
+            published=True,
+            gate_passed=True,
+            counts=counts,
+            checksum=total,
+            detail=json.dumps(
+                {
+                    "checksums": checksums,
+                    "recreated": recreated,
+                    "warnings": [o.name for o in gate.warnings],
+                }
+            ),
+        )
+    _analyze(url)
+    log.info("published run %s: %s", run_id, counts)
+    return PublishResult(
+        run_id=run_id,
+        published=True,
+        gate_passed=True,
+        row_counts=counts,
+        checksums=checksums,
+        checksum=total,
+        recreated=recreated,
+    )
+
+
+def record_blocked(
+    url: str,
+    run_id: str,
+    gate_result: GateResult,
+    data_interval_start: dt.datetime | None = None,
+    data_interval_end: dt.datetime | None = None,
+) -> PublishResult:
+    """Log a publish attempt that the gate blocked; `marts` is not touched."""
+    blocked = [o.name for o in gate_result.critical_failures]
+    detail = json.dumps(
+        {
+            "blocked_by": [
+                {"expectation": o.name, "relation": o.relation, "observed_value": o.observed_value}
+                for o in gate_result.critical_failures
+            ]
+        }
+    )
+    with psycopg.connect(url) as conn:
+        _log(
+            conn,
+            run_id,
+            data_interval_start,
+            data_interval_end,
+            published=False,
+            gate_passed=False,
+            counts={},
+            checksum=None,
+            detail=detail,
+        )
+    log.warning("run %s not published; gate failed: %s", run_id, ", ".join(blocked))
+    return PublishResult(run_id=run_id, published=False, gate_passed=False, blocked_by=blocked)
+
+
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    return [
+        tuple(r)
+        for r in conn.execute(
+            "select attname, format_type(atttypid, atttypmod) from pg_attribute"
+            " where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped order by attnum",
+            (f"{schema}.{table}",),
+        )
+    ]
+
+
+def _replace(conn: psycopg.Connection, mart: str) -> bool:
+    """Put build.<mart>'s rows into marts.<mart>; True when the table was (re)created."""
+    src = sql.SQL("{}.{}").format(sql.Identifier(BUILD_SCHEMA), sql.Identifier(mart))
+    dst = sql.SQL("{}.{}").format(sql.Identifier(MARTS_SCHEMA), sql.Identifier(mart))
+    build_cols = _columns(conn, BUILD_SCHEMA, mart)
+    if not build_cols:
+        raise RuntimeError(f"{BUILD_SCHEMA}.{mart} does not exist; nothing was published")
+    published_cols = _columns(conn, MARTS_SCHEMA, mart)
+    if published_cols == build_cols:
+        conn.execute(sql.SQL("delete from {}").format(dst))
+        conn.execute(sql.SQL("insert into {} select * from {}").format(dst, src))
+        return False
+    staging = f"{mart}__publishing"
+    tmp = sql.SQL("{}.{}").format(sql.Identifier(MARTS_SCHEMA), sql.Identifier(staging))
+    conn.execute(sql.SQL("drop table if exists {}").format(tmp))
+    # LIKE ... INCLUDING ALL keeps dbt's contract constraints and indexes
+    conn.execute(sql.SQL("create table {} (like {} including all)").format(tmp, src))
+    conn.execute(sql.SQL("insert into {} select * from {}").format(tmp, src))
+    apply_mart_access(conn, staging)
+    if published_cols:
+        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(SWAP_LOCK_TIMEOUT)))
+        # no CASCADE: a view someone built on the mart must fail the publish, not vanish
+        conn.execute(sql.SQL("drop table {}").format(dst))
+    conn.execute(sql.SQL("alter table {} rename to {}").format(tmp, sql.Identifier(mart)))
+    return True
+
+
+def _log(
+    conn: psycopg.Connection,
+    run_id: str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    *,
+    published: bool,
+    gate_passed: bool,
+    counts: dict[str, int],
+    checksum: str | None,
+    detail: str,
+) -> None:
+    conn.execute(
+        "insert into ops.publish_log (run_id, data_interval_start, data_interval_end,"
+        " published, gate_passed, row_counts, checksum, detail)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (run_id, start, end, published, gate_passed, json.dumps(counts), checksum, detail),
+    )
+
+
+def _analyze(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for mart in MARTS:
+            conn.execute(
+                sql.SQL("analyze {}.{}").format(sql.Identifier(MARTS_SCHEMA), sql.Identifier(mart))
+            )

@@ -1,0 +1,251 @@
+"""A small, internally consistent night of built marts in `build`, without dbt.
+
+`build_night(url, night)` (re)creates every mart of the contract with deterministic data for
+`DISTRICTS` districts over the service days up to the night's last date; night n covers one
+more day than night n-1, so counts grow like a real nightly run. `seed_sources` registers one
+source per district with a fresh successful extract, so the freshness check passes.
+
+Consistency a reader can check across marts of one night: count(fct_interactions) =
+sum(fct_daily_volume.interactions) = sum(district_scorecard.interactions), and every mart's
+last date is the night's last date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+
+from schoolcx.config import DeploymentConfig
+
+DISTRICTS = 6
+FIRST_DATE = dt.date(2025, 9, 1)  # a Monday in school year 2026
+BASE_DAYS = 30
+LAG_OK_HOURS = 2
+
+DDL = """
+drop table if exists build.dim_district, build.fct_interactions, build.fct_ratings,
+    build.fct_daily_volume, build.fct_survey_item_results, build.district_scorecard,
+    build.peer_benchmarks, build.yoy_trends;
+create table build.dim_district (
+    district_id text, name text, state text, timezone text, enrollment int,
+    enrollment_band text, consortium_ids text[]);
+create table build.fct_daily_volume (
+    district_id text, local_date date, is_service_day boolean, interactions int,
+    high_risk_interactions int, enrollment int, interactions_per_1000_students numeric);
+create table build.fct_interactions (
+    interaction_key text, district_id text, source_system text, channel text, topic text,
+    priority text, high_risk boolean, requester_hash text, created_at timestamptz,
+    local_date date, school_year int, first_response_at timestamptz, resolved_at timestamptz,
+    first_response_business_minutes numeric, first_response_calendar_minutes numeric,
+    resolution_business_minutes numeric, resolution_calendar_minutes numeric,
+    sla_target_minutes numeric, sla_met boolean, school_id text, department text,
+    stakeholder_type text, language text, source_instance text, is_after_hours boolean,
+    reopened boolean, agent_response_count int);
+create table build.fct_ratings (
+    interaction_key text, district_id text, rated_at timestamptz, rating_value numeric,
+    rating_scale text, rating_1_5 numeric);
+create table build.fct_survey_item_results (
+    district_id text, school_year int, item_code text, valid_answers int, agree_answers int,
+    percent_agree numeric);
+create table build.district_scorecard (
+    district_id text, period_type text, period_start date, period_end date,
+    interactions bigint, service_days bigint,
+    interactions_per_1000_students_per_service_day numeric, high_risk_share numeric,
+    answered_share numeric, median_first_response_business_minutes numeric,
+    p90_first_response_business_minutes numeric, sla_met_share numeric,
+    feedback_score numeric, positive_share numeric, rating_count bigint);
+create table build.peer_benchmarks (
+    district_id text, metric text, period_type text, period_start date, peer_group text,
+    peer_group_key text, n_districts int, district_value numeric, peer_p25 numeric,
+    peer_median numeric, peer_p75 numeric, percentile_rank numeric, delta_from_median numeric,
+    suppression_reason text);
+create table build.yoy_trends (
+    district_id text, metric text, school_year int, span_start date, span_end date,
+    current_value numeric, prior_value numeric, change numeric, pct_change numeric,
+    direction text);
+"""
+
+FILL = """
+insert into build.dim_district
+select '48' || lpad(d::text, 5, '0'), 'District ' || d, 'TX', 'America/Chicago', 1500 * d,
+       case when 1500 * d < 2500 then 'under_2500' when 1500 * d < 5000 then '2500_4999'
+            else '5000_9999' end,
+       array['tx_central']
+from generate_series(1, %(districts)s) d;
+
+insert into build.fct_daily_volume
+select dd.district_id, day::date, extract(isodow from day) < 6,
+       case when extract(isodow from day) < 6
+            then 6 + ((dd.i * 7 + (day::date - %(first)s::date) * 3) %% 9) else 0 end,
+       0, dd.enrollment, 0
+from (select district_id, enrollment, row_number() over (order by district_id) as i
+      from build.dim_district) dd
+cross join generate_series(%(first)s::date, %(last)s::date, interval '1 day') day;
+update build.fct_daily_volume
+set high_risk_interactions = interactions / 5,
+    interactions_per_1000_students = round(interactions * 1000.0 / enrollment, 4);
+
+insert into build.fct_interactions
+select v.district_id || '-' || to_char(v.local_date, 'YYYYMMDD') || '-' || k,
+       v.district_id, 'zendesk', 'web', 'general', 'normal', k <= v.high_risk_interactions,
+       md5(v.district_id || k), c.created, v.local_date, 2026,
+       f.fr, f.fr + interval '60 minutes',
+       extract(epoch from f.fr - c.created) / 60, extract(epoch from f.fr - c.created) / 60,
+       extract(epoch from f.fr + interval '60 minutes' - c.created) / 60,
+       extract(epoch from f.fr + interval '60 minutes' - c.created) / 60,
+       960, f.fr is not null, null, null, 'parent', 'en', 'zd_' || v.district_id, false,
+       false, case when f.fr is null then 0 else 1 end
+from build.fct_daily_volume v
+cross join lateral generate_series(1, v.interactions) k
+cross join lateral (select (v.local_date + time '08:00' + k * interval '10 minutes')
+                           at time zone 'America/Chicago' as created) c
+cross join lateral (select case when k %% 7 = 0 then null
+                                else c.created + (k * 11 %% 120) * interval '1 minute'
+                           end as fr) f;
+
+insert into build.fct_ratings
+select interaction_key, district_id, coalesce(first_response_at, created_at) + interval '2 hours',
+       r, '1-5', r
+from (select *, (abs(hashtext(interaction_key)) %% 5) + 1 as r
+      from build.fct_interactions) x
+where abs(hashtext(interaction_key)) %% 3 = 0;
+
+insert into build.fct_survey_item_results
+select d.district_id, 2026, item, 120, 60 + d.i * 3 + n, round((60 + d.i * 3 + n) * 100.0 / 120, 2)
+from (select district_id, row_number() over (order by district_id) as i
+      from build.dim_district) d
+cross join unnest(array['safe_school', 'respect', 'communication']) with ordinality as t(item, n);
+
+insert into build.district_scorecard
+select d.district_id, 'school_year', date '2025-07-01', date '2026-06-30',
+       i.n, v.service_days, round(i.n * 1000.0 / v.service_days / d.enrollment, 4),
+       round(i.high_risk::numeric / i.n, 4), round(i.answered::numeric / i.n, 4),
+       i.median_frt, i.p90_frt, round(i.sla_met::numeric / i.n, 4),
+       r.score, r.positive, r.n
+from build.dim_district d
+join (select district_id, count(*) as n, count(*) filter (where high_risk) as high_risk,
+             count(first_response_at) as answered, count(*) filter (where sla_met) as sla_met,
+             percentile_cont(0.5) within group (order by first_response_business_minutes)
+                 as median_frt,
+             percentile_cont(0.9) within group (order by first_response_business_minutes)
+                 as p90_frt
+      from build.fct_interactions group by district_id) i using (district_id)
+join (select district_id, count(*) filter (where is_service_day) as service_days
+      from build.fct_daily_volume group by district_id) v using (district_id)
+join (select district_id, round(avg(rating_1_5), 2) as score,
+             round(avg((rating_1_5 >= 4)::int), 4) as positive, count(*) as n
+      from build.fct_ratings group by district_id) r using (district_id);
+
+insert into build.peer_benchmarks
+select s.district_id, m.metric, 'school_year', date '2025-07-01', 'everyone', 'all',
+       p.n, m.value, p.p25, p.p50, p.p75,
+       null, m.value - p.p50, null
+from build.district_scorecard s
+cross join lateral (values ('feedback_score', s.feedback_score),
+                           ('median_first_response_business_minutes',
+                            s.median_first_response_business_minutes)) as m(metric, value)
+join (select x.metric, count(*) as n,
+             percentile_cont(0.25) within group (order by x.value) as p25,
+             percentile_cont(0.5) within group (order by x.value) as p50,
+             percentile_cont(0.75) within group (order by x.value) as p75
+      from build.district_scorecard s2
+      cross join lateral (values ('feedback_score', s2.feedback_score),
+                                 ('median_first_response_business_minutes',
+                                  s2.median_first_response_business_minutes))
+                         as x(metric, value)
+      group by x.metric) p on p.metric = m.metric;
+
+-- as dbt does for a district under n: it still sees its group's aggregates, is not ranked
+update build.peer_benchmarks set suppression_reason = 'district_below_n'
+where district_id = '4800006' and metric = 'feedback_score';
+
+insert into build.yoy_trends
+select district_id, 'feedback_score', 2026, date '2025-07-01', %(last)s::date,
+       feedback_score, feedback_score - 0.25, 0.25,
+       round(0.25 * 100 / (feedback_score - 0.25), 2), 'improving'
+from build.district_scorecard;
+"""
+
+
+def district_ids(districts: int = DISTRICTS) -> list[str]:
+    return [f"48{d:05d}" for d in range(1, districts + 1)]
+
+
+def fixture_config(bi_readers: dict[str, list[str]] | None = None, **gate) -> DeploymentConfig:
+    """A deployment config naming the fixture's districts; `gate` overrides GateConfig."""
+    return DeploymentConfig.model_validate(
+        {
+            "name": "fixture",
+            "districts": [
+                {
+                    "district_id": d,
+                    "name": f"District {d}",
+                    "state": "TX",
+                    "timezone": "America/Chicago",
+                    "enrollment": {2026: 1500},
+                }
+                for d in district_ids()
+            ],
+            "gate": gate,
+            "bi_readers": bi_readers or {},
+        }
+    )
+
+
+def last_date(night: int) -> dt.date:
+    return FIRST_DATE + dt.timedelta(days=BASE_DAYS + night - 1)
+
+
+def as_of(night: int) -> dt.datetime:
+    """The run's end for a night: 08:00 UTC the day after its last local date."""
+    return dt.datetime.combine(last_date(night) + dt.timedelta(days=1), dt.time(8), tzinfo=dt.UTC)
+
+
+def build_night(url: str, night: int, districts: int = DISTRICTS) -> None:
+    """Replace every mart in `build` with night `night`'s data; seed fresh sources for it."""
+    params = {"districts": districts, "first": FIRST_DATE, "last": last_date(night)}
+    with psycopg.connect(url) as conn:
+        conn.execute(DDL)
+        # client-side binding: FILL is several statements, which a prepared one cannot be
+        with psycopg.ClientCursor(conn) as cur:
+            cur.execute(FILL, params)
+    seed_sources(url, as_of(night))
+
+
+def seed_sources(url: str, run_end: dt.datetime, lag_hours: float = LAG_OK_HOURS) -> None:
+    """One zendesk source per built district, whose last successful extract finished
+    `lag_hours` before `run_end`."""
+    finished = run_end - dt.timedelta(hours=lag_hours)
+    with psycopg.connect(url) as conn:
+        conn.execute("""
+            insert into ref.sources (source_instance, district_id, source_type, max_lag_hours)
+            select 'zd_' || district_id, district_id, 'zendesk', 36 from build.dim_district
+            on conflict (source_instance) do nothing""")
+        conn.execute(
+            """
+            insert into ops.extract_runs (run_id, batch_id, source_instance, source_type,
+                                          started_at, finished_at, status)
+            select %(run)s, %(run)s || '-' || source_instance, source_instance, 'zendesk',
+                   %(finished)s - interval '5 minutes', %(finished)s, 'success'
+            from ref.sources
+            on conflict (batch_id) do update
+            set finished_at = excluded.finished_at, started_at = excluded.started_at,
+                status = 'success'""",
+            {"run": f"fixture-{finished.isoformat()}", "finished": finished},
+        )
+
+
+def mark_source_stale(
+    conn: psycopg.Connection, source_instance: str, run_end: dt.datetime, hours: float
+) -> None:
+    """Make a source's last successful extract `hours` old at `run_end` (a source that broke)."""
+    conn.execute(
+        "update ops.extract_runs set finished_at = %s, started_at = %s"
+        " where source_instance = %s and status = 'success'",
+        (
+            run_end - dt.timedelta(hours=hours),
+            run_end - dt.timedelta(hours=hours, minutes=5),
+            source_instance,
+        ),
+    )

@@ -1,0 +1,276 @@
+"""Write-audit-publish: what publish does to `marts`, `ops.publish_log`, and concurrent readers.
+
+The gate's verdict is given directly (a GateResult) here: publish trusts only the verdict, and
+the GX gate itself is exercised in test_quality_gate.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+from schoolcx.publish import GateBlocked, marts_checksum, publish, raise_if_blocked
+from schoolcx.publish.checksum import combine
+from schoolcx.publish.relations import MARTS
+from schoolcx.quality.result import CheckOutcome, GateResult
+from tests.fixture_marts import DISTRICTS, as_of, build_night, fixture_config, last_date
+
+CFG = fixture_config()
+
+
+def passed(run_id: str) -> GateResult:
+    return GateResult(run_id=run_id, passed=True)
+
+
+def failed(run_id: str) -> GateResult:
+    return GateResult(
+        run_id=run_id,
+        passed=False,
+        outcomes=[
+            CheckOutcome(
+                name="fct_interactions.interaction_key.unique",
+                kind="key_unique",
+                suite="schoolcx.build.fct_interactions",
+                relation="build.fct_interactions",
+                severity="critical",
+                passed=False,
+                observed_value="2 unexpected of 1400 rows",
+            )
+        ],
+    )
+
+
+def night(url: str, n: int, gate: GateResult | None = None):
+    build_night(url, n)
+    gate = gate or passed(f"night-{n}")
+    return publish(url, CFG, gate.run_id, as_of(n - 1), as_of(n), gate)
+
+
+def test_publish_copies_build_and_logs_counts_and_checksum(warehouse):
+    result = night(warehouse, 1)
+    assert result.published and set(result.recreated) == set(MARTS)  # first publish creates
+    with psycopg.connect(warehouse) as conn:
+        for mart in MARTS:
+            built = conn.execute(f"select count(*) from build.{mart}").fetchone()[0]
+            published = conn.execute(f"select count(*) from marts.{mart}").fetchone()[0]
+            assert built == published == result.row_counts[mart] > 0
+        log = conn.execute(
+            "select run_id, data_interval_start, data_interval_end, published, gate_passed,"
+            " row_counts, checksum from ops.publish_log"
+        ).fetchall()
+    assert marts_checksum(warehouse) == result.checksums
+    assert log == [
+        ("night-1", as_of(0), as_of(1), True, True, result.row_counts, combine(result.checksums))
+    ]
+
+    again = night(warehouse, 2)
+    assert again.published and again.recreated == []  # same columns: refilled in place
+    assert again.row_counts["fct_interactions"] > result.row_counts["fct_interactions"]
+    with psycopg.connect(warehouse) as conn:
+        # build keeps its tables (facts there are incremental)
+        assert (
+            conn.execute("select count(*) from build.fct_interactions").fetchone()[0]
+            == again.row_counts["fct_interactions"]
+        )
+
+
+def test_failed_gate_changes_nothing_and_caller_raises(warehouse):
+    night(warehouse, 1)
+    before = marts_checksum(warehouse)
+    result = night(warehouse, 2, gate=failed("bad-2"))
+    assert not result.published
+    assert result.blocked_by == ["fct_interactions.interaction_key.unique"]
+    assert marts_checksum(warehouse) == before
+    with pytest.raises(GateBlocked, match=r"fct_interactions\.interaction_key\.unique"):
+        raise_if_blocked(result)
+    with psycopg.connect(warehouse) as conn:
+        row = conn.execute(
+            "select published, gate_passed, row_counts, checksum, detail"
+            " from ops.publish_log where run_id = 'bad-2'"
+        ).fetchone()
+    assert row[:4] == (False, False, {}, None)
+    assert "2 unexpected of 1400 rows" in row[4]
+
+
+def test_gate_result_round_trips_through_xcom_json(warehouse):
+    import json
+
+    gate = GateResult.from_dict(json.loads(json.dumps(failed("x").to_dict())))
+    assert not gate.passed and gate.failed_names() == ["fct_interactions.interaction_key.unique"]
+    result = publish(warehouse, CFG, "x", as_of(0), as_of(1), failed("x").to_dict())
+    assert not result.published and result.to_dict()["blocked_by"] == gate.failed_names()
+
+
+def test_changed_columns_recreate_the_mart_with_access(warehouse):
+    night(warehouse, 1)
+    build_night(warehouse, 2)
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("alter table build.yoy_trends add column note text default 'v2'")
+    result = publish(warehouse, CFG, "night-2", as_of(1), as_of(2), passed("night-2"))
+    assert result.recreated == ["yoy_trends"]
+    with psycopg.connect(warehouse) as conn:
+        assert conn.execute("select distinct note from marts.yoy_trends").fetchall() == [("v2",)]
+        rls = conn.execute(
+            "select relrowsecurity from pg_class where oid = 'marts.yoy_trends'::regclass"
+        ).fetchone()[0]
+        policies = {
+            r[0]
+            for r in conn.execute(
+                "select policyname from pg_policies where schemaname = 'marts'"
+                " and tablename = 'yoy_trends'"
+            )
+        }
+        grants = conn.execute(
+            "select has_table_privilege('schoolcx_bi', 'marts.yoy_trends', 'SELECT'),"
+            " has_table_privilege('schoolcx_bi_district', 'marts.yoy_trends', 'SELECT')"
+        ).fetchone()
+        leftovers = conn.execute(
+            "select count(*) from pg_tables where schemaname = 'marts'"
+            " and tablename like '%%publishing'"
+        ).fetchone()[0]
+    assert rls and policies == {"schoolcx_bi_all_v1", "schoolcx_bi_district_v1"}
+    assert grants == (True, True) and leftovers == 0
+
+
+READ_ALL = """
+select (select count(*) from marts.dim_district),
+       (select count(*) from marts.fct_interactions),
+       (select sum(interactions) from marts.fct_daily_volume),
+       (select sum(interactions) from marts.district_scorecard),
+       (select count(*) from marts.fct_ratings),
+       (select count(*) from marts.fct_survey_item_results),
+       (select count(*) from marts.peer_benchmarks),
+       (select count(*) from marts.yoy_trends),
+       (select max(local_date) from marts.fct_daily_volume),
+       (select max(span_end) from marts.yoy_trends),
+       (select max(local_date) from marts.fct_daily_volume where interactions > 0),
+       (select max(local_date) from marts.fct_interactions),
+       (select count(*) from marts.fct_ratings r where not exists (
+            select 1 from marts.fct_interactions i where i.interaction_key = r.interaction_key))
+"""
+
+
+def consistent(row) -> str | None:
+    """None when the row is one whole night; else what is wrong."""
+    (
+        districts,
+        interactions,
+        volume,
+        scorecard,
+        ratings,
+        items,
+        peers,
+        yoy,
+        last_day,
+        span_end,
+        last_busy_day,
+        last_interaction_day,
+        orphans,
+    ) = row
+    if min(districts, interactions, ratings, items, peers, yoy) == 0:
+        return f"an empty mart: {row}"
+    if not (interactions == volume == scorecard):
+        return f"facts of different nights: {row}"
+    if last_day != span_end or last_busy_day != last_interaction_day:
+        return f"last dates of different nights: {row}"
+    if (
+        districts != DISTRICTS
+        or peers != 2 * DISTRICTS
+        or yoy != DISTRICTS
+        or items != 3 * DISTRICTS
+        or orphans
+    ):
+        return f"dimension or benchmark rows of different nights: {row}"
+    return None
+
+
+class Reader(threading.Thread):
+    """Reads every mart in a loop through its own connection; collects anything inconsistent."""
+
+    def __init__(self, url: str, mode: str):
+        super().__init__(daemon=True)
+        self.url, self.mode = url, mode
+        self.stop = threading.Event()
+        self.problems: list[str] = []
+        self.nights: set = set()
+        self.reads = 0
+
+    def run(self):
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.is_set():
+                try:
+                    row = self.read(conn)
+                except psycopg.Error as exc:  # a missing table shows up here
+                    self.problems.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                self.reads += 1
+                self.nights.add(row[8])
+                problem = consistent(row)
+                if problem:
+                    self.problems.append(problem)
+
+    def read(self, conn):
+        if self.mode == "statement":
+            return conn.execute(READ_ALL).fetchone()
+        # one REPEATABLE READ transaction, one statement per mart, a pause in between: a
+        # publish that commits meanwhile must stay invisible to the rest of the transaction
+        with conn.transaction():
+            conn.execute("set transaction isolation level repeatable read")
+            parts = []
+            for expr in READ_ALL.strip()[len("select ") :].split(",\n"):
+                parts.append(conn.execute(f"select {expr.strip()}").fetchone()[0])
+                time.sleep(0.002)
+            return tuple(parts)
+
+
+def _with_readers(url, modes, publish_nights):
+    readers = [Reader(url, m) for m in modes]
+    for r in readers:
+        r.start()
+    try:
+        publish_nights()
+    finally:
+        time.sleep(0.2)
+        for r in readers:
+            r.stop.set()
+        for r in readers:
+            r.join(timeout=30)
+    return readers
+
+
+def test_readers_see_one_whole_night_during_publishes(warehouse):
+    night(warehouse, 1)
+
+    def nights():
+        for n in range(2, 7):
+            night(warehouse, n)
+            time.sleep(0.05)
+
+    readers = _with_readers(warehouse, ["statement", "statement", "transaction"], nights)
+    for r in readers:
+        assert r.problems == [], (r.mode, r.problems[:3])
+        assert r.reads > 5
+    seen = set().union(*(r.nights for r in readers))
+    assert len(seen) >= 3 and seen <= {last_date(n) for n in range(1, 7)}
+
+
+def test_schema_change_publish_is_atomic_for_statement_readers(warehouse):
+    night(warehouse, 1)
+
+    def nights():
+        night(warehouse, 2)
+        build_night(warehouse, 3)
+        with psycopg.connect(warehouse) as conn:
+            conn.execute("alter table build.fct_interactions add column channel_group text")
+            conn.execute("alter table build.fct_daily_volume add column note text")
+        result = publish(warehouse, CFG, "night-3", as_of(2), as_of(3), passed("night-3"))
+        assert set(result.recreated) == {"fct_daily_volume", "fct_interactions"}
+        night(warehouse, 4)
+
+    readers = _with_readers(warehouse, ["statement", "statement"], nights)
+    for r in readers:
+        assert r.problems == [], r.problems[:3]
+        assert r.reads > 5

@@ -1,0 +1,221 @@
+"""SurveyMonkey connector against the v3 emulator over real sockets, into PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+import pytest
+import yaml
+
+from schoolcx.config import DeploymentConfig
+from schoolcx.connections import Connection
+from schoolcx.connectors.base import ConnectorContext
+from schoolcx.connectors.http import AuthError
+from schoolcx.connectors.surveymonkey import SurveyMonkeyConnector
+from schoolcx.demo.world import Rating, SurveyAnswerSet, World
+from schoolcx.emulators import surveymonkey
+from schoolcx.emulators.http_base import Faults
+from schoolcx.load.raw_writer import RawWriter, read_state
+
+CONFIG = """
+name: surveymonkey-test
+districts:
+  - district_id: "1700001"
+    name: Lincoln
+    state: IL
+    timezone: America/Chicago
+    enrollment: {2026: 5000}
+    sources:
+      - name: d1-sm
+        type: surveymonkey
+        conn_id: d1_sm
+        start_date: 2025-08-01
+        options: {survey_id: "500001", item_map: {"101": safe_school, "102": respect}}
+      - name: d1-sm-poc
+        type: surveymonkey
+        conn_id: d1_sm_poc
+        start_date: 2025-08-01
+        options: {survey_id: "500002", kind: point_of_contact, interaction_ref_question: "201",
+                  rating_question: "202", rating_scale: [0, 10]}
+"""
+T0 = dt.datetime(2025, 9, 1, 15, 0, tzinfo=dt.UTC)
+
+
+def _climate(n: int) -> SurveyAnswerSet:
+    answers = {"safe_school": (n % 5) + 1, "respect": "dont_know" if n % 4 == 0 else None}
+    return SurveyAnswerSet(
+        f"9{n:05d}", "1700001", "d1-sm", T0 + dt.timedelta(hours=n), "parent", answers
+    )
+
+
+def _poc(n: int, value: int) -> SurveyAnswerSet:
+    return SurveyAnswerSet(
+        f"8{n:05d}",
+        "1700001",
+        "d1-sm-poc",
+        T0 + dt.timedelta(hours=n),
+        "parent",
+        {},
+        interaction_id=2000 + n,
+        rating=Rating(T0 + dt.timedelta(hours=n), "0-10", value),
+    )
+
+
+def _world(responses) -> World:
+    return World(dt.date(2025, 12, 31), [], [], responses, CONFIG)
+
+
+def _extract(
+    url: str,
+    running,
+    source: str,
+    until: dt.datetime,
+    password: str | None = None,
+    day_reserve: int | None = None,
+):
+    cfg = DeploymentConfig.model_validate(yaml.safe_load(CONFIG))
+    district, src = cfg.source(source)
+    kwargs = running.connection(source)
+    kwargs["extra"] = {**kwargs["extra"], "retry_base_delay": 0.01}
+    if day_reserve is not None:
+        kwargs["extra"]["day_reserve"] = day_reserve
+    if password is not None:
+        kwargs["password"] = password
+    conn = Connection(conn_id=src.conn_id, **kwargs)
+    connector = SurveyMonkeyConnector(ConnectorContext(district, src, conn))
+    with RawWriter(
+        url, source_instance=source, source_type="surveymonkey", district_id="1700001", run_id="t"
+    ) as writer:
+        summary = writer.write_pages(connector.pages(writer.state(), until))
+    return summary, connector
+
+
+def _rows(url: str) -> dict[str, dict]:
+    with psycopg.connect(url) as conn:
+        return dict(
+            conn.execute("select source_id, payload from raw.surveymonkey_responses").fetchall()
+        )
+
+
+def test_full_incremental_pagination_and_answers(warehouse):
+    world = _world([_climate(n) for n in range(250)])
+    with surveymonkey.serve(world, ["d1-sm"]) as running:
+        first, _ = _extract(warehouse, running, "d1-sm", T0 + dt.timedelta(hours=180))
+        assert (first.inserted, first.pages) == (180, 2)  # 100 + 80 through links.next
+        bulk = [p for m, p, s in running.server.requests if "/responses/bulk" in p]
+        assert "start_modified_at=2025-08-01T00%3A00%3A00" in bulk[0]
+        assert "end_modified_at=2025-09-09T03%3A00%3A00" in bulk[0]
+        assert "page=2" in bulk[1]
+        details = [p for m, p, s in running.server.requests if p.endswith("/details")]
+        assert len(details) == 1
+        with psycopg.connect(warehouse) as conn:
+            state = read_state(conn, "d1-sm")["responses"]
+        assert state == {"last_modified": "2025-09-09T02:00:00+00:00"}  # response 179
+
+        second, _ = _extract(warehouse, running, "d1-sm", T0 + dt.timedelta(days=30))
+        # The boundary response comes again and is skipped; 70 are new.
+        assert (second.received, second.inserted) == (71, 70)
+        again, _ = _extract(warehouse, running, "d1-sm", T0 + dt.timedelta(days=30))
+        assert again.inserted == 0
+    rows = _rows(warehouse)
+    assert len(rows) == 250
+    answers = rows["900004"]["_schoolcx"]["answers"]
+    assert answers["101"] == {
+        "choice_id": "10105",
+        "position": 5,
+        "text": "Strongly agree",
+        "choices": 6,
+    }
+    assert answers["102"]["position"] == 6 and answers["102"]["text"] == "Don't know"
+    assert "102" not in rows["900001"]["_schoolcx"]["answers"]
+    assert rows["900004"]["pages"][0]["questions"][0]["answers"] == [{"choice_id": "10105"}]
+
+
+def test_day_budget_stops_early_with_state_and_resumes(warehouse):
+    world = _world([_climate(n) for n in range(350)])
+    with surveymonkey.serve(world, ["d1-sm"], day_limit=5) as running:
+        summary, connector = _extract(
+            warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), day_reserve=2
+        )
+        # details (4 left), page 1 (3 left), page 2 (2 left: at the reserve) -> stop.
+        assert summary.inserted == 200
+        assert connector.stopped_early and "2 SurveyMonkey calls left" in connector.stopped_early
+        with psycopg.connect(warehouse) as conn:
+            state = read_state(conn, "d1-sm")["responses"]
+        assert state["last_modified"].startswith("2025-09-09T22:00")  # response 199
+        running.emulator.day_used = 0  # a new day
+        rest, connector = _extract(
+            warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), day_reserve=2
+        )
+        assert connector.stopped_early is None and rest.inserted == 150
+    assert len(_rows(warehouse)) == 350
+
+
+def test_rate_limit_and_server_errors_are_retried(warehouse):
+    world = _world([_climate(n) for n in range(5)])
+    faults = Faults(plan={1: "rate_limit", 3: "error_500", 4: "truncate"}, retry_after=0.05)
+    with surveymonkey.serve(world, ["d1-sm"], faults=faults) as running:
+        summary, _ = _extract(warehouse, running, "d1-sm", T0 + dt.timedelta(days=30))
+        statuses = [s for _m, _p, s in running.server.requests]
+    assert summary.inserted == 5
+    assert statuses[:5] == [429, 200, 500, 200, 200]  # 4th: a truncated body, fetched again
+
+
+def test_wrong_token_is_a_clear_error(warehouse):
+    with surveymonkey.serve(_world([_climate(1)]), ["d1-sm"]) as running:
+        with pytest.raises(AuthError) as err:
+            _extract(warehouse, running, "d1-sm", T0, password="wrong")
+        assert len(running.server.requests) == 1
+    assert "d1_sm" in str(err.value) and "wrong" not in str(err.value)
+
+
+def test_quarantine_kinds(warehouse):
+    world = _world([_poc(1, 9), _poc(2, 11), _poc(3, 0), _poc(4, 3), _poc(5, 7)])
+    with surveymonkey.serve(world, ["d1-sm-poc"]) as running:
+        rows = running.emulator.responses["500002"]
+        del rows[2]["id"]
+        rows[3]["date_modified"] = "yesterday"
+        rows[4]["pages"][0]["questions"][1]["answers"] = [{"choice_id": "999"}]
+        summary, _ = _extract(warehouse, running, "d1-sm-poc", T0 + dt.timedelta(days=30))
+    assert summary.inserted == 1
+    assert dict(summary.quarantined) == {
+        "rating_out_of_scale": 1,
+        "missing_id": 1,
+        "unparsable_timestamp": 1,
+        "unknown_choice": 1,
+    }
+    with psycopg.connect(warehouse) as conn:
+        q = conn.execute(
+            "select reason, record_id, field from quarantine.records order by reason"
+        ).fetchall()
+    assert q == [
+        ("missing_id", None, "id"),
+        ("rating_out_of_scale", "800002", "202"),
+        ("unknown_choice", "800005", "202"),
+        ("unparsable_timestamp", "800004", "date_modified"),
+    ]
+    landed = _rows(warehouse)["800001"]["_schoolcx"]["answers"]
+    assert landed["201"]["text"] == "2001"
+    assert landed["202"]["text"] == "9" and landed["202"]["position"] == 10
+
+
+def test_generated_world_lands_whole():
+    from schoolcx.demo.generator import generate_world
+    from schoolcx.demo.spec import small_spec
+
+    world = generate_world(small_spec())
+    cfg = DeploymentConfig.model_validate(yaml.safe_load(world.config_yaml))
+    names = [s.name for _d, s in cfg.sources() if s.type == "surveymonkey"]
+    with surveymonkey.serve(world, names) as running:
+        for name in names:
+            district, src = cfg.source(name)
+            conn = Connection(conn_id=src.conn_id, **running.connection(name))
+            pages = list(
+                SurveyMonkeyConnector(ConnectorContext(district, src, conn)).pages(
+                    {}, dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+                )
+            )
+            ids = {r.source_id for p in pages for r in p.records}
+            assert ids == {r.response_id for r in world.responses_for_source(name)}
+            assert not [q for p in pages for q in p.quarantined]
