@@ -44,7 +44,7 @@ def schoolcx_nightly():
         ctx["ti"].xcom_push(key="dbt_vars", value=pipeline.dbt_vars(cfg, as_of))
         return sources
 
-    @task(retries=2, max_active_tis_per_dag=4)
+    @task(retries=2, retry_delay=dt.timedelta(seconds=30), max_active_tis_per_dag=4)
     def extract(source_name: str) -> dict:
         from schoolcx import pipeline
 

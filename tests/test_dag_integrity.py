@@ -17,7 +17,7 @@ PARSE_PROBE = textwrap.dedent("""
     import airflow  # noqa: F401 - paid before timing: the limit is on the DAG file itself
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=DAGS_FOLDER, include_examples=False)
+    bag = DagBag(dag_folder=DAGS_FOLDER)
     out = {"errors": {k: str(v) for k, v in bag.import_errors.items()},
            "stats": [{"file": s.file, "seconds": s.duration.total_seconds()
                       if hasattr(s.duration, "total_seconds") else s.duration}

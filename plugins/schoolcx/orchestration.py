@@ -81,12 +81,16 @@ def dbt_task_group(group_id: str = "transform"):
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,
             emit_datasets=False,  # the DAG declares raw and published assets itself
+            # A test with several parents (relationships, the business-minutes examples) runs
+            # as its own task after all of them, not inside the first parent's build.
+            should_detach_multiple_parents_tests=True,
         ),
         execution_config=ExecutionConfig(
             dbt_executable_path=dbt_exe, invocation_mode=InvocationMode.DBT_RUNNER,
         ),
         operator_args={
             "install_deps": False,
+            "retries": 0,  # a failed model or test is a bug or bad data, not a blip
             "full_refresh": "{{ params.full_refresh }}",
             # The as-of date and peer thresholds come from the run (pipeline.dbt_vars, pushed by
             # the prepare task), so a backfill of an old interval computes that night's marts.

@@ -296,6 +296,7 @@ class FreshdeskEmulator:
         now: dt.datetime | None = None,
         page_cap: int = PAGE_CAP,
         rate_limit_total: int = 5000,
+        frozen: bool = False,
     ):
         self.world = world
         self.sources = list(source_names)
@@ -303,6 +304,11 @@ class FreshdeskEmulator:
         self.now = now or world_now(world)
         self.page_cap = page_cap
         self.rate_limit_total = rate_limit_total
+        # frozen: the World will not change while served (the demo), so render each source
+        # once; tests that mutate the World between runs leave it False and re-render.
+        self.frozen = frozen
+        self._rendered: dict[str, dict[str, list[dict]]] = {}
+        self._conversations: dict[str, dict[int, list[dict]]] = {}
         self.extra: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
         self._calls: deque[float] = deque()
         self._lock = threading.Lock()
@@ -334,8 +340,24 @@ class FreshdeskEmulator:
         self.extra[source_name][kind].append(record)
 
     def records(self, source_name: str, kind: str) -> list[dict]:
-        rendered = render(self.world, source_name)[kind]
-        return rendered + [dict(r) for r in self.extra[source_name][kind]]
+        if not self.frozen:
+            rendered = render(self.world, source_name)
+        elif source_name not in self._rendered:
+            rendered = self._rendered[source_name] = render(self.world, source_name)
+        else:
+            rendered = self._rendered[source_name]
+        return rendered[kind] + [dict(r) for r in self.extra[source_name][kind]]
+
+    def conversations_of(self, source_name: str, ticket_id: int) -> list[dict]:
+        if not self.frozen:
+            return [c for c in self.records(source_name, "conversations")
+                    if c.get("ticket_id") == ticket_id]
+        if source_name not in self._conversations:
+            index: dict[int, list[dict]] = defaultdict(list)
+            for c in self.records(source_name, "conversations"):
+                index[c.get("ticket_id")].append(c)
+            self._conversations[source_name] = index
+        return self._conversations[source_name].get(ticket_id, [])
 
     # ---- HTTP --------------------------------------------------------------------------
     def _authorised(self, req: Request) -> bool:
@@ -385,10 +407,7 @@ class FreshdeskEmulator:
                 return self._tickets(source, req)
             if len(parts) == 3 and parts[0] == "tickets" and parts[2] == "conversations":
                 tid = int(parts[1])
-                items = [
-                    c for c in self.records(source, "conversations") if c.get("ticket_id") == tid
-                ]
-                return self._paged(source, req, items, cap=None)
+                return self._paged(source, req, self.conversations_of(source, tid), cap=None)
             if parts == ["contacts"]:
                 return self._since_list(
                     source, req, "contacts", "_updated_since", "updated_at", default_days=None

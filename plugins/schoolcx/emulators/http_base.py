@@ -118,6 +118,9 @@ class EmulatorServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle on, a keep-alive client waits
+            # ~40 ms (delayed ACK) for every small response.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # keep test output quiet
                 pass

@@ -503,8 +503,11 @@ class ZendeskEmulator:
         token: str = EMULATOR_TOKEN,
         now: dt.datetime | None = None,
         serve_twice: dict[str, set[int]] | None = None,
+        frozen: bool = False,
     ):
         self.world = world
+        self.frozen = frozen
+        self._rendered: dict[str, Rendered] = {}
         self.sources = list(source_names)
         self.email = email
         self.token = token
@@ -548,9 +551,15 @@ class ZendeskEmulator:
 
     # data ----------------------------------------------------------------------------------
     def records(self, source_name: str, kind: str) -> tuple[list[dict], Rendered]:
-        """What the source holds now: the World rendered afresh (tests mutate it) + raw extras."""
+        """What the source holds now: the World rendered afresh (tests mutate it), or once when
+        `frozen` (the demo: the World does not change while served), + raw extras."""
         assert self.world is not None
-        rendered = render(self.world, source_name)
+        if not self.frozen:
+            rendered = render(self.world, source_name)
+        elif source_name not in self._rendered:
+            rendered = self._rendered[source_name] = render(self.world, source_name)
+        else:
+            rendered = self._rendered[source_name]
         extra = [dict(r) for r in self.extra[source_name][kind]]
         return list(getattr(rendered, kind)) + extra, rendered
 
