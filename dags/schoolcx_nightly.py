@@ -29,8 +29,11 @@ from schoolcx.orchestration import DEFAULT_ARGS, dbt_task_group, mart_assets, ra
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["schoolcx"],
-    params={"full_refresh": Param(False, type="boolean",
-                                  description="rebuild incremental dbt models from scratch")},
+    params={
+        "full_refresh": Param(
+            False, type="boolean", description="rebuild incremental dbt models from scratch"
+        )
+    },
 )
 def schoolcx_nightly():
     @task
@@ -49,40 +52,58 @@ def schoolcx_nightly():
         from schoolcx import pipeline
 
         ctx = get_current_context()
-        return pipeline.extract(pipeline.resolve_warehouse_url(), pipeline.current_config(),
-                                source_name, ctx["run_id"], ctx["data_interval_end"])
+        return pipeline.extract(
+            pipeline.resolve_warehouse_url(),
+            pipeline.current_config(),
+            source_name,
+            ctx["run_id"],
+            ctx["data_interval_end"],
+        )
 
     @task(trigger_rule="all_done", outlets=raw_assets())
     def check_extracts() -> dict:
         from schoolcx import pipeline
 
-        return pipeline.check_extracts(pipeline.resolve_warehouse_url(),
-                                       get_current_context()["run_id"])
+        return pipeline.check_extracts(
+            pipeline.resolve_warehouse_url(), get_current_context()["run_id"]
+        )
 
     @task
     def quality_gate() -> dict:
         from schoolcx import pipeline
 
         ctx = get_current_context()
-        return pipeline.gate_step(pipeline.resolve_warehouse_url(), pipeline.current_config(),
-                                  ctx["run_id"], ctx["data_interval_end"])
+        return pipeline.gate_step(
+            pipeline.resolve_warehouse_url(),
+            pipeline.current_config(),
+            ctx["run_id"],
+            ctx["data_interval_end"],
+        )
 
     @task(outlets=mart_assets())
     def publish(gate_result: dict) -> dict:
         from schoolcx import pipeline
 
         ctx = get_current_context()
-        return pipeline.publish_step(pipeline.resolve_warehouse_url(), pipeline.current_config(),
-                                     ctx["run_id"], ctx["data_interval_start"],
-                                     ctx["data_interval_end"], gate_result)
+        return pipeline.publish_step(
+            pipeline.resolve_warehouse_url(),
+            pipeline.current_config(),
+            ctx["run_id"],
+            ctx["data_interval_start"],
+            ctx["data_interval_end"],
+            gate_result,
+        )
 
     @task
     def report() -> str:
         from schoolcx import pipeline
 
         ctx = get_current_context()
-        return pipeline.report(pipeline.resolve_warehouse_url(), pipeline.current_config(),
-                               pipeline.as_of_date(ctx["data_interval_start"]))
+        return pipeline.report(
+            pipeline.resolve_warehouse_url(),
+            pipeline.current_config(),
+            pipeline.as_of_date(ctx["data_interval_start"]),
+        )
 
     sources = prepare()
     extracted = extract.expand(source_name=sources)

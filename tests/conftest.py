@@ -9,8 +9,12 @@ import psycopg
 import pytest
 
 os.environ.setdefault("SCHOOLCX_HASH_KEY", "test-only-hash-key")
-for _var, _val in {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "GX_ANALYTICS_ENABLED": "False",
-                   "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False", "DO_NOT_TRACK": "1"}.items():
+for _var, _val in {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    "GX_ANALYTICS_ENABLED": "False",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    "DO_NOT_TRACK": "1",
+}.items():
     os.environ.setdefault(_var, _val)
 
 
@@ -68,6 +72,7 @@ def dbt_manifest():
 
     env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
     dbt = Path(sys.executable).parent / "dbt"
-    subprocess.run([str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)],
-                   env=env, check=True)
+    subprocess.run(
+        [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)], env=env, check=True
+    )
     return MANIFEST

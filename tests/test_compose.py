@@ -10,8 +10,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED_SERVICES = {
-    "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-    "airflow-worker", "airflow-init", "airflow-db", "redis", "warehouse",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "airflow-init",
+    "airflow-db",
+    "redis",
+    "warehouse",
 }
 
 
@@ -19,7 +26,9 @@ def test_compose_file_validates_against_compose_spec():
     exe = Path(sys.executable).parent / "check-jsonschema"
     result = subprocess.run(
         [str(exe), "--builtin-schema", "vendor.compose-spec", str(ROOT / "docker-compose.yml")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -28,8 +37,9 @@ def test_compose_names_every_service_and_shares_secrets_from_env():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     assert "name" not in compose  # docker-compose v1 rejects a top-level name
     assert set(compose["services"]) == EXPECTED_SERVICES
-    airflow = [s for n, s in compose["services"].items() if n.startswith("airflow-")
-               and n != "airflow-db"]
+    airflow = [
+        s for n, s in compose["services"].items() if n.startswith("airflow-") and n != "airflow-db"
+    ]
     for service in airflow:
         env = service["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"

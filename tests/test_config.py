@@ -15,26 +15,42 @@ from schoolcx.config import ConfigError, load_config
 GOOD = {
     "name": "test consortium",
     "consortiums": [{"consortium_id": "PRAIRIE", "name": "Prairie"}],
-    "districts": [{
-        "district_id": "1700001",
-        "name": "Lincoln CUSD",
-        "state": "IL",
-        "timezone": "America/Chicago",
-        "enrollment": {2025: 1200, 2026: 1250},
-        "consortium_ids": ["PRAIRIE"],
-        "calendar": {"closures": [{"start": "2025-12-22", "end": "2026-01-02",
-                                   "reason": "winter break"}, "2026-02-13"]},
-        "mail_domains": ["lincoln.k12.il.us"],
-        "sla": {"urgent": {"minutes": 120}},
-        "sources": [
-            {"name": "lincoln-zendesk", "type": "zendesk", "conn_id": "zendesk_lincoln",
-             "start_date": "2025-07-01",
-             "mappings": {"department": {"field": "group_id", "values": {"11": "transport"}}}},
-            {"name": "lincoln-climate", "type": "qualtrics", "conn_id": "qualtrics_lincoln",
-             "start_date": "2025-07-01",
-             "options": {"survey_id": "SV_1", "item_map": {"QID1": "SAFE_01"}}},
-        ],
-    }],
+    "districts": [
+        {
+            "district_id": "1700001",
+            "name": "Lincoln CUSD",
+            "state": "IL",
+            "timezone": "America/Chicago",
+            "enrollment": {2025: 1200, 2026: 1250},
+            "consortium_ids": ["PRAIRIE"],
+            "calendar": {
+                "closures": [
+                    {"start": "2025-12-22", "end": "2026-01-02", "reason": "winter break"},
+                    "2026-02-13",
+                ]
+            },
+            "mail_domains": ["lincoln.k12.il.us"],
+            "sla": {"urgent": {"minutes": 120}},
+            "sources": [
+                {
+                    "name": "lincoln-zendesk",
+                    "type": "zendesk",
+                    "conn_id": "zendesk_lincoln",
+                    "start_date": "2025-07-01",
+                    "mappings": {
+                        "department": {"field": "group_id", "values": {"11": "transport"}}
+                    },
+                },
+                {
+                    "name": "lincoln-climate",
+                    "type": "qualtrics",
+                    "conn_id": "qualtrics_lincoln",
+                    "start_date": "2025-07-01",
+                    "options": {"survey_id": "SV_1", "item_map": {"QID1": "SAFE_01"}},
+                },
+            ],
+        }
+    ],
 }
 
 
@@ -56,19 +72,29 @@ def test_good_file_loads_with_defaults(tmp_path):
     assert cfg.source("lincoln-climate")[1].opts.survey_id == "SV_1"
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda d: d["districts"][0].update(timezone="America/Springfield"),
-     "district 1700001 (Lincoln CUSD): timezone"),
-    (lambda d: d["districts"][0].update(district_id="17001"), "district_id"),
-    (lambda d: d["districts"][0]["sources"][1]["options"].pop("survey_id"),
-     "district 1700001 (Lincoln CUSD): sources.1: Value error, options.survey_id: Field required"),
-    (lambda d: d["districts"][0]["sources"][0].update(conn_id=None), "needs conn_id"),
-    (lambda d: d["districts"][0]["calendar"].update(opens="08:00"), "calendar.opens: Extra"),
-    (lambda d: d["districts"][0].update(consortium_ids=["NOPE"]), "consortium 'NOPE'"),
-    (lambda d: d["districts"][0]["enrollment"].update({2026: 0}), "enrollment.2026"),
-    (lambda d: d["districts"][0]["sla"].update(high={"minutes": 5, "service_days": 1}),
-     "exactly one of minutes or service_days"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda d: d["districts"][0].update(timezone="America/Springfield"),
+            "district 1700001 (Lincoln CUSD): timezone",
+        ),
+        (lambda d: d["districts"][0].update(district_id="17001"), "district_id"),
+        (
+            lambda d: d["districts"][0]["sources"][1]["options"].pop("survey_id"),
+            "district 1700001 (Lincoln CUSD): sources.1: Value error, "
+            "options.survey_id: Field required",
+        ),
+        (lambda d: d["districts"][0]["sources"][0].update(conn_id=None), "needs conn_id"),
+        (lambda d: d["districts"][0]["calendar"].update(opens="08:00"), "calendar.opens: Extra"),
+        (lambda d: d["districts"][0].update(consortium_ids=["NOPE"]), "consortium 'NOPE'"),
+        (lambda d: d["districts"][0]["enrollment"].update({2026: 0}), "enrollment.2026"),
+        (
+            lambda d: d["districts"][0]["sla"].update(high={"minutes": 5, "service_days": 1}),
+            "exactly one of minutes or service_days",
+        ),
+    ],
+)
 def test_bad_file_names_file_district_and_field(tmp_path, mutate, expected):
     data = copy.deepcopy(GOOD)
     mutate(data)

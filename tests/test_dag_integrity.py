@@ -34,11 +34,22 @@ PARSE_PROBE = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def parsed(tmp_path_factory, dbt_manifest):
-    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow")),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER)}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow")),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+    }
     code = f"DAGS_FOLDER = {str(DAGS_FOLDER)!r}\n" + PARSE_PROBE
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                            text=True, cwd=PROJECT_ROOT, check=False, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+        timeout=300,
+    )
     line = next((x for x in result.stdout.splitlines() if x.startswith("JSON")), None)
     assert line, result.stdout[-3000:] + result.stderr[-3000:]
     return json.loads(line[4:])

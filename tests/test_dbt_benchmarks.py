@@ -52,11 +52,18 @@ METRIC_DIRECTIONS = {
     "positive_share": "higher",
 }
 FEEDBACK_METRICS = {"feedback_score", "positive_share"}
-BANDS = [(2500, "under 2,500"), (5000, "2,500-4,999"), (10000, "5,000-9,999"),
-         (25000, "10,000-24,999"), (50000, "25,000-49,999"), (75000, "50,000-74,999")]
+BANDS = [
+    (2500, "under 2,500"),
+    (5000, "2,500-4,999"),
+    (10000, "5,000-9,999"),
+    (25000, "10,000-24,999"),
+    (50000, "25,000-49,999"),
+    (75000, "50,000-74,999"),
+]
 
 
 # --- the world -------------------------------------------------------------------------------
+
 
 def band_of(enrollment: int) -> str:
     for upper, name in BANDS:
@@ -94,16 +101,24 @@ def make_world(seed: int = 20240229) -> dict:
         configured = {2023: current_enrollment - 40 * (i % 3), 2024: current_enrollment}
         if i == 3:
             del configured[2024]  # 2024 falls back to the nearest earlier year, 2023
-        districts.append({
-            "district_id": district_id,
-            "state": state,
-            "consortium_ids": consortiums,
-            "configured_enrollment": configured,
-            "enrollment": {sy: enrollment_for(configured, sy) for sy in (2022, 2023, 2024)},
-            "busy": i % 2 == 0,
-        })
-    closures = {dt.date(2022, 11, 24), dt.date(2022, 12, 26), dt.date(2023, 1, 2),
-                dt.date(2023, 11, 23), dt.date(2023, 12, 25), dt.date(2024, 1, 1)}
+        districts.append(
+            {
+                "district_id": district_id,
+                "state": state,
+                "consortium_ids": consortiums,
+                "configured_enrollment": configured,
+                "enrollment": {sy: enrollment_for(configured, sy) for sy in (2022, 2023, 2024)},
+                "busy": i % 2 == 0,
+            }
+        )
+    closures = {
+        dt.date(2022, 11, 24),
+        dt.date(2022, 12, 26),
+        dt.date(2023, 1, 2),
+        dt.date(2023, 11, 23),
+        dt.date(2023, 12, 25),
+        dt.date(2024, 1, 1),
+    }
 
     daily, interactions, ratings, survey = [], [], [], []
     key = 0
@@ -124,25 +139,54 @@ def make_world(seed: int = 20240229) -> dict:
                 # unanswered: target elapsed (False) or not yet (None)
                 sla_met = minutes <= 540 if answered else rnd.choice([False, None])
                 created = dt.datetime.combine(day, dt.time(15, 0), tzinfo=dt.UTC)
-                interactions.append((
-                    f"k{key}", d["district_id"], day, sy, rnd.random() < 0.1,
-                    created, created + dt.timedelta(minutes=minutes) if answered else None,
-                    minutes, sla_met,
-                ))
+                interactions.append(
+                    (
+                        f"k{key}",
+                        d["district_id"],
+                        day,
+                        sy,
+                        rnd.random() < 0.1,
+                        created,
+                        created + dt.timedelta(minutes=minutes) if answered else None,
+                        minutes,
+                        sla_met,
+                    )
+                )
                 if rnd.random() < 0.45:
                     raw = rnd.randint(1, 10)
                     r5 = Decimal(1) + Decimal(4) * Decimal(raw - 1) / Decimal(9)
-                    ratings.append((f"k{key}", d["district_id"], created, str(raw), "1-10",
-                                    r5.quantize(Decimal("0.0001"))))
+                    ratings.append(
+                        (
+                            f"k{key}",
+                            d["district_id"],
+                            created,
+                            str(raw),
+                            "1-10",
+                            r5.quantize(Decimal("0.0001")),
+                        )
+                    )
             day += dt.timedelta(days=1)
         for sy in (2023, 2024):
             for item in ("feel_safe", "staff_respond"):
                 valid = rnd.randint(10, 120)
                 agree = rnd.randint(0, valid)
-                survey.append((d["district_id"], sy, item, valid, agree,
-                               (Decimal(agree) * 100 / Decimal(valid)).quantize(Decimal("0.01"))))
-    return {"districts": districts, "daily": daily, "interactions": interactions,
-            "ratings": ratings, "survey": survey}
+                survey.append(
+                    (
+                        d["district_id"],
+                        sy,
+                        item,
+                        valid,
+                        agree,
+                        (Decimal(agree) * 100 / Decimal(valid)).quantize(Decimal("0.01")),
+                    )
+                )
+    return {
+        "districts": districts,
+        "daily": daily,
+        "interactions": interactions,
+        "ratings": ratings,
+        "survey": survey,
+    }
 
 
 DDL = """
@@ -182,15 +226,26 @@ def load_world(url: str, world: dict, as_of: dt.date) -> None:
         with conn.cursor() as cur:
             with cur.copy("copy build.dim_district from stdin") as copy:
                 for d in world["districts"]:
-                    copy.write_row((d["district_id"], f"District {d['district_id']}", d["state"],
-                                    "America/Chicago", d["enrollment"][2024],
-                                    band_of(d["enrollment"][2024]), d["consortium_ids"], 540))
+                    copy.write_row(
+                        (
+                            d["district_id"],
+                            f"District {d['district_id']}",
+                            d["state"],
+                            "America/Chicago",
+                            d["enrollment"][2024],
+                            band_of(d["enrollment"][2024]),
+                            d["consortium_ids"],
+                            540,
+                        )
+                    )
             with cur.copy("copy stg.stg_ref__district_enrollment from stdin") as copy:
                 for d in world["districts"]:
                     for year, enrollment in d["configured_enrollment"].items():
                         copy.write_row((d["district_id"], year, enrollment))
-            with cur.copy("copy build.fct_daily_volume (district_id, local_date, school_year, "
-                          "is_service_day, enrollment) from stdin") as copy:
+            with cur.copy(
+                "copy build.fct_daily_volume (district_id, local_date, school_year, "
+                "is_service_day, enrollment) from stdin"
+            ) as copy:
                 for row in world["daily"]:
                     copy.write_row(row)
             with cur.copy("copy build.fct_interactions from stdin") as copy:
@@ -205,6 +260,7 @@ def load_world(url: str, world: dict, as_of: dt.date) -> None:
 
 
 # --- METRICS.md, in Python --------------------------------------------------------------------
+
 
 def percentile_cont(values: list[float], p: float) -> float:
     ordered = sorted(values)
@@ -236,14 +292,15 @@ def figures(days, interactions, ratings, enrollment) -> dict:
     return {
         "interactions": n,
         "service_days": service_days,
-        "interactions_per_1000_students_per_service_day":
-            n * 1000 / service_days / enrollment if service_days and enrollment else None,
+        "interactions_per_1000_students_per_service_day": n * 1000 / service_days / enrollment
+        if service_days and enrollment
+        else None,
         "high_risk_share": sum(i["high_risk"] for i in interactions) / n if n else None,
         "answered_share": len(answered) / n if n else None,
-        "median_first_response_business_minutes":
-            percentile_cont(answered, 0.5) if answered else None,
-        "p90_first_response_business_minutes":
-            percentile_cont(answered, 0.9) if answered else None,
+        "median_first_response_business_minutes": percentile_cont(answered, 0.5)
+        if answered
+        else None,
+        "p90_first_response_business_minutes": percentile_cont(answered, 0.9) if answered else None,
         "sla_met_share": sum(evaluated) / len(evaluated) if evaluated else None,
         "feedback_score": feedback,
         "positive_share": sum(1 for r in r5 if r >= 4) / len(r5) if r5 else None,
@@ -252,8 +309,9 @@ def figures(days, interactions, ratings, enrollment) -> dict:
 
 
 def expected_marts(world: dict, as_of: dt.date) -> tuple[dict, dict, dict]:
-    enrollment = {(d["district_id"], sy): e
-                  for d in world["districts"] for sy, e in d["enrollment"].items()}
+    enrollment = {
+        (d["district_id"], sy): e for d in world["districts"] for sy, e in d["enrollment"].items()
+    }
     rating_of = {key: r5 for key, _, _, _, _, r5 in world["ratings"]}
     days_by = defaultdict(list)
     inter_by = defaultdict(list)
@@ -277,8 +335,12 @@ def expected_marts(world: dict, as_of: dt.date) -> tuple[dict, dict, dict]:
         for name in span_keys(day):
             span_days[(district_id, name)].append((day, service))
     for key, district_id, day, _, high_risk, _, first_at, minutes, sla_met in world["interactions"]:
-        record = {"high_risk": high_risk, "answered": first_at is not None,
-                  "minutes": float(minutes) if minutes is not None else None, "sla_met": sla_met}
+        record = {
+            "high_risk": high_risk,
+            "answered": first_at is not None,
+            "minutes": float(minutes) if minutes is not None else None,
+            "sla_met": sla_met,
+        }
         for period in periods_of(day):
             inter_by[(district_id, *period)].append(record)
             if key in rating_of:
@@ -291,14 +353,22 @@ def expected_marts(world: dict, as_of: dt.date) -> tuple[dict, dict, dict]:
     scorecard = {}
     for district_id, period_type, start in set(days_by) | set(inter_by):
         k = (district_id, period_type, start)
-        scorecard[k] = figures(days_by[k], inter_by[k], rates_by[k],
-                               enrollment.get((district_id, school_year_of(start))))
+        scorecard[k] = figures(
+            days_by[k],
+            inter_by[k],
+            rates_by[k],
+            enrollment.get((district_id, school_year_of(start))),
+        )
 
     span_figures = {}
     for district_id, name in set(span_days) | set(span_inter):
         k = (district_id, name)
-        span_figures[k] = figures(span_days[k], span_inter[k], span_rates[k],
-                                  enrollment.get((district_id, school_year_of(spans[name][0]))))
+        span_figures[k] = figures(
+            span_days[k],
+            span_inter[k],
+            span_rates[k],
+            enrollment.get((district_id, school_year_of(spans[name][0]))),
+        )
 
     peers = expected_peers(world, scorecard)
     yoy = expected_yoy(span_figures, school_year_of(as_of))
@@ -314,7 +384,10 @@ def metric_rows(scorecard: dict, survey: list) -> dict:
             rows[(metric, period_type, start)][district_id] = (f[metric], n, direction)
     for district_id, sy, item, valid, _, percent in survey:
         rows[(f"percent_agree.{item}", "school_year", dt.date(sy - 1, 7, 1))][district_id] = (
-            percent, valid, "higher")
+            percent,
+            valid,
+            "higher",
+        )
     return rows
 
 
@@ -325,22 +398,42 @@ def expected_peers(world: dict, scorecard: dict) -> dict:
     def groups_at(district_id, level):
         d = info[district_id]
         if level == 1:
-            return [("consortium_and_enrollment_band", f"{c} / {band[district_id]}",
-                     {o for o in info if c in info[o]["consortium_ids"]
-                      and band[o] == band[district_id]}) for c in d["consortium_ids"]]
+            return [
+                (
+                    "consortium_and_enrollment_band",
+                    f"{c} / {band[district_id]}",
+                    {
+                        o
+                        for o in info
+                        if c in info[o]["consortium_ids"] and band[o] == band[district_id]
+                    },
+                )
+                for c in d["consortium_ids"]
+            ]
         if level == 2:
-            return [("consortium", c, {o for o in info if c in info[o]["consortium_ids"]})
-                    for c in d["consortium_ids"]]
+            return [
+                ("consortium", c, {o for o in info if c in info[o]["consortium_ids"]})
+                for c in d["consortium_ids"]
+            ]
         if level == 3:
-            return [("state_and_enrollment_band", f"{d['state']} / {band[district_id]}",
-                     {o for o in info if info[o]["state"] == d["state"]
-                      and band[o] == band[district_id]})]
+            return [
+                (
+                    "state_and_enrollment_band",
+                    f"{d['state']} / {band[district_id]}",
+                    {
+                        o
+                        for o in info
+                        if info[o]["state"] == d["state"] and band[o] == band[district_id]
+                    },
+                )
+            ]
         return [("all_districts", "all", set(info))]
 
     result = {}
     for (metric, period_type, start), values in metric_rows(scorecard, world["survey"]).items():
-        qualifying = {d: float(v) for d, (v, n, _) in values.items()
-                      if v is not None and n >= N_MIN}
+        qualifying = {
+            d: float(v) for d, (v, n, _) in values.items() if v is not None and n >= N_MIN
+        }
         for district_id, (value, n, direction) in values.items():
             chosen = None
             for level in (1, 2, 3, 4):
@@ -354,18 +447,26 @@ def expected_peers(world: dict, scorecard: dict) -> dict:
                     break
             row = {"district_value": None if value is None else float(value)}
             if chosen is None:
-                row.update(peer_group=None, peer_group_key=None, n_districts=None,
-                           peer_p25=None, peer_median=None, peer_p75=None,
-                           percentile_rank=None, delta_from_median=None,
-                           suppression_reason="no_peer_group_meets_k")
+                row.update(
+                    peer_group=None,
+                    peer_group_key=None,
+                    n_districts=None,
+                    peer_p25=None,
+                    peer_median=None,
+                    peer_p75=None,
+                    percentile_rank=None,
+                    delta_from_median=None,
+                    suppression_reason="no_peer_group_meets_k",
+                )
             else:
                 _, key, name, members = chosen
                 stats = [qualifying[m] for m in members if m in qualifying]
                 median = percentile_cont(stats, 0.5)
                 rank = None
                 if district_id in qualifying and direction is not None:
-                    others = [qualifying[m] for m in members
-                              if m in qualifying and m != district_id]
+                    others = [
+                        qualifying[m] for m in members if m in qualifying and m != district_id
+                    ]
                     mine = qualifying[district_id]
                     worse = [o for o in others if (o < mine if direction == "higher" else o > mine)]
                     rank = len(worse) / len(others)
@@ -374,11 +475,17 @@ def expected_peers(world: dict, scorecard: dict) -> dict:
                     reason = "no_district_value"
                 elif n < N_MIN:
                     reason = "district_below_n"
-                row.update(peer_group=name, peer_group_key=key, n_districts=len(stats),
-                           peer_p25=percentile_cont(stats, 0.25), peer_median=median,
-                           peer_p75=percentile_cont(stats, 0.75), percentile_rank=rank,
-                           delta_from_median=None if value is None else float(value) - median,
-                           suppression_reason=reason)
+                row.update(
+                    peer_group=name,
+                    peer_group_key=key,
+                    n_districts=len(stats),
+                    peer_p25=percentile_cont(stats, 0.25),
+                    peer_median=median,
+                    peer_p75=percentile_cont(stats, 0.75),
+                    percentile_rank=rank,
+                    delta_from_median=None if value is None else float(value) - median,
+                    suppression_reason=reason,
+                )
             result[(district_id, metric, period_type, start)] = row
     return result
 
@@ -410,12 +517,15 @@ def expected_yoy(span_figures: dict, school_year: int) -> dict:
                 "school_year": school_year,
                 "current_value": None if cur is None else float(cur),
                 "prior_value": None if pri is None else float(pri),
-                "change": change, "pct_change": pct, "direction": trend,
+                "change": change,
+                "pct_change": pct,
+                "direction": trend,
             }
     return result
 
 
 # --- the test ---------------------------------------------------------------------------------
+
 
 def close(actual, expected) -> bool:
     if actual is None or expected is None:
@@ -428,7 +538,8 @@ def close(actual, expected) -> bool:
 def assert_rows_match(actual: dict, expected: dict, what: str) -> None:
     assert set(actual) == set(expected), (
         f"{what}: keys differ; missing {sorted(set(expected) - set(actual))[:5]}, "
-        f"extra {sorted(set(actual) - set(expected))[:5]}")
+        f"extra {sorted(set(actual) - set(expected))[:5]}"
+    )
     mismatches = []
     for key, want in expected.items():
         got = actual[key]
@@ -445,17 +556,38 @@ def built(module_warehouse, tmp_path_factory):
     load_world(module_warehouse, world, LAST_DAY)
     parts = url_parts(module_warehouse)
     work = tmp_path_factory.mktemp("dbt_benchmarks")
-    env = {**os.environ,
-           "SCHOOLCX_PG_HOST": parts["host"], "SCHOOLCX_PG_PORT": parts["port"],
-           "SCHOOLCX_PG_USER": parts["user"], "SCHOOLCX_PG_PASSWORD": parts["password"],
-           "SCHOOLCX_PG_DBNAME": parts["dbname"], "SCHOOLCX_DBT_THREADS": "2",
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
+    env = {
+        **os.environ,
+        "SCHOOLCX_PG_HOST": parts["host"],
+        "SCHOOLCX_PG_PORT": parts["port"],
+        "SCHOOLCX_PG_USER": parts["user"],
+        "SCHOOLCX_PG_PASSWORD": parts["password"],
+        "SCHOOLCX_PG_DBNAME": parts["dbname"],
+        "SCHOOLCX_DBT_THREADS": "2",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DO_NOT_TRACK": "1",
+    }
     # build = unit tests, then each model, then its data tests (a failure stops the flow).
     completed = subprocess.run(
-        [str(DBT), "build", "--profiles-dir", str(DBT_PROJECT), "--project-dir", str(DBT_PROJECT),
-         "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-         "--select", *BENCHMARK_MODELS],
-        env=env, capture_output=True, text=True, timeout=600, check=False,
+        [
+            str(DBT),
+            "build",
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(work / "target"),
+            "--log-path",
+            str(work / "logs"),
+            "--select",
+            *BENCHMARK_MODELS,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-2000:]
     return world, module_warehouse
@@ -481,13 +613,17 @@ def test_peer_benchmarks_match_metrics_definitions(built):
     world, url = built
     _, peers, _ = expected_marts(world, LAST_DAY)
     rows = fetch(url, "select * from build.peer_benchmarks")
-    actual = {(r["district_id"], r["metric"], r["period_type"], r["period_start"]): r
-              for r in rows}
+    actual = {(r["district_id"], r["metric"], r["period_type"], r["period_start"]): r for r in rows}
     assert_rows_match(actual, peers, "peer_benchmarks")
     # the world exercises every branch: published at each level, fallback and suppression
     used = {r["peer_group"] for r in rows}
-    assert {"consortium_and_enrollment_band", "consortium", "state_and_enrollment_band",
-            "all_districts", None} <= used
+    assert {
+        "consortium_and_enrollment_band",
+        "consortium",
+        "state_and_enrollment_band",
+        "all_districts",
+        None,
+    } <= used
     reasons = {r["suppression_reason"] for r in rows}
     assert {"no_peer_group_meets_k", "district_below_n", None} <= reasons
     assert any(r["metric"].startswith("percent_agree.") for r in rows)
@@ -507,9 +643,16 @@ def test_yoy_trends_match_metrics_definitions(built):
     assert_rows_match(actual, yoy, "yoy_trends")
     # as-of 29 Feb 2024: this span 1 Jul 2023 - 29 Feb 2024 (the prior one ends 28 Feb 2023)
     assert {(r["span_start"], r["span_end"]) for r in rows} == {
-        (dt.date(2023, 7, 1), dt.date(2024, 2, 29))}
+        (dt.date(2023, 7, 1), dt.date(2024, 2, 29))
+    }
     spans = fetch(url, "select * from int.int_yoy_spans_resolved")
-    assert spans == [{"school_year": 2024, "span_start": dt.date(2023, 7, 1),
-                      "span_end": dt.date(2024, 2, 29), "prior_span_start": dt.date(2022, 7, 1),
-                      "prior_span_end": dt.date(2023, 2, 28)}]
+    assert spans == [
+        {
+            "school_year": 2024,
+            "span_start": dt.date(2023, 7, 1),
+            "span_end": dt.date(2024, 2, 29),
+            "prior_span_start": dt.date(2022, 7, 1),
+            "prior_span_end": dt.date(2023, 2, 28),
+        }
+    ]
     assert {r["direction"] for r in rows} >= {"improving", "declining", None}

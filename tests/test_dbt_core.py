@@ -24,22 +24,47 @@ from schoolcx.warehouse.connect import url_parts
 from tests import fixture_dbt_core as fx
 
 DBT = str(Path(sys.executable).with_name("dbt"))
-CORE_MARTS = ("dim_district", "fct_interactions", "fct_ratings", "fct_daily_volume",
-              "fct_survey_item_results")
+CORE_MARTS = (
+    "dim_district",
+    "fct_interactions",
+    "fct_ratings",
+    "fct_daily_volume",
+    "fct_survey_item_results",
+)
 INCREMENTAL_MARTS = ("fct_interactions", "fct_ratings", "fct_daily_volume")
-SELECTION = [*(f"+{m}" for m in CORE_MARTS), "int_service_intervals",
-             "int_interactions_rejected", "business_minutes_examples",
-             "assert_business_minutes_examples"]
+SELECTION = [
+    *(f"+{m}" for m in CORE_MARTS),
+    "int_service_intervals",
+    "int_interactions_rejected",
+    "business_minutes_examples",
+    "assert_business_minutes_examples",
+]
 
 
 def _dbt(url: str, tmp: Path, *args: str, as_of: str) -> subprocess.CompletedProcess:
     parts = url_parts(url)
-    env = {**os.environ, **{f"SCHOOLCX_PG_{k.upper()}": v for k, v in parts.items()},
-           "SCHOOLCX_DBT_THREADS": "2", "DBT_TARGET_PATH": str(tmp / "target"),
-           "DBT_LOG_PATH": str(tmp / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
-    cmd = [DBT, *args, "--project-dir", str(DBT_PROJECT_DIR),
-           "--profiles-dir", str(DBT_PROJECT_DIR), "--vars", f"{{as_of_date: '{as_of}'}}",
-           "--select", *SELECTION, "--indirect-selection", "cautious"]
+    env = {
+        **os.environ,
+        **{f"SCHOOLCX_PG_{k.upper()}": v for k, v in parts.items()},
+        "SCHOOLCX_DBT_THREADS": "2",
+        "DBT_TARGET_PATH": str(tmp / "target"),
+        "DBT_LOG_PATH": str(tmp / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    }
+    cmd = [
+        DBT,
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--vars",
+        f"{{as_of_date: '{as_of}'}}",
+        "--select",
+        *SELECTION,
+        "--indirect-selection",
+        "cautious",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     return done
@@ -72,20 +97,24 @@ def test_response_and_resolution_times_by_hand(built):
     fct = _interactions(url)
     # (first response business, calendar; resolution business, calendar) worked out in the fixture
     expected = {
-        "1001": ("45", "45", "120", "120"),        # trigger auto-reply ignored
-        "1002": ("120", "3900", "1320", "6900"),   # Fri -> Mon; reopened, re-solved Wed
-        "1003": ("20", "885", None, None),         # agent-opened after close: 2nd comment
-        "1006": ("60", "3900", None, None),        # over the fall-back weekend
-        "2001": ("120", "3900", "180", "3960"),    # Berlin, EU spring forward; private note
-        "2002": ("60", "3960", None, None),        # Berlin, EU fall back; stats fallback
+        "1001": ("45", "45", "120", "120"),  # trigger auto-reply ignored
+        "1002": ("120", "3900", "1320", "6900"),  # Fri -> Mon; reopened, re-solved Wed
+        "1003": ("20", "885", None, None),  # agent-opened after close: 2nd comment
+        "1006": ("60", "3900", None, None),  # over the fall-back weekend
+        "2001": ("120", "3900", "180", "3960"),  # Berlin, EU spring forward; private note
+        "2002": ("60", "3960", None, None),  # Berlin, EU fall back; stats fallback
         "t1@gmail.com": ("30", "110", None, None),  # before open; auto-reply ignored
-        "t4@lincoln": ("60", "60", None, None),    # internal mailbox: responder only
+        "t4@lincoln": ("60", "60", None, None),  # internal mailbox: responder only
         "interactions.csv:C1": ("60", "60", None, None),  # naive local time in a file
     }
     for source_id, (frb, frc, rb, rc) in expected.items():
         row = fct[source_id]
-        got = (row["first_response_business_minutes"], row["first_response_calendar_minutes"],
-               row["resolution_business_minutes"], row["resolution_calendar_minutes"])
+        got = (
+            row["first_response_business_minutes"],
+            row["first_response_calendar_minutes"],
+            row["resolution_business_minutes"],
+            row["resolution_calendar_minutes"],
+        )
         want = tuple(None if v is None else Decimal(v) for v in (frb, frc, rb, rc))
         assert got == want, source_id
 
@@ -93,67 +122,113 @@ def test_response_and_resolution_times_by_hand(built):
 def test_classification_sla_and_units(built):
     url, _ = built
     fct = _interactions(url)
-    assert set(fct) == {"1001", "1002", "1003", "1004", "1006", "1008", "2001", "2002",
-                        "t1@gmail.com", "t4@lincoln", "interactions.csv:C1"}
+    assert set(fct) == {
+        "1001",
+        "1002",
+        "1003",
+        "1004",
+        "1006",
+        "1008",
+        "2001",
+        "2002",
+        "t1@gmail.com",
+        "t4@lincoln",
+        "interactions.csv:C1",
+    }
     z1, z2, z3 = fct["1001"], fct["1002"], fct["1003"]
     assert (z1["school_id"], z1["department"], z1["stakeholder_type"], z1["language"]) == (
-        "170000100001", "transportation", "parent", "es")
+        "170000100001",
+        "transportation",
+        "parent",
+        "es",
+    )
     assert z1["requester_hash"] == fx._h("maria@gmail.com")
-    assert (z2["high_risk"], z2["priority"], z2["sla_target_minutes"], z2["reopened"],
-            z2["stakeholder_type"]) == (True, "high", Decimal(540), True, "student")
+    assert (
+        z2["high_risk"],
+        z2["priority"],
+        z2["sla_target_minutes"],
+        z2["reopened"],
+        z2["stakeholder_type"],
+    ) == (True, "high", Decimal(540), True, "student")
     assert (z3["channel"], z3["is_after_hours"], z3["agent_response_count"]) == ("phone", True, 1)
-    assert fct["1004"]["sla_met"] is False   # 5430 business minutes waiting > 1080
-    assert fct["1008"]["sla_met"] is None    # 90 < 240: not yet elapsed
+    assert fct["1004"]["sla_met"] is False  # 5430 business minutes waiting > 1080
+    assert fct["1008"]["sla_met"] is None  # 90 < 240: not yet elapsed
     assert fct["2002"]["priority"] == "high" and fct["2002"]["language"] == "de"
     t4 = fct["t4@lincoln"]
     assert (t4["stakeholder_type"], t4["department"]) == ("staff", "human_resources")
     c1 = fct["interactions.csv:C1"]
     assert (c1["channel"], c1["priority"], c1["high_risk"]) == ("walk_in", "high", True)
-    rejected = {r["source_id"]: r["reject_reason"]
-                for r in _rows(url, "select * from int.int_interactions_rejected")}
-    assert rejected == {"1005": "first response before created_at",
-                        "interactions.csv:C2": "missing or unparseable created_at"}
+    rejected = {
+        r["source_id"]: r["reject_reason"]
+        for r in _rows(url, "select * from int.int_interactions_rejected")
+    }
+    assert rejected == {
+        "1005": "first response before created_at",
+        "interactions.csv:C2": "missing or unparseable created_at",
+    }
 
 
 def test_ratings_volume_survey_and_dimension(built):
     url, _ = built
-    ratings = {r["source_id"]: r for r in _rows(
-        url, "select i.source_id, r.* from build.fct_ratings r "
-             "join build.fct_interactions i using (interaction_key)")}
+    ratings = {
+        r["source_id"]: r
+        for r in _rows(
+            url,
+            "select i.source_id, r.* from build.fct_ratings r "
+            "join build.fct_interactions i using (interaction_key)",
+        )
+    }
     assert {k: (v["source_system"], v["rating_1_5"]) for k, v in ratings.items()} == {
         "1001": ("zendesk", Decimal("5")),
-        "1002": ("surveymonkey", Decimal("4.2")),   # newer than the Zendesk 'bad'
+        "1002": ("surveymonkey", Decimal("4.2")),  # newer than the Zendesk 'bad'
         "1003": ("file_drop", Decimal("4")),
-        "1006": ("file_drop", Decimal("4.5556")),   # 9 on 1-10; the 7 on 1-5 is quarantined
-        "2001": ("freshdesk", Decimal("4")),        # code 102 = rank 4 of 5
+        "1006": ("file_drop", Decimal("4.5556")),  # 9 on 1-10; the 7 on 1-5 is quarantined
+        "2001": ("freshdesk", Decimal("4")),  # code 102 = rank 4 of 5
     }
-    quarantined = _rows(url, "select rating_value, reject_reason from int.int_ratings_normalised "
-                             "where reject_reason is not null order by 1")
+    quarantined = _rows(
+        url,
+        "select rating_value, reject_reason from int.int_ratings_normalised "
+        "where reject_reason is not null order by 1",
+    )
     assert [(r["rating_value"], r["reject_reason"]) for r in quarantined] == [
-        ("101", "out of scale"), ("7", "out of scale")]
-    day = _rows(url, "select * from build.fct_daily_volume where district_id = %s "
-                     "and local_date = '2025-09-03'", fx.LINCOLN)[0]
+        ("101", "out of scale"),
+        ("7", "out of scale"),
+    ]
+    day = _rows(
+        url,
+        "select * from build.fct_daily_volume where district_id = %s and local_date = '2025-09-03'",
+        fx.LINCOLN,
+    )[0]
     assert (day["interactions"], day["enrollment"], day["is_service_day"]) == (3, 4200, True)
     assert round(day["interactions_per_1000_students"], 6) == Decimal("0.714286")
-    last = _rows(url, "select district_id, max(local_date) as d, count(*) filter "
-                      "(where interactions = 0) as zero_days from build.fct_daily_volume "
-                      "group by 1")
+    last = _rows(
+        url,
+        "select district_id, max(local_date) as d, count(*) filter "
+        "(where interactions = 0) as zero_days from build.fct_daily_volume "
+        "group by 1",
+    )
     assert all(str(r["d"]) == fx.AS_OF_NIGHT_ONE and r["zero_days"] > 300 for r in last)
     items = {r["item_code"]: r for r in _rows(url, "select * from build.fct_survey_item_results")}
     assert (items["feel_safe"]["valid_answers"], items["feel_safe"]["agree_answers"]) == (3, 2)
     assert round(items["feel_safe"]["percent_agree"], 2) == Decimal("66.67")
     assert items["staff_respect"]["percent_agree"] == 50
     dims = {r["district_id"]: r for r in _rows(url, "select * from build.dim_district")}
-    assert (dims[fx.LINCOLN]["enrollment"], dims[fx.LINCOLN]["enrollment_band"],
-            dims[fx.LINCOLN]["consortium_ids"]) == (4200, "2,500-4,999", ["il-north"])
+    assert (
+        dims[fx.LINCOLN]["enrollment"],
+        dims[fx.LINCOLN]["enrollment_band"],
+        dims[fx.LINCOLN]["consortium_ids"],
+    ) == (4200, "2,500-4,999", ["il-north"])
     assert dims[fx.DESERT]["enrollment"] == 1000  # nearest earlier year
     assert dims[fx.HARBOR]["enrollment_band"] == "25,000-49,999"
 
 
 def test_business_minutes_examples_with_the_sql_function(built):
     url, _ = built
-    zones = {"America/Chicago": fx.LINCOLN, "Europe/Berlin": fx.HARBOR,
-             "America/Phoenix": fx.DESERT}
+    zones = {
+        "America/Chicago": fx.LINCOLN,
+        "Europe/Berlin": fx.HARBOR,
+        "America/Phoenix": fx.DESERT,
+    }
     path = DBT_PROJECT_DIR / "seeds" / "business_minutes_examples.csv"
     with path.open() as fh, psycopg.connect(url) as conn:
         cases = list(csv.DictReader(fh))
@@ -181,7 +256,10 @@ def test_incremental_run_equals_full_refresh(built):
     fct = _interactions(url)
     # the late update replaced the old row, the new day arrived, the pending SLA elapsed
     assert (fct["1001"]["resolved_at"], fct["1001"]["reopened"], fct["1001"]["status"]) == (
-        None, True, "open")
+        None,
+        True,
+        "open",
+    )
     assert fct["1007"]["first_response_business_minutes"] == 30
     assert fct["1008"]["sla_met"] is False
     _snapshot(url, "incremental_result")
@@ -191,12 +269,18 @@ def test_incremental_run_equals_full_refresh(built):
             for a, b in (("build", "incremental_result"), ("incremental_result", "build")):
                 diff = conn.execute(
                     f"select count(*) from (select * from {a}.{mart} "
-                    f"except all select * from {b}.{mart}) as d").fetchone()[0]
+                    f"except all select * from {b}.{mart}) as d"
+                ).fetchone()[0]
                 assert diff == 0, f"{mart}: {diff} rows of {a} not in {b}"
         late = conn.execute(
             "select r.source_system, r.rating_1_5 from build.fct_ratings r "
             "join build.fct_interactions i using (interaction_key) where i.source_id = '1006'"
         ).fetchone()
         assert late == ("zendesk", Decimal("5"))
-        assert conn.execute("select count(*) from build.fct_daily_volume "
-                            "where local_date = %s", (fx.AS_OF_NIGHT_TWO,)).fetchone()[0] == 3
+        assert (
+            conn.execute(
+                "select count(*) from build.fct_daily_volume where local_date = %s",
+                (fx.AS_OF_NIGHT_TWO,),
+            ).fetchone()[0]
+            == 3
+        )

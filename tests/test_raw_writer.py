@@ -18,19 +18,32 @@ def _pages(n_pages: int, per_page: int, fail_after: int | None = None):
         if fail_after is not None and p == fail_after:
             raise ConnectionError("connection dropped mid-export")
         recs = [
-            LandingRecord("zendesk_tickets", str(p * per_page + i), T0 + dt.timedelta(minutes=i),
-                          {"id": p * per_page + i, "subject": "bus"}, person_email="A@x.org ",
-                          position=f"page {p}")
+            LandingRecord(
+                "zendesk_tickets",
+                str(p * per_page + i),
+                T0 + dt.timedelta(minutes=i),
+                {"id": p * per_page + i, "subject": "bus"},
+                person_email="A@x.org ",
+                position=f"page {p}",
+            )
             for i in range(per_page)
         ]
-        bad = [QuarantinedRecord("unparsable_timestamp", '{"id": 9, "created_at": "nope"}',
-                                 record_id="9", field="created_at", position=f"page {p}")]
+        bad = [
+            QuarantinedRecord(
+                "unparsable_timestamp",
+                '{"id": 9, "created_at": "nope"}',
+                record_id="9",
+                field="created_at",
+                position=f"page {p}",
+            )
+        ]
         yield Page("tickets", recs, bad if p == 0 else [], {"cursor": f"c{p + 1}"})
 
 
 def _write(url, pages):
-    with RawWriter(url, source_instance="d1-zendesk", source_type="zendesk",
-                   district_id="1700001", run_id="r1") as w:
+    with RawWriter(
+        url, source_instance="d1-zendesk", source_type="zendesk", district_id="1700001", run_id="r1"
+    ) as w:
         return w.write_pages(pages)
 
 
@@ -53,8 +66,9 @@ def test_pages_land_with_hash_state_and_quarantine(warehouse):
         assert read_state(conn, "d1-zendesk") == {"tickets": {"cursor": "c3"}}
         q = conn.execute("select reason, field, record_id from quarantine.records").fetchall()
         assert q == [("unparsable_timestamp", "created_at", "9")]
-        run = conn.execute("select status, records_loaded, records_quarantined, pages"
-                           " from ops.extract_runs").fetchone()
+        run = conn.execute(
+            "select status, records_loaded, records_quarantined, pages from ops.extract_runs"
+        ).fetchone()
         assert run == ("success", 12, 1, 3)
 
 
@@ -76,8 +90,9 @@ def test_crash_between_pages_resumes_without_loss_or_duplicates(warehouse):
     resumed = _write(warehouse, _pages(3, 4))
     assert resumed.inserted == 4
     with psycopg.connect(warehouse) as conn:
-        assert conn.execute("select count(*), count(distinct source_id)"
-                            " from raw.zendesk_tickets").fetchone() == (12, 12)
+        assert conn.execute(
+            "select count(*), count(distinct source_id) from raw.zendesk_tickets"
+        ).fetchone() == (12, 12)
 
 
 def test_page_served_twice_within_one_page_is_deduplicated(warehouse):

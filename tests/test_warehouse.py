@@ -34,12 +34,20 @@ def test_migrations_create_schemas_and_are_idempotent(warehouse):
     with psycopg.connect(warehouse) as conn:
         schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
         assert {"raw", "quarantine", "ref", "ops", "build", "marts"} <= schemas
-        versions = [r[0] for r in conn.execute(
-            "select version from ops.schema_migrations order by version")]
-        assert versions[:3] == ["0001_schemas_ops_quarantine.sql", "0002_raw_tables.sql",
-                                "0003_ref_tables.sql"]
-        raw = {r[0] for r in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw'")}
+        versions = [
+            r[0] for r in conn.execute("select version from ops.schema_migrations order by version")
+        ]
+        assert versions[:3] == [
+            "0001_schemas_ops_quarantine.sql",
+            "0002_raw_tables.sql",
+            "0003_ref_tables.sql",
+        ]
+        raw = {
+            r[0]
+            for r in conn.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw'"
+            )
+        }
         assert {"zendesk_tickets", "imap_messages", "file_drop_rows"} <= raw
 
 
@@ -48,9 +56,11 @@ def test_ref_sync_resolves_holidays_closures_and_sla(warehouse):
     counts = sync_config(warehouse, cfg, today=dt.date(2026, 1, 15))
     assert counts["districts"] == 1 and counts["sources"] == 2
     with psycopg.connect(warehouse) as conn:
-        closed = dict(conn.execute(
-            "select closure_date, reason from ref.closures where district_id = '1700001'"
-        ).fetchall())
+        closed = dict(
+            conn.execute(
+                "select closure_date, reason from ref.closures where district_id = '1700001'"
+            ).fetchall()
+        )
         assert "Thanksgiving" in closed[dt.date(2025, 11, 27)]
         assert dt.date(2025, 11, 28) not in closed  # the Friday after is not federal
         assert closed[dt.date(2026, 2, 13)] == "district closure"
@@ -78,8 +88,13 @@ def test_url_parts_and_sqlalchemy_url():
     from schoolcx.warehouse.connect import sqlalchemy_url, url_parts
 
     url = "postgresql://postgres:pw@127.0.0.1:5999/schoolcx"
-    assert url_parts(url) == {"host": "127.0.0.1", "port": "5999", "user": "postgres",
-                              "password": "pw", "dbname": "schoolcx"}
+    assert url_parts(url) == {
+        "host": "127.0.0.1",
+        "port": "5999",
+        "user": "postgres",
+        "password": "pw",
+        "dbname": "schoolcx",
+    }
     assert sqlalchemy_url(url).startswith("postgresql+psycopg://postgres:pw@")
 
 

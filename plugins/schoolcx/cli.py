@@ -54,8 +54,10 @@ def cmd_config_check(args) -> int:
         return 2
     n_sources = len(cfg.sources())
     kinds = sorted({s.type for _, s in cfg.sources()})
-    print(f"{args.file}: ok — {len(cfg.districts)} districts, {n_sources} sources "
-          f"({', '.join(kinds) or 'none'}), {len(cfg.consortiums)} consortiums")
+    print(
+        f"{args.file}: ok — {len(cfg.districts)} districts, {n_sources} sources "
+        f"({', '.join(kinds) or 'none'}), {len(cfg.consortiums)} consortiums"
+    )
     return 0
 
 
@@ -96,11 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
 
-    w = sub.add_parser("warehouse", help="start, stop or locate the warehouse",
-                       description="Without WAREHOUSE_URL, manages the embedded PostgreSQL "
-                       "under .local/warehouse (SCHOOLCX_HOME).")
-    w.add_argument("action", choices=["up", "down", "url"],
-                   help="up: start (if embedded) and migrate; down: stop; url: print its URL")
+    w = sub.add_parser(
+        "warehouse",
+        help="start, stop or locate the warehouse",
+        description="Without WAREHOUSE_URL, manages the embedded PostgreSQL "
+        "under .local/warehouse (SCHOOLCX_HOME).",
+    )
+    w.add_argument(
+        "action",
+        choices=["up", "down", "url"],
+        help="up: start (if embedded) and migrate; down: stop; url: print its URL",
+    )
     w.set_defaults(func=cmd_warehouse)
 
     c = sub.add_parser("config", help="validate a deployment config")
@@ -109,22 +117,34 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     check.set_defaults(func=cmd_config_check)
 
-    r = sub.add_parser("run", help="run the nightly DAG through Airflow for a range of days",
-                       description="Runs schoolcx_nightly once per day from --start to --end "
-                       "(inclusive) with `dag.test()`: each run covers [D 08:00 UTC, D+1 08:00 "
-                       "UTC) and reports as of D. Idempotent: rerunning a day changes nothing.")
+    r = sub.add_parser(
+        "run",
+        help="run the nightly DAG through Airflow for a range of days",
+        description="Runs schoolcx_nightly once per day from --start to --end "
+        "(inclusive) with `dag.test()`: each run covers [D 08:00 UTC, D+1 08:00 "
+        "UTC) and reports as of D. Idempotent: rerunning a day changes nothing.",
+    )
     r.add_argument("--start", type=_date, required=True)
     r.add_argument("--end", type=_date, required=True)
-    r.add_argument("--config", help="deployment config (default: $SCHOOLCX_CONFIG or "
-                   "config/demo.yml)")
-    r.add_argument("--full-refresh", action="store_true",
-                   help="rebuild incremental dbt models from scratch")
+    r.add_argument(
+        "--config", help="deployment config (default: $SCHOOLCX_CONFIG or config/demo.yml)"
+    )
+    r.add_argument(
+        "--full-refresh", action="store_true", help="rebuild incremental dbt models from scratch"
+    )
     r.set_defaults(func=cmd_run)
 
-    d = sub.add_parser("demo", help="generate demo data, serve it through the vendor "
-                       "emulators and run the pipeline end to end")
-    d.add_argument("--days", type=int, default=2, help="nightly runs ending on the demo "
-                   "world's as-of date (default 2)")
+    d = sub.add_parser(
+        "demo",
+        help="generate demo data, serve it through the vendor "
+        "emulators and run the pipeline end to end",
+    )
+    d.add_argument(
+        "--days",
+        type=int,
+        default=2,
+        help="nightly runs ending on the demo world's as-of date (default 2)",
+    )
     d.set_defaults(func=cmd_demo)
 
     rep = sub.add_parser("report", help="print the headline figures from the published marts")
@@ -137,8 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     apply_defaults()
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if not args.verbose:
         logging.getLogger("pgserver").setLevel(logging.WARNING)  # logs every pg_ctl call
     return args.func(args)

@@ -18,10 +18,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 PRIORITIES = ("urgent", "high", "normal", "low")
 # Default first-response targets (METRICS.md): urgent in business minutes, others in service days.
-DEFAULT_SLA = {"urgent": {"minutes": 240}, "high": {"service_days": 1},
-               "normal": {"service_days": 2}, "low": {"service_days": 5}}
-DEFAULT_HIGH_RISK_TERMS = ("safety", "bullying", "threat", "threats", "special_education",
-                           "special education", "sped", "legal")
+DEFAULT_SLA = {
+    "urgent": {"minutes": 240},
+    "high": {"service_days": 1},
+    "normal": {"service_days": 2},
+    "low": {"service_days": 5},
+}
+DEFAULT_HIGH_RISK_TERMS = (
+    "safety",
+    "bullying",
+    "threat",
+    "threats",
+    "special_education",
+    "special education",
+    "sped",
+    "legal",
+)
 SOURCE_TYPES = ("zendesk", "freshdesk", "imap", "qualtrics", "surveymonkey", "file_drop")
 
 
@@ -145,8 +157,12 @@ class FileDropOptions(_Strict):
 
 
 OPTIONS_BY_TYPE = {
-    "zendesk": ZendeskOptions, "freshdesk": FreshdeskOptions, "imap": ImapOptions,
-    "qualtrics": SurveyOptions, "surveymonkey": SurveyOptions, "file_drop": FileDropOptions,
+    "zendesk": ZendeskOptions,
+    "freshdesk": FreshdeskOptions,
+    "imap": ImapOptions,
+    "qualtrics": SurveyOptions,
+    "surveymonkey": SurveyOptions,
+    "file_drop": FileDropOptions,
 }
 
 
@@ -223,8 +239,11 @@ class District(_Strict):
         out = {}
         for priority in PRIORITIES:
             target = self.sla.get(priority) or SlaTarget(**DEFAULT_SLA[priority])
-            out[priority] = (target.minutes if target.minutes is not None
-                             else target.service_days * self.calendar.service_day_minutes)
+            out[priority] = (
+                target.minutes
+                if target.minutes is not None
+                else target.service_days * self.calendar.service_day_minutes
+            )
         return out
 
     def enrollment_for(self, school_year: int) -> int:

@@ -80,8 +80,16 @@ def _from_airflow(conn_id: str) -> Connection | None:
     from airflow.sdk import BaseHook
 
     c = BaseHook.get_connection(conn_id)
-    return Connection(conn_id, c.conn_type or "", c.host or "", c.port, c.login or "",
-                      c.password or "", c.schema or "", c.extra_dejson or {})
+    return Connection(
+        conn_id,
+        c.conn_type or "",
+        c.host or "",
+        c.port,
+        c.login or "",
+        c.password or "",
+        c.schema or "",
+        c.extra_dejson or {},
+    )
 
 
 def get_connection(conn_id: str) -> Connection:
@@ -98,11 +106,24 @@ def get_connection(conn_id: str) -> Connection:
     return found
 
 
-def connection_json(conn_type: str, host: str, login: str = "", password: str = "",
-                    port: int | None = None, schema: str = "", extra: dict | None = None) -> str:
+def connection_json(
+    conn_type: str,
+    host: str,
+    login: str = "",
+    password: str = "",
+    port: int | None = None,
+    schema: str = "",
+    extra: dict | None = None,
+) -> str:
     """The JSON form of an Airflow connection, for AIRFLOW_CONN_* variables."""
-    data = {"conn_type": conn_type, "host": host, "login": login, "password": password,
-            "schema": schema, "extra": extra or {}}
+    data = {
+        "conn_type": conn_type,
+        "host": host,
+        "login": login,
+        "password": password,
+        "schema": schema,
+        "extra": extra or {},
+    }
     if port:
         data["port"] = port
     return json.dumps(data)

@@ -15,14 +15,31 @@ from schoolcx.settings import WAREHOUSE_CONN_ID
 log = logging.getLogger(__name__)
 
 RAW_TABLES = (
-    "zendesk_tickets", "zendesk_ticket_events", "zendesk_users", "zendesk_satisfaction_ratings",
-    "zendesk_groups", "zendesk_organizations", "freshdesk_tickets", "freshdesk_conversations",
-    "freshdesk_contacts", "freshdesk_satisfaction_ratings", "freshdesk_surveys",
-    "imap_messages", "qualtrics_responses", "surveymonkey_responses", "file_drop_rows",
+    "zendesk_tickets",
+    "zendesk_ticket_events",
+    "zendesk_users",
+    "zendesk_satisfaction_ratings",
+    "zendesk_groups",
+    "zendesk_organizations",
+    "freshdesk_tickets",
+    "freshdesk_conversations",
+    "freshdesk_contacts",
+    "freshdesk_satisfaction_ratings",
+    "freshdesk_surveys",
+    "imap_messages",
+    "qualtrics_responses",
+    "surveymonkey_responses",
+    "file_drop_rows",
 )
 PUBLISHED_MARTS = (
-    "dim_district", "fct_interactions", "fct_ratings", "fct_daily_volume",
-    "fct_survey_item_results", "district_scorecard", "peer_benchmarks", "yoy_trends",
+    "dim_district",
+    "fct_interactions",
+    "fct_ratings",
+    "fct_daily_volume",
+    "fct_survey_item_results",
+    "district_scorecard",
+    "peer_benchmarks",
+    "yoy_trends",
 )
 DBT_VARS = ("as_of_date", "k_min_districts", "n_min_observations")
 _XCOM_VAR = "{{ ti.xcom_pull(task_ids='prepare', key='dbt_vars')['NAME'] }}"
@@ -74,7 +91,8 @@ def dbt_task_group(group_id: str = "transform"):
             profile_name="schoolcx",
             target_name="airflow",
             profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "build"},
+                conn_id=WAREHOUSE_CONN_ID,
+                profile_args={"schema": "build"},
             ),
         ),
         render_config=RenderConfig(
@@ -86,7 +104,8 @@ def dbt_task_group(group_id: str = "transform"):
             should_detach_multiple_parents_tests=True,
         ),
         execution_config=ExecutionConfig(
-            dbt_executable_path=dbt_exe, invocation_mode=InvocationMode.DBT_RUNNER,
+            dbt_executable_path=dbt_exe,
+            invocation_mode=InvocationMode.DBT_RUNNER,
         ),
         operator_args={
             "install_deps": False,
@@ -94,8 +113,6 @@ def dbt_task_group(group_id: str = "transform"):
             "full_refresh": "{{ params.full_refresh }}",
             # The as-of date and peer thresholds come from the run (pipeline.dbt_vars, pushed by
             # the prepare task), so a backfill of an old interval computes that night's marts.
-            "vars": {
-                name: _XCOM_VAR.replace("NAME", name) for name in DBT_VARS
-            },
+            "vars": {name: _XCOM_VAR.replace("NAME", name) for name in DBT_VARS},
         },
     )

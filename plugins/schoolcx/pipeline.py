@@ -31,8 +31,7 @@ def resolve_warehouse_url() -> str:
         from schoolcx.warehouse import warehouse_url
 
         return warehouse_url()
-    return (f"postgresql://{c.login}:{c.password}@{c.host}:{c.port or 5432}/"
-            f"{c.schema or 'schoolcx'}")
+    return f"postgresql://{c.login}:{c.password}@{c.host}:{c.port or 5432}/{c.schema or 'schoolcx'}"
 
 
 def current_config() -> DeploymentConfig:
@@ -67,14 +66,20 @@ def prepare(url: str, cfg: DeploymentConfig) -> list[str]:
     return [s.name for _, s in cfg.sources()]
 
 
-def extract(url: str, cfg: DeploymentConfig, source_name: str, run_id: str,
-            until: dt.datetime) -> dict:
+def extract(
+    url: str, cfg: DeploymentConfig, source_name: str, run_id: str, until: dt.datetime
+) -> dict:
     from schoolcx.extract import extract_source
 
     summary = extract_source(url, cfg, source_name, run_id=run_id, until=until)
-    return {"source": source_name, "pages": summary.pages, "received": summary.received,
-            "inserted": summary.inserted, "skipped": summary.skipped,
-            "quarantined": dict(summary.quarantined)}
+    return {
+        "source": source_name,
+        "pages": summary.pages,
+        "received": summary.received,
+        "inserted": summary.inserted,
+        "skipped": summary.skipped,
+        "quarantined": dict(summary.quarantined),
+    }
 
 
 def dbt_env(url: str) -> dict[str, str]:
@@ -82,15 +87,22 @@ def dbt_env(url: str) -> dict[str, str]:
     from schoolcx.warehouse.connect import url_parts
 
     p = url_parts(url)
-    return {"SCHOOLCX_PG_HOST": p["host"], "SCHOOLCX_PG_PORT": p["port"],
-            "SCHOOLCX_PG_USER": p["user"], "SCHOOLCX_PG_PASSWORD": p["password"] or "unused",
-            "SCHOOLCX_PG_DBNAME": p["dbname"], "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+    return {
+        "SCHOOLCX_PG_HOST": p["host"],
+        "SCHOOLCX_PG_PORT": p["port"],
+        "SCHOOLCX_PG_USER": p["user"],
+        "SCHOOLCX_PG_PASSWORD": p["password"] or "unused",
+        "SCHOOLCX_PG_DBNAME": p["dbname"],
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+    }
 
 
 def dbt_vars(cfg: DeploymentConfig, as_of: dt.date) -> dict:
-    return {"as_of_date": as_of.isoformat(),
-            "k_min_districts": cfg.benchmarks.k_min_districts,
-            "n_min_observations": cfg.benchmarks.n_min_observations}
+    return {
+        "as_of_date": as_of.isoformat(),
+        "k_min_districts": cfg.benchmarks.k_min_districts,
+        "n_min_observations": cfg.benchmarks.n_min_observations,
+    }
 
 
 def dbt(url: str, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
@@ -100,8 +112,9 @@ def dbt(url: str, args: list[str], check: bool = True) -> subprocess.CompletedPr
 
     exe = shutil.which("dbt", path=os.path.dirname(sys.executable)) or "dbt"
     env = {**os.environ, **dbt_env(url)}
-    return subprocess.run([exe, *args, "--project-dir", str(DBT_PROJECT_DIR)], env=env,
-                          check=check, text=True)
+    return subprocess.run(
+        [exe, *args, "--project-dir", str(DBT_PROJECT_DIR)], env=env, check=check, text=True
+    )
 
 
 def gate(url: str, cfg: DeploymentConfig, run_id: str, as_of: dt.datetime):
@@ -110,8 +123,9 @@ def gate(url: str, cfg: DeploymentConfig, run_id: str, as_of: dt.datetime):
     return run_gate(url, cfg, run_id, as_of)
 
 
-def publish(url: str, cfg: DeploymentConfig, run_id: str, start: dt.datetime,
-            end: dt.datetime, gate_result):
+def publish(
+    url: str, cfg: DeploymentConfig, run_id: str, start: dt.datetime, end: dt.datetime, gate_result
+):
     from schoolcx.publish import publish as do_publish
 
     return do_publish(url, cfg, run_id, start, end, gate_result)
@@ -170,8 +184,14 @@ def gate_step(url: str, cfg: DeploymentConfig, run_id: str, as_of: dt.datetime) 
     return result.to_dict()
 
 
-def publish_step(url: str, cfg: DeploymentConfig, run_id: str, start: dt.datetime,
-                 end: dt.datetime, gate_result: dict) -> dict:
+def publish_step(
+    url: str,
+    cfg: DeploymentConfig,
+    run_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    gate_result: dict,
+) -> dict:
     from schoolcx.quality import GateResult
 
     result = publish(url, cfg, run_id, start, end, GateResult.from_dict(gate_result))

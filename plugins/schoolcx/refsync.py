@@ -15,9 +15,18 @@ import psycopg
 from schoolcx.config import DEFAULT_HIGH_RISK_TERMS, DeploymentConfig, District
 
 REF_TABLES = (
-    "consortiums", "districts", "district_enrollment", "consortium_members", "closures",
-    "sla_targets", "high_risk_terms", "sources", "schools", "school_enrollment",
-    "unit_mappings", "survey_items",
+    "consortiums",
+    "districts",
+    "district_enrollment",
+    "consortium_members",
+    "closures",
+    "sla_targets",
+    "high_risk_terms",
+    "sources",
+    "schools",
+    "school_enrollment",
+    "unit_mappings",
+    "survey_items",
 )
 
 # Explicit so the copy does not depend on the physical column order of ref.sources.
@@ -67,37 +76,57 @@ def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]
     for d in cfg.districts:
         cal = d.calendar
         start, end = calendar_bounds(d, today)
-        rows["districts"].append((
-            d.district_id, d.name, d.state, d.timezone, cal.open, cal.close,
-            sorted(WEEKDAYS[w] for w in cal.weekdays), cal.service_day_minutes,
-            [m.lower() for m in d.mail_domains], [m.lower() for m in d.student_domains],
-            start, end,
-        ))
+        rows["districts"].append(
+            (
+                d.district_id,
+                d.name,
+                d.state,
+                d.timezone,
+                cal.open,
+                cal.close,
+                sorted(WEEKDAYS[w] for w in cal.weekdays),
+                cal.service_day_minutes,
+                [m.lower() for m in d.mail_domains],
+                [m.lower() for m in d.student_domains],
+                start,
+                end,
+            )
+        )
         rows["district_enrollment"] += [(d.district_id, y, n) for y, n in d.enrollment.items()]
         rows["consortium_members"] += [(c, d.district_id) for c in d.consortium_ids]
-        rows["closures"] += [(d.district_id, day, why)
-                             for day, why in sorted(closures(d, start, end).items())]
+        rows["closures"] += [
+            (d.district_id, day, why) for day, why in sorted(closures(d, start, end).items())
+        ]
         rows["sla_targets"] += [(d.district_id, p, m) for p, m in d.sla_minutes().items()]
         terms = {t.lower() for t in (*DEFAULT_HIGH_RISK_TERMS, *d.high_risk_terms)}
         rows["high_risk_terms"] += [(d.district_id, t) for t in sorted(terms)]
         for school in d.schools:
             rows["schools"].append((school.school_id, d.district_id, school.name))
-            rows["school_enrollment"] += [(school.school_id, y, n)
-                                          for y, n in school.enrollment.items()]
+            rows["school_enrollment"] += [
+                (school.school_id, y, n) for y, n in school.enrollment.items()
+            ]
         for s in d.sources:
             opts = s.opts
-            rows["sources"].append((
-                s.name, d.district_id, s.type, bool(getattr(opts, "internal", False)),
-                (getattr(opts, "mailbox_address", None) or None),
-                [r.lower() for r in getattr(opts, "responders", [])],
-                s.max_lag_hours, s.school_id, s.department,
-                *_survey_options(s),
-            ))
+            rows["sources"].append(
+                (
+                    s.name,
+                    d.district_id,
+                    s.type,
+                    bool(getattr(opts, "internal", False)),
+                    (getattr(opts, "mailbox_address", None) or None),
+                    [r.lower() for r in getattr(opts, "responders", [])],
+                    s.max_lag_hours,
+                    s.school_id,
+                    s.department,
+                    *_survey_options(s),
+                )
+            )
             for unit_type in ("school", "department", "stakeholder"):
                 mapping = getattr(s.mappings, unit_type)
                 if mapping:
-                    rows["unit_mappings"] += [(s.name, unit_type, mapping.field, k, v)
-                                              for k, v in mapping.values.items()]
+                    rows["unit_mappings"] += [
+                        (s.name, unit_type, mapping.field, k, v) for k, v in mapping.values.items()
+                    ]
             for qid, code in (getattr(opts, "item_map", None) or {}).items():
                 rows["survey_items"].append((s.name, qid, code))
     return rows

@@ -68,15 +68,44 @@ def headlines(url: str) -> list[Headline]:
     with psycopg.connect(url) as conn:
         for metric, _ in HEADLINES:
             # the metric names the scorecard column it compares (peer_benchmarks contract)
-            query = sql.SQL(_QUERY).format(metric=sql.Identifier(metric),
-                                           metric_name=sql.Literal(metric))
+            query = sql.SQL(_QUERY).format(
+                metric=sql.Identifier(metric), metric_name=sql.Literal(metric)
+            )
             for row in conn.execute(query):
-                (district_id, name, start, end, n, value, peer_median, group, n_districts,
-                 suppressed, prior, direction) = row
-                note = (f"{group}, {n_districts} districts" if peer_median is not None
-                        else (suppressed or "no peers"))
-                out.append(Headline(district_id, name, start, end, n, metric,
-                                    _f(value), _f(peer_median), note, _f(prior), direction))
+                (
+                    district_id,
+                    name,
+                    start,
+                    end,
+                    n,
+                    value,
+                    peer_median,
+                    group,
+                    n_districts,
+                    suppressed,
+                    prior,
+                    direction,
+                ) = row
+                note = (
+                    f"{group}, {n_districts} districts"
+                    if peer_median is not None
+                    else (suppressed or "no peers")
+                )
+                out.append(
+                    Headline(
+                        district_id,
+                        name,
+                        start,
+                        end,
+                        n,
+                        metric,
+                        _f(value),
+                        _f(peer_median),
+                        note,
+                        _f(prior),
+                        direction,
+                    )
+                )
     return out
 
 
@@ -105,8 +134,10 @@ def print_summary(url: str, cfg: DeploymentConfig) -> None:
         label = f"{first.name[:24]} {district_id}"
         for i, h in enumerate(sorted(hs, key=lambda h: [m for m, _ in HEADLINES].index(h.metric))):
             title = dict(HEADLINES)[h.metric]
-            print(f"{label if i == 0 else '':<34} {title:<38} {_fmt(h.value):>9} "
-                  f"{_fmt(h.peer_median):>12} {_fmt(h.prior_value):>10}")
+            print(
+                f"{label if i == 0 else '':<34} {title:<38} {_fmt(h.value):>9} "
+                f"{_fmt(h.peer_median):>12} {_fmt(h.prior_value):>10}"
+            )
     print()
 
 
@@ -119,10 +150,21 @@ def write_report(url: str, cfg: DeploymentConfig, as_of: dt.date) -> str:
     body = []
     for h in rows:
         body.append(
-            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in (
-                f"{h.name} ({h.district_id})", dict(HEADLINES)[h.metric], _fmt(h.value),
-                _fmt(h.peer_median), h.peer_note, _fmt(h.prior_value), h.direction or "—",
-            )) + "</tr>")
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(c))}</td>"
+                for c in (
+                    f"{h.name} ({h.district_id})",
+                    dict(HEADLINES)[h.metric],
+                    _fmt(h.value),
+                    _fmt(h.peer_median),
+                    h.peer_note,
+                    _fmt(h.prior_value),
+                    h.direction or "—",
+                )
+            )
+            + "</tr>"
+        )
     path.write_text(f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>schoolcx report {as_of}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
@@ -132,7 +174,7 @@ td,th{{border:1px solid #999;padding:4px 8px}}td:nth-child(n+3){{text-align:righ
 districts only; a group under k districts or a district under n observations is suppressed.</p>
 <table><tr><th>district</th><th>figure</th><th>value</th><th>peer median</th><th>peer group</th>
 <th>last year</th><th>trend</th></tr>
-{''.join(body)}
+{"".join(body)}
 </table></body></html>
 """)
     return str(path)

@@ -45,8 +45,11 @@ def ensure_manifest(url: str) -> Path:
     from schoolcx import pipeline
     from schoolcx.orchestration import MANIFEST
 
-    sources = [p for p in DBT_PROJECT_DIR.rglob("*")
-               if p.suffix in {".sql", ".yml", ".yaml", ".csv"} and "target" not in p.parts]
+    sources = [
+        p
+        for p in DBT_PROJECT_DIR.rglob("*")
+        if p.suffix in {".sql", ".yml", ".yaml", ".csv"} and "target" not in p.parts
+    ]
     newest = max((p.stat().st_mtime for p in sources), default=0)
     if not MANIFEST.exists() or MANIFEST.stat().st_mtime < newest:
         log.info("building the dbt manifest (dbt parse)")
@@ -61,16 +64,29 @@ def setup_airflow(url: str) -> None:
     from schoolcx.warehouse.connect import url_parts
 
     p = url_parts(url)
-    os.environ.setdefault(f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}", json.dumps({
-        "conn_type": "postgres", "host": p["host"], "port": int(p["port"]),
-        "login": p["user"], "password": p["password"] or "unused", "schema": p["dbname"],
-    }))
+    os.environ.setdefault(
+        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}",
+        json.dumps(
+            {
+                "conn_type": "postgres",
+                "host": p["host"],
+                "port": int(p["port"]),
+                "login": p["user"],
+                "password": p["password"] or "unused",
+                "schema": p["dbname"],
+            }
+        ),
+    )
     marker = Path(os.environ["AIRFLOW_HOME"]) / ".db-migrated"
     if not marker.exists():
         log.info("initialising Airflow's metadata DB (airflow db migrate)")
         exe = Path(sys.executable).parent / "airflow"
-        subprocess.run([str(exe), "db", "migrate"], check=True, env=os.environ.copy(),
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [str(exe), "db", "migrate"],
+            check=True,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+        )
         marker.touch()
 
 
@@ -125,13 +141,20 @@ def print_run_summary(url: str, results: list[tuple]) -> None:
             ext = conn.execute(
                 "select count(*), count(*) filter (where status <> 'success'),"
                 " coalesce(sum(records_loaded), 0), coalesce(sum(records_quarantined), 0)"
-                " from ops.extract_runs where run_id = %s", (run_id,)).fetchone()
+                " from ops.extract_runs where run_id = %s",
+                (run_id,),
+            ).fetchone()
             pub = conn.execute(
                 "select published, gate_passed, row_counts from ops.publish_log"
-                " where run_id = %s order by logged_at desc limit 1", (run_id,)).fetchone()
-            published = ("published" if pub and pub[0] else
-                         "gate blocked" if pub else "not published")
+                " where run_id = %s order by logged_at desc limit 1",
+                (run_id,),
+            ).fetchone()
+            published = (
+                "published" if pub and pub[0] else "gate blocked" if pub else "not published"
+            )
             rows = sum((pub[2] or {}).values()) if pub and pub[0] else 0
-            print(f"  {day}  {state:<8} {seconds:5.0f}s  sources {ext[0]} "
-                  f"(failed {ext[1]}), new raw records {ext[2]}, quarantined {ext[3]}, "
-                  f"{published} ({rows} mart rows)")
+            print(
+                f"  {day}  {state:<8} {seconds:5.0f}s  sources {ext[0]} "
+                f"(failed {ext[1]}), new raw records {ext[2]}, quarantined {ext[3]}, "
+                f"{published} ({rows} mart rows)"
+            )

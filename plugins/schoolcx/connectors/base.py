@@ -19,26 +19,26 @@ from schoolcx.connections import Connection
 
 @dataclass(frozen=True)
 class LandingRecord:
-    table: str                    # raw table, e.g. "zendesk_tickets"
+    table: str  # raw table, e.g. "zendesk_tickets"
     source_id: str
-    updated_at: dt.datetime       # timezone-aware version timestamp
-    payload: dict[str, Any]       # vendor record as returned (+ optional "_schoolcx" key)
+    updated_at: dt.datetime  # timezone-aware version timestamp
+    payload: dict[str, Any]  # vendor record as returned (+ optional "_schoolcx" key)
     person_email: str | None = None  # hashed by the loader into person_hash; never stored
-    position: str | None = None   # where in the source it came from (page, cursor, uid...)
+    position: str | None = None  # where in the source it came from (page, cursor, uid...)
 
 
 @dataclass(frozen=True)
 class QuarantinedRecord:
-    reason: str                   # short machine-friendly reason, e.g. "unparsable_timestamp"
-    raw_text: str                 # the record as received
+    reason: str  # short machine-friendly reason, e.g. "unparsable_timestamp"
+    raw_text: str  # the record as received
     record_id: str | None = None
-    field: str | None = None      # the offending field
+    field: str | None = None  # the offending field
     position: str | None = None
 
 
 @dataclass
 class Page:
-    stream: str                   # e.g. "tickets", "ticket_events", "INBOX"
+    stream: str  # e.g. "tickets", "ticket_events", "INBOX"
     records: list[LandingRecord] = field(default_factory=list)
     quarantined: list[QuarantinedRecord] = field(default_factory=list)
     state: dict[str, Any] | None = None  # new state of `stream` once this page is committed

@@ -30,8 +30,8 @@ class RetryPolicy:
     max_attempts: int = 6
     base_delay: float = 0.5
     max_delay: float = 30.0
-    max_retry_after: float = 120.0   # refuse to sleep longer than this on one 429
-    total_budget: float = 600.0      # seconds of waiting across one request's retries
+    max_retry_after: float = 120.0  # refuse to sleep longer than this on one 429
+    total_budget: float = 600.0  # seconds of waiting across one request's retries
 
 
 RETRYABLE_EXC = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
@@ -70,18 +70,27 @@ _MISSING = object()
 class VendorClient:
     """A thin httpx wrapper with the retry rules above. `sleep` is injectable for tests."""
 
-    def __init__(self, base_url: str, *, conn_id: str, source: str, auth=None,
-                 headers: dict | None = None, timeout: float = 30.0,
-                 policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        conn_id: str,
+        source: str,
+        auth=None,
+        headers: dict | None = None,
+        timeout: float = 30.0,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.conn_id = conn_id
         self.source = source
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self.requests = 0
         self.retries = 0
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), auth=auth,
-                                    headers=headers or {}, timeout=timeout)
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), auth=auth, headers=headers or {}, timeout=timeout
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -92,8 +101,9 @@ class VendorClient:
     def __exit__(self, *exc):
         self.close()
 
-    def request(self, method: str, url: str, *, expect_json: bool = False,
-                **kwargs) -> httpx.Response:
+    def request(
+        self, method: str, url: str, *, expect_json: bool = False, **kwargs
+    ) -> httpx.Response:
         waited = 0.0
         last_problem = ""
         for attempt in range(1, self.policy.max_attempts + 1):

@@ -25,11 +25,15 @@ def run_demo(days: int = 2) -> bool:
     world = generate_world(demo_spec())
     cfg = load_config(DEMO_CONFIG)
     if world.config_yaml.strip() != DEMO_CONFIG.read_text().strip():
-        raise RuntimeError(f"{DEMO_CONFIG} is out of date: run "
-                           "`python -m schoolcx.demo.generator --write-config`")
+        raise RuntimeError(
+            f"{DEMO_CONFIG} is out of date: run `python -m schoolcx.demo.generator --write-config`"
+        )
     n_surveys = len(world.survey_responses)
-    print(f"  {len(cfg.districts)} districts, {len(world.interactions)} interactions, "
-          f"{n_surveys} survey responses, as of {world.as_of}", flush=True)
+    print(
+        f"  {len(cfg.districts)} districts, {len(world.interactions)} interactions, "
+        f"{n_surveys} survey responses, as of {world.as_of}",
+        flush=True,
+    )
     os.environ["SCHOOLCX_CONFIG"] = str(DEMO_CONFIG)
     with DemoStack(world, local_dir() / "demo") as stack:
         print(f"  emulators up: {stack.counts}", flush=True)

@@ -35,14 +35,19 @@ class DemoStack:
         for name in names:
             _, source = self.cfg.source(name)
             self.env[f"AIRFLOW_CONN_{source.conn_id.upper()}"] = connection_json(
-                **running.connection(name))
+                **running.connection(name)
+            )
 
     def __enter__(self) -> DemoStack:
         from schoolcx.emulators import freshdesk, qualtrics, surveymonkey, zendesk
 
         try:
-            for module, kind in ((zendesk, "zendesk"), (freshdesk, "freshdesk"),
-                                 (qualtrics, "qualtrics"), (surveymonkey, "surveymonkey")):
+            for module, kind in (
+                (zendesk, "zendesk"),
+                (freshdesk, "freshdesk"),
+                (qualtrics, "qualtrics"),
+                (surveymonkey, "surveymonkey"),
+            ):
                 names = self._by_type(kind)
                 if names:
                     # the world is fixed while served: helpdesk emulators may render it once
@@ -66,7 +71,8 @@ class DemoStack:
         users = {f"mailbox{i}": f"demo-password-{i}" for i, _ in enumerate(names)}
         use_ssl = any(self.cfg.source(n)[1].opts.ssl for n in names)
         running = self._stack.enter_context(
-            start_dovecot(self.workdir / "dovecot", users, use_ssl=use_ssl))
+            start_dovecot(self.workdir / "dovecot", users, use_ssl=use_ssl)
+        )
         delivered = 0
         for user, name in zip(users, names, strict=True):
             delivered += sum(deliver_world(running, self.world, name, user).values())

@@ -13,11 +13,11 @@ from typing import Literal
 
 Role = Literal["parent", "student", "staff", "community", "agent", "system"]
 EventKind = Literal[
-    "agent_reply",      # public reply by a district agent (counts as a response)
-    "agent_note",       # private/internal note (never a response)
-    "auto_reply",       # trigger/automation/auto-responder message (never a response)
+    "agent_reply",  # public reply by a district agent (counts as a response)
+    "agent_note",  # private/internal note (never a response)
+    "auto_reply",  # trigger/automation/auto-responder message (never a response)
     "requester_reply",  # the requester writes again
-    "status",           # status change to `status`
+    "status",  # status change to `status`
 ]
 Status = Literal["new", "open", "pending", "solved", "closed"]
 Channel = Literal["web", "email", "phone", "chat", "social", "walk_in", "other"]
@@ -26,11 +26,11 @@ RatingScale = Literal["good_bad", "1-5", "1-10", "0-10"]
 
 @dataclass(frozen=True)
 class Person:
-    person_id: int          # stable within the world; vendors use it as their user id
+    person_id: int  # stable within the world; vendors use it as their user id
     email: str
     name: str
     role: Role
-    locale: str = "en"      # ISO 639-1
+    locale: str = "en"  # ISO 639-1
 
 
 @dataclass(frozen=True)
@@ -38,37 +38,37 @@ class Event:
     at: dt.datetime
     kind: EventKind
     author: Person
-    status: Status | None = None   # for kind == "status"
-    event_id: int = 0               # unique within the world
+    status: Status | None = None  # for kind == "status"
+    event_id: int = 0  # unique within the world
 
 
 @dataclass(frozen=True)
 class Rating:
     at: dt.datetime
     scale: RatingScale
-    value: int | str                # 'good'/'bad' for good_bad, else a number on the scale
+    value: int | str  # 'good'/'bad' for good_bad, else a number on the scale
 
 
 @dataclass
 class Interaction:
-    interaction_id: int             # the vendor's ticket id / a thread number for email
+    interaction_id: int  # the vendor's ticket id / a thread number for email
     district_id: str
-    source_name: str                # the configured source instance it belongs to
+    source_name: str  # the configured source instance it belongs to
     created_at: dt.datetime
     subject: str
     channel: Channel
-    topic: str                      # transportation, enrollment, special_education, safety, ...
+    topic: str  # transportation, enrollment, special_education, safety, ...
     tags: list[str]
     priority: Literal["urgent", "high", "normal", "low"]
     requester: Person
     assignee: Person | None
-    group: str | None = None        # helpdesk group name (maps to a department in config)
+    group: str | None = None  # helpdesk group name (maps to a department in config)
     organization: str | None = None  # helpdesk organisation (maps to a school in config)
-    group_id: int | None = None     # the vendor's id of `group` (what config mappings name)
+    group_id: int | None = None  # the vendor's id of `group` (what config mappings name)
     organization_id: int | None = None  # the vendor's id of `organization`
     school_id: str | None = None
     department: str | None = None
-    opened_by_agent: bool = False   # phone / walk-in: the agent wrote the first public comment
+    opened_by_agent: bool = False  # phone / walk-in: the agent wrote the first public comment
     events: list[Event] = field(default_factory=list)
     ratings: list[Rating] = field(default_factory=list)  # several: the latest counts
 
@@ -87,17 +87,17 @@ class SurveyAnswerSet:
     respondent_role: Role
     # stable item code -> answer: 1..5 (strongly disagree .. strongly agree), "dont_know" or None
     answers: dict[str, int | str | None]
-    interaction_id: int | None = None          # point-of-contact survey: rated interaction
+    interaction_id: int | None = None  # point-of-contact survey: rated interaction
     rating: Rating | None = None
 
 
 @dataclass
 class World:
-    as_of: dt.date                  # last local date with data
+    as_of: dt.date  # last local date with data
     people: list[Person]
     interactions: list[Interaction]
     survey_responses: list[SurveyAnswerSet]
-    config_yaml: str                # the deployment config describing this world's districts
+    config_yaml: str  # the deployment config describing this world's districts
 
     def for_source(self, source_name: str) -> list[Interaction]:
         return [i for i in self.interactions if i.source_name == source_name]

@@ -350,8 +350,11 @@ class FreshdeskEmulator:
 
     def conversations_of(self, source_name: str, ticket_id: int) -> list[dict]:
         if not self.frozen:
-            return [c for c in self.records(source_name, "conversations")
-                    if c.get("ticket_id") == ticket_id]
+            return [
+                c
+                for c in self.records(source_name, "conversations")
+                if c.get("ticket_id") == ticket_id
+            ]
         if source_name not in self._conversations:
             index: dict[int, list[dict]] = defaultdict(list)
             for c in self.records(source_name, "conversations"):

@@ -41,8 +41,11 @@ class Response:
 
     @classmethod
     def json(cls, data, status: int = 200, headers: dict | None = None) -> Response:
-        return cls(status, json.dumps(data, separators=(",", ":")).encode(),
-                   {"Content-Type": "application/json", **(headers or {})})
+        return cls(
+            status,
+            json.dumps(data, separators=(",", ":")).encode(),
+            {"Content-Type": "application/json", **(headers or {})},
+        )
 
 
 @dataclass
@@ -128,9 +131,13 @@ class EmulatorServer:
             def _serve(self):
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
-                req = Request(self.command, parts.path, parse_qs(parts.query),
-                              {k.lower(): v for k, v in self.headers.items()},
-                              self.rfile.read(length) if length else b"")
+                req = Request(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length) if length else b"",
+                )
                 fault = server._fault_for(parts.path)
                 if fault == "drop":
                     server.requests.append((self.command, self.path, 0))
@@ -142,8 +149,11 @@ class EmulatorServer:
                 if fault in ("error_500", "error_503"):
                     resp = Response.json({"error": "injected"}, status=int(fault[-3:]))
                 elif fault == "rate_limit":
-                    resp = Response.json({"error": "TooManyRequests"}, status=429,
-                                         headers={"Retry-After": f"{server.faults.retry_after:g}"})
+                    resp = Response.json(
+                        {"error": "TooManyRequests"},
+                        status=429,
+                        headers={"Retry-After": f"{server.faults.retry_after:g}"},
+                    )
                 else:
                     resp = server.handle(req)
                 body = resp.body

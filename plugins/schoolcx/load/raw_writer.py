@@ -22,8 +22,17 @@ from psycopg.types.json import Jsonb
 from schoolcx.connectors.base import Page
 from schoolcx.privacy import hash_key, person_hash
 
-RAW_COLUMNS = ("source_system", "source_instance", "district_id", "source_id", "updated_at",
-               "person_hash", "payload", "_batch_id", "_source_position")
+RAW_COLUMNS = (
+    "source_system",
+    "source_instance",
+    "district_id",
+    "source_id",
+    "updated_at",
+    "person_hash",
+    "payload",
+    "_batch_id",
+    "_source_position",
+)
 
 
 @dataclass
@@ -33,8 +42,8 @@ class LoadSummary:
     batch_id: str
     pages: int = 0
     received: int = 0
-    inserted: int = 0          # new record versions landed
-    skipped: int = 0           # versions already in raw (rerun / overlapping window)
+    inserted: int = 0  # new record versions landed
+    skipped: int = 0  # versions already in raw (rerun / overlapping window)
     quarantined: Counter = field(default_factory=Counter)  # reason -> count
     seconds: float = 0.0
 
@@ -44,9 +53,11 @@ class LoadSummary:
 
     def line(self) -> str:
         q = ", ".join(f"{r}: {n}" for r, n in sorted(self.quarantined.items())) or "none"
-        return (f"{self.source_instance} ({self.source_type}): {self.pages} pages, "
-                f"{self.received} records, {self.inserted} new, {self.skipped} already loaded, "
-                f"quarantined {self.quarantined_total} ({q}) in {self.seconds:.1f}s")
+        return (
+            f"{self.source_instance} ({self.source_type}): {self.pages} pages, "
+            f"{self.received} records, {self.inserted} new, {self.skipped} already loaded, "
+            f"quarantined {self.quarantined_total} ({q}) in {self.seconds:.1f}s"
+        )
 
 
 def read_state(conn: psycopg.Connection, source_instance: str) -> dict[str, dict]:
@@ -71,8 +82,16 @@ def _dumps(payload) -> str:
 class RawWriter:
     """Writes pages of one source; use as a context manager around a connector's page stream."""
 
-    def __init__(self, url: str, *, source_instance: str, source_type: str, district_id: str,
-                 run_id: str, on_page: Callable[[Page, LoadSummary], None] | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        source_instance: str,
+        source_type: str,
+        district_id: str,
+        run_id: str,
+        on_page: Callable[[Page, LoadSummary], None] | None = None,
+    ):
         self.url = url
         self.source_instance = source_instance
         self.source_type = source_type
@@ -123,9 +142,18 @@ class RawWriter:
                     " source_position, record_id, field, reason, raw_text) from stdin"
                 ) as copy:
                     for q in page.quarantined:
-                        copy.write_row((self.source_instance, page.stream, self.batch_id,
-                                        q.position, q.record_id, q.field, q.reason,
-                                        q.raw_text.replace("\x00", "")))
+                        copy.write_row(
+                            (
+                                self.source_instance,
+                                page.stream,
+                                self.batch_id,
+                                q.position,
+                                q.record_id,
+                                q.field,
+                                q.reason,
+                                q.raw_text.replace("\x00", ""),
+                            )
+                        )
             if page.state is not None:
                 conn.execute(
                     "insert into ops.extract_state (source_instance, stream, state, updated_at)"
@@ -150,16 +178,23 @@ class RawWriter:
     def _copy_table(self, conn: psycopg.Connection, table: str, records: list) -> int:
         cur = conn.cursor()
         cur.execute(
-            "create temp table if not exists _landing (like raw.zendesk_tickets"
-            " including defaults)"
+            "create temp table if not exists _landing (like raw.zendesk_tickets including defaults)"
         )
         with cur.copy(f"copy _landing ({', '.join(RAW_COLUMNS)}) from stdin") as copy:
             for r in records:
-                copy.write_row((
-                    self.source_type, self.source_instance, self.district_id, r.source_id,
-                    r.updated_at, person_hash(r.person_email, self._key), _dumps(r.payload),
-                    self.batch_id, r.position,
-                ))
+                copy.write_row(
+                    (
+                        self.source_type,
+                        self.source_instance,
+                        self.district_id,
+                        r.source_id,
+                        r.updated_at,
+                        person_hash(r.person_email, self._key),
+                        _dumps(r.payload),
+                        self.batch_id,
+                        r.position,
+                    )
+                )
         # A page can repeat a record version (a vendor serving a page twice); distinct on the
         # key keeps the insert from failing on itself.
         cur.execute(

@@ -54,5 +54,5 @@ def sqlalchemy_url(url: str) -> str:
     """The same server as a SQLAlchemy URL with the psycopg 3 driver (for GX)."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
