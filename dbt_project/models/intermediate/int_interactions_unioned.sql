@@ -162,8 +162,11 @@ freshdesk as (
         freshdesk_tickets.district_id,
         freshdesk_tickets.ticket_id as reference_id,
         freshdesk_tickets.created_at,
-        coalesce(freshdesk_activity.first_reply_at, freshdesk_tickets.first_responded_at)
-            as first_response_at,
+        -- an agent-opened ticket's stats count the opening message: use replies only
+        case
+            when freshdesk_activity.is_opened_by_agent then freshdesk_activity.first_reply_at
+            else coalesce(freshdesk_activity.first_reply_at, freshdesk_tickets.first_responded_at)
+        end as first_response_at,
         case
             when freshdesk_tickets.status in ('solved', 'closed')
                 then coalesce(
@@ -201,10 +204,13 @@ freshdesk as (
             or freshdesk_tickets.stats_closed_at is not null
         ) as is_ever_solved,
         freshdesk_tickets.stats_reopened_at is not null as is_reopened,
-        greatest(
-            coalesce(freshdesk_activity.agent_reply_count, 0),
-            case when freshdesk_tickets.first_responded_at is not null then 1 else 0 end
-        ) as agent_response_count,
+        case
+            when freshdesk_activity.is_opened_by_agent then freshdesk_activity.agent_reply_count
+            else greatest(
+                coalesce(freshdesk_activity.agent_reply_count, 0),
+                case when freshdesk_tickets.first_responded_at is not null then 1 else 0 end
+            )
+        end as agent_response_count,
         greatest(
             freshdesk_tickets._loaded_at,
             freshdesk_activity.conversations_loaded_at,

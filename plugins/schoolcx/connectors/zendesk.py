@@ -180,7 +180,11 @@ class ZendeskConnector:
                 position=position,
             )
 
-        yield from self._cursor_export(client, "users", USERS_PATH, {}, state, until, land)
+        # Users are a dimension, not events: the first export starts at the beginning, since an
+        # agent created before the source's start_date still answers tickets after it.
+        yield from self._cursor_export(
+            client, "users", USERS_PATH, {}, state, until, land, initial_start=1
+        )
 
     def _tickets(self, client, state, until) -> Iterator[Page]:
         def land(rec, position, metric_sets):
@@ -205,6 +209,7 @@ class ZendeskConnector:
         state: dict,
         until: dt.datetime,
         land,
+        initial_start: int | None = None,
     ) -> Iterator[Page]:
         """Follow after_cursor until end_of_stream; stop at the first version past `until`
         and remember where to start again (the export is ordered by version)."""
@@ -212,7 +217,8 @@ class ZendeskConnector:
         if state.get("cursor"):
             params["cursor"] = state["cursor"]
         else:
-            params["start_time"] = int(state.get("start_time") or epoch(self.start))
+            first = epoch(self.start) if initial_start is None else initial_start
+            params["start_time"] = int(state.get("start_time") or first)
         # One page of read-ahead: the next page downloads while this one is validated and
         # written (the cursor for it is known as soon as this page is parsed).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-{stream}") as ex:

@@ -5,6 +5,7 @@ test, so both exercise the same connectors a deployment points at the real vendo
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from contextlib import ExitStack
 from pathlib import Path
@@ -13,15 +14,20 @@ import yaml
 
 from schoolcx.config import DeploymentConfig
 from schoolcx.connections import connection_json
-from schoolcx.demo.world import World
+from schoolcx.demo.world import World, as_seen_at
 from schoolcx.paths import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
 
 class DemoStack:
-    def __init__(self, world: World, workdir: Path):
-        self.world = world
+    def __init__(self, world: World, workdir: Path, served_at: dt.datetime | None = None):
+        # The vendors are read by the night after as_of, at its interval end (08:00 UTC): serve
+        # the world as it stood then, so tickets answered later exist, still unanswered.
+        self.served_at = served_at or dt.datetime.combine(
+            world.as_of + dt.timedelta(days=1), dt.time(8), tzinfo=dt.UTC
+        )
+        self.world = as_seen_at(world, self.served_at)
         self.workdir = Path(workdir)
         self.cfg = DeploymentConfig.model_validate(yaml.safe_load(world.config_yaml))
         self.env: dict[str, str] = {}
@@ -51,7 +57,11 @@ class DemoStack:
                 names = self._by_type(kind)
                 if names:
                     # the world is fixed while served: helpdesk emulators may render it once
-                    opts = {"frozen": True} if kind in ("zendesk", "freshdesk") else {}
+                    opts = (
+                        {"frozen": True, "now": self.served_at}
+                        if kind in ("zendesk", "freshdesk")
+                        else {}
+                    )
                     running = self._stack.enter_context(module.serve(self.world, names, **opts))
                     self._connect(running, names)
                     self.counts[kind] = len(names)

@@ -104,3 +104,22 @@ class World:
 
     def responses_for_source(self, source_name: str) -> list[SurveyAnswerSet]:
         return [r for r in self.survey_responses if r.source_name == source_name]
+
+
+def as_seen_at(world: World, instant: dt.datetime) -> World:
+    """The world as a vendor would serve it at `instant`: what was created by then, with only
+    the events and ratings that had happened. (A ticket answered the next morning exists
+    tonight, unanswered.)"""
+    from dataclasses import replace
+
+    interactions = [
+        replace(
+            i,
+            events=[e for e in i.events if e.at <= instant],
+            ratings=[r for r in i.ratings if r.at <= instant],
+        )
+        for i in world.interactions
+        if i.created_at <= instant
+    ]
+    responses = [r for r in world.survey_responses if r.submitted_at <= instant]
+    return replace(world, interactions=interactions, survey_responses=responses)

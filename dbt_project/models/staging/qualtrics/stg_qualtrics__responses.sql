@@ -1,5 +1,7 @@
--- One row per Qualtrics response. answers keeps the question answers (QID keys) that are codes
--- or short references; free-text answers (anything with spaces, or long) stay in raw.
+-- One row per Qualtrics response. answers keeps the question answers (QID keys) and embedded
+-- data fields (a point-of-contact survey's ticket reference arrives as embedded data, e.g.
+-- ticket_id) that are codes or short references; free text (anything with spaces, or long)
+-- and the export's metadata that identifies a person (IP, recipient, location) stay in raw.
 with
 
 source as (
@@ -20,7 +22,13 @@ renamed as (
                 select jsonb_object_agg(answer.key, answer.value)
                 from jsonb_each(coalesce(source.payload -> 'values', '{}'::jsonb)) as answer
                 where
-                    answer.key ~ '^QID'
+                    answer.key not in (
+                        'ipAddress', 'recipientEmail', 'recipientFirstName',
+                        'recipientLastName', 'locationLatitude', 'locationLongitude',
+                        '_recordId', 'responseId', 'startDate', 'endDate', 'recordedDate',
+                        'status', 'progress', 'duration', 'finished', 'distributionChannel',
+                        'userLanguage'
+                    )
                     and (
                         jsonb_typeof(answer.value) = 'number'
                         or (
