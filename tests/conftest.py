@@ -64,15 +64,14 @@ def module_warehouse(pg_server):
 def dbt_manifest():
     """dbt's manifest, built ahead as the DAG expects (dbt parse needs no database)."""
     import subprocess
-    import sys
-    from pathlib import Path
 
     from schoolcx.orchestration import MANIFEST
-    from schoolcx.paths import DBT_PROJECT_DIR
+    from schoolcx.paths import DBT_PROJECT_DIR, dbt_executable
 
     env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
-    dbt = Path(sys.executable).parent / "dbt"
     subprocess.run(
-        [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)], env=env, check=True
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)],
+        env=env,
+        check=True,
     )
     return MANIFEST

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from schoolcx.paths import DBT_PROJECT_DIR
+from schoolcx.paths import DBT_PROJECT_DIR, dbt_executable
 from schoolcx.settings import WAREHOUSE_CONN_ID
 
 log = logging.getLogger(__name__)
@@ -71,15 +71,10 @@ def mart_assets():
 def dbt_task_group(group_id: str = "transform"):
     """dbt through cosmos: one task per model (build = run + its tests, so a failing test stops
     its children), parsed from a manifest built ahead (no dbt at parse time)."""
-    import shutil
-    import sys
-    from pathlib import Path
-
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
     from cosmos.profiles import PostgresUserPasswordProfileMapping
 
-    dbt_exe = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
     return DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(
@@ -104,7 +99,7 @@ def dbt_task_group(group_id: str = "transform"):
             should_detach_multiple_parents_tests=True,
         ),
         execution_config=ExecutionConfig(
-            dbt_executable_path=dbt_exe,
+            dbt_executable_path=dbt_executable(),
             invocation_mode=InvocationMode.DBT_RUNNER,
         ),
         operator_args={

@@ -13,6 +13,21 @@ def local_dir() -> Path:
     return Path(os.environ.get("SCHOOLCX_HOME", PROJECT_ROOT / ".local")).resolve()
 
 
+def project_path(path: str | Path) -> Path:
+    """A configured path: absolute as given, else relative to the project directory (wherever
+    the task or command runs)."""
+    path = Path(path)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def dbt_executable() -> str:
+    """The dbt of this environment (beside its Python), not whatever dbt is first on PATH."""
+    import shutil
+    import sys
+
+    return shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+
+
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 DAGS_FOLDER = PROJECT_ROOT / "dags"

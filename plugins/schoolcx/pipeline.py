@@ -13,7 +13,7 @@ import os
 import subprocess
 
 from schoolcx.config import DeploymentConfig, load_config
-from schoolcx.paths import DBT_PROJECT_DIR
+from schoolcx.paths import DBT_PROJECT_DIR, dbt_executable
 from schoolcx.settings import WAREHOUSE_CONN_ID, config_path
 
 log = logging.getLogger(__name__)
@@ -107,13 +107,12 @@ def dbt_vars(cfg: DeploymentConfig, as_of: dt.date) -> dict:
 
 def dbt(url: str, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
     """Run the dbt CLI of this environment against the warehouse."""
-    import shutil
-    import sys
-
-    exe = shutil.which("dbt", path=os.path.dirname(sys.executable)) or "dbt"
     env = {**os.environ, **dbt_env(url)}
     return subprocess.run(
-        [exe, *args, "--project-dir", str(DBT_PROJECT_DIR)], env=env, check=check, text=True
+        [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR)],
+        env=env,
+        check=check,
+        text=True,
     )
 
 

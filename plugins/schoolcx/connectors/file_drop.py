@@ -31,7 +31,7 @@ from schoolcx.connectors.base import (
     Page,
     QuarantinedRecord,
 )
-from schoolcx.paths import PROJECT_ROOT
+from schoolcx.paths import project_path
 
 TABLE = "file_drop_rows"
 STREAM = "files"
@@ -114,10 +114,7 @@ class FileDropConnector:
     def __init__(self, ctx: ConnectorContext):
         self.ctx = ctx
         self.opts = ctx.source.opts
-        # A relative folder is relative to the project directory, wherever the task runs.
-        self.folder = Path(self.opts.path)
-        if not self.folder.is_absolute():
-            self.folder = PROJECT_ROOT / self.folder
+        self.folder = project_path(self.opts.path)
         unknown = set(self.opts.columns) - set(_fields(self.opts.kind))
         if unknown:
             raise ConnectorError(

@@ -15,7 +15,7 @@ import yaml
 from schoolcx.config import DeploymentConfig
 from schoolcx.connections import connection_json
 from schoolcx.demo.world import World, as_seen_at
-from schoolcx.paths import PROJECT_ROOT
+from schoolcx.paths import project_path
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +94,7 @@ class DemoStack:
         from schoolcx.demo.generator import write_file_drop
 
         for name in self._by_type("file_drop"):
-            folder = Path(self.cfg.source(name)[1].opts.path)
-            folder = folder if folder.is_absolute() else PROJECT_ROOT / folder
+            folder = project_path(self.cfg.source(name)[1].opts.path)
             files = write_file_drop(self.world, name, folder)
             self.counts["file_drop_files"] = self.counts.get("file_drop_files", 0) + len(files)
 
