@@ -1,9 +1,12 @@
 {{ config(materialized='view') }}
 -- One row per Freshdesk ticket that has conversations: the first public agent reply
 -- (incoming = false and private = false) and how many there are.
--- Agent-opened ticket (phone, walk-in): the agent's public message made at creation (within a
--- minute) opens the ticket and is not a response; the first reply is the next one, as for
--- Zendesk (VENDORS.md), and stats.first_responded_at must not stand in for it.
+-- Freshdesk keeps a ticket's opening text in `description`, not among the conversations, so every
+-- public agent reply after creation is a response, however quick. An agent-logged ticket whose
+-- first public agent message carries the creation instant itself (a phone or walk-in ticket
+-- written up as a reply) is opened by it: that message is not a response and the next one is,
+-- as for Zendesk (VENDORS.md); stats.first_responded_at must not stand in for it. A reply before
+-- creation stays the first response, so the ticket is quarantined downstream as a data error.
 with
 
 conversations as (
@@ -27,7 +30,7 @@ public_replies as (
             partition by conversations.source_instance, conversations.ticket_id
             order by conversations.created_at, conversations.conversation_id
         ) as reply_number,
-        conversations.created_at <= tickets.created_at + interval '1 minute' as at_creation
+        conversations.created_at = tickets.created_at as at_creation
     from conversations
     inner join tickets
         on

@@ -94,6 +94,7 @@ CLOSED_WEEKDAY_FACTOR = 0.2
 # Median first-response delay in business minutes per priority (scaled by the district's speed).
 REPLY_MEDIAN = {"urgent": 45.0, "high": 160.0, "normal": 380.0, "low": 850.0}
 UNANSWERED = {"urgent": 0.01, "high": 0.02, "normal": 0.04, "low": 0.09}
+DONE = ("solved", "closed")
 STAKEHOLDERS = _Weighted(
     (("parent", 0.72), ("student", 0.08), ("staff", 0.08), ("community", 0.12))
 )
@@ -688,8 +689,17 @@ def _file_drop_row(i: Interaction, zone, columns: dict[str, str]) -> dict[str, s
     def local(t: dt.datetime | None) -> str:
         return "" if t is None else t.astimezone(zone).isoformat(sep=" ")
 
-    replies = [e.at for e in i.events if e.kind == "agent_reply"]
-    solved = [e.at for e in i.events if e.kind == "status" and e.status in ("solved", "closed")]
+    # what the district's own system would export: the first reply that is not the opening
+    # comment, and the last entry into solved/closed while the ticket is still done
+    events = sorted(i.events, key=lambda e: (e.at, e.event_id))
+    opening = i.opening_comment
+    replies = [e.at for e in events if e.kind == "agent_reply" and e is not opening]
+    solved, previous = [], None
+    for e in (e for e in events if e.kind == "status"):
+        if e.status in DONE and previous not in DONE:
+            solved.append(e.at)
+        previous = e.status
+    solved = solved if previous in DONE else []
     values = {
         "id": str(i.interaction_id),
         "created_at": local(i.created_at),

@@ -73,6 +73,20 @@ class Interaction:
     ratings: list[Rating] = field(default_factory=list)  # several: the latest counts
 
     @property
+    def opening_comment(self) -> Event | None:
+        """An agent-opened ticket's opening comment: the agent's first comment, made at creation.
+        It is the ticket's description, rendered by the vendors in the creation audit, never a
+        reply. (Status events share its instant, so it need not be the first event.)"""
+        if not self.opened_by_agent:
+            return None
+        for e in sorted(self.events, key=lambda e: (e.at, e.event_id)):
+            if e.at > self.created_at:
+                break
+            if e.kind == "agent_reply" and e.at == self.created_at:
+                return e
+        return None
+
+    @property
     def updated_at(self) -> dt.datetime:
         times = [self.created_at] + [e.at for e in self.events] + [r.at for r in self.ratings]
         return max(times)

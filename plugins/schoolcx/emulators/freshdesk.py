@@ -72,21 +72,9 @@ def _sorted_events(it: Interaction) -> list[Event]:
     return sorted(it.events, key=lambda e: (e.at, e.event_id))
 
 
-def _opening_event(it: Interaction) -> Event | None:
-    events = _sorted_events(it)
-    if (
-        it.opened_by_agent
-        and events
-        and events[0].kind == "agent_reply"
-        and events[0].at == it.created_at
-    ):
-        return events[0]
-    return None
-
-
 def _stats(it: Interaction) -> tuple[int, dict]:
     """Current status code and the ticket's stats from its event history."""
-    opening = _opening_event(it)
+    opening = it.opening_comment
     status, history = "open", []
     for e in _sorted_events(it):
         if e.kind == "status" and e.status and STATUS[e.status] != STATUS[status]:
@@ -94,7 +82,12 @@ def _stats(it: Interaction) -> tuple[int, dict]:
             status = e.status
     replies = [e.at for e in _sorted_events(it) if e.kind == "agent_reply" and e is not opening]
     asks = [e.at for e in it.events if e.kind == "requester_reply"]
-    done = [at for at, _o, new in history if new in ("solved", "closed")]
+    # resolved_at is the entry into resolved/closed: resolved -> closed leaves it as it was
+    done = [
+        at
+        for at, old, new in history
+        if new in ("solved", "closed") and old not in ("solved", "closed")
+    ]
     closed = [at for at, _o, new in history if new == "closed"]
     reopened = [
         at
@@ -151,7 +144,7 @@ def _ticket(it: Interaction, groups: dict, companies: dict) -> dict:
 def _conversations(it: Interaction) -> list[dict]:
     """Replies and notes. The agent's opening comment is the ticket's description, and
     automated acknowledgements are e-mails, not conversations, in Freshdesk."""
-    opening = _opening_event(it)
+    opening = it.opening_comment
     out = []
     for e in _sorted_events(it):
         if e is opening or e.kind in ("status", "auto_reply"):

@@ -30,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from schoolcx.demo.world import Event, Interaction, Person, World
+from schoolcx.demo.world import Interaction, Person, World
 from schoolcx.emulators.http_base import EmulatorServer, Faults, Request, Response
 
 UTC = dt.UTC
@@ -138,20 +138,6 @@ def _current_status(it: Interaction) -> str:
     return "open" if any(e.kind == "agent_reply" for e in it.events) else "new"
 
 
-def _opening_event(it: Interaction) -> Event | None:
-    """An agent-opened ticket whose first event is the agent's comment at creation: that event is
-    the ticket's opening comment, not a reply."""
-    first = min(it.events, key=lambda e: (e.at, e.event_id), default=None)
-    if (
-        it.opened_by_agent
-        and first is not None
-        and first.kind == "agent_reply"
-        and first.at == it.created_at
-    ):
-        return first
-    return None
-
-
 def _minutes(a: dt.datetime, b: dt.datetime | None) -> dict | None:
     if b is None:
         return None
@@ -161,7 +147,7 @@ def _minutes(a: dt.datetime, b: dt.datetime | None) -> dict | None:
 
 
 def _metric_set(it: Interaction, ticket: dict) -> dict:
-    opening = _opening_event(it)
+    opening = it.opening_comment
     replies = [
         e
         for e in sorted(it.events, key=lambda e: (e.at, e.event_id))
@@ -285,7 +271,7 @@ def _audit(aid: int, tid: int, at: dt.datetime, updater: int, via: str, children
 def _ticket_events(it: Interaction) -> list[dict]:
     """One audit for the creation and one per World event, with Create/Change/Comment children."""
     tid = it.interaction_id
-    opening = _opening_event(it)
+    opening = it.opening_comment
     opener = it.assignee if it.opened_by_agent and it.assignee else it.requester
     via = VIA_TEXT[it.channel]
     aid = 2_000_000_000 + tid
