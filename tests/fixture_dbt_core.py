@@ -479,6 +479,10 @@ def zendesk_rows() -> dict[str, list[dict]]:
             },
         ),
     ]
+    # Z9 1009: deleted (spam) tickets stay in the export: no interaction, not quarantined
+    t.append(
+        _ticket(1009, "2025-09-05T15:00:00Z", "2025-09-05T16:00:00Z", "deleted", priority=None)
+    )
     groups = [
         _row(
             "zendesk",
@@ -598,6 +602,8 @@ def freshdesk_rows() -> dict[str, list[dict]]:
             ["Safety"],
             {"first_responded_at": "2025-10-27T07:30:00Z"},
         ),
+        # F3 2003: an outbound email (source 10) started by the district: no interaction
+        _fd_ticket(2003, "2025-10-28T09:00:00Z", "2025-10-28T09:00:00Z", 2, 1, 10, [], {}),
     ]
     convs = [
         _fd_conv(5001, 2001, "2026-03-27T14:00:00Z", True, False),
@@ -901,6 +907,21 @@ def file_and_survey_rows() -> dict[str, list[dict]]:
                 "scale_hi": "10",
             },
         ),
+        # good/bad in a file: good = 5 (METRICS.md), no numeric scale needed
+        _file_row(
+            "lincoln-ratings",
+            "ratings",
+            "R4",
+            "2025-09-20T00:00:00Z",
+            {
+                "id": "R4",
+                "interaction_id": "1004",
+                "rated_at": "2025-09-19T12:00:00Z",
+                "rating": "good",
+                "scale_lo": "",
+                "scale_hi": "",
+            },
+        ),
         _file_row(
             "lincoln-ratings",
             "ratings",
@@ -939,8 +960,9 @@ def file_and_survey_rows() -> dict[str, list[dict]]:
                 {"responseId": f"R_{i}", "values": values, "labels": {}},
             )
         )
-    # point-of-contact: 9th of 11 choices on 0-10 = 8 -> 1 + 4 * 8 / 10 = 4.2, for Z2, after
-    # its Zendesk 'bad': the latest rating counts.
+    # point-of-contact: the choice "8" of a 0-10 question listed from 10 down (3rd of 11
+    # choices: its number, not its position, is the rating) -> 1 + 4 * 8 / 10 = 4.2, for Z2,
+    # after its Zendesk 'bad': the latest rating counts.
     monkey = [
         _row(
             "surveymonkey",
@@ -964,7 +986,7 @@ def file_and_survey_rows() -> dict[str, list[dict]]:
                 ],
                 "_schoolcx": {
                     "answers": {
-                        "q_rate": {"choice_id": "c9", "position": 9, "text": "8", "choices": 11}
+                        "q_rate": {"choice_id": "c9", "position": 3, "text": "8", "choices": 11}
                     }
                 },
             },

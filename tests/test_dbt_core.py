@@ -122,6 +122,7 @@ def test_response_and_resolution_times_by_hand(built):
 def test_classification_sla_and_units(built):
     url, _ = built
     fct = _interactions(url)
+    # 1009 (deleted) and 2003 (an outbound email) are in raw but are no contacts
     assert set(fct) == {
         "1001",
         "1002",
@@ -182,9 +183,14 @@ def test_ratings_volume_survey_and_dimension(built):
         "1001": ("zendesk", Decimal("5")),
         "1002": ("surveymonkey", Decimal("4.2")),  # newer than the Zendesk 'bad'
         "1003": ("file_drop", Decimal("4")),
+        "1004": ("file_drop", Decimal("5")),  # 'good' in a file
         "1006": ("file_drop", Decimal("4.5556")),  # 9 on 1-10; the 7 on 1-5 is quarantined
         "2001": ("freshdesk", Decimal("4")),  # code 102 = rank 4 of 5
     }
+    assert (ratings["1004"]["rating_value"], ratings["1004"]["rating_scale"]) == (
+        "good",
+        "good_bad",
+    )
     quarantined = _rows(
         url,
         "select rating_value, reject_reason from int.int_ratings_normalised "

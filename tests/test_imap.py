@@ -476,3 +476,20 @@ def test_generated_world_threads(warehouse, tmp_path):
                     interactions[m.interaction_id]
                 )
                 assert r.payload["_schoolcx"]["is_automated"] is m.automated
+
+
+@pytest.mark.parametrize(
+    ("value", "automated"),
+    [
+        ("no", False),
+        ("No; reason=manual", False),  # parameters after ';' (RFC 3834)
+        ("no (sent by a person)", False),  # a comment
+        ("auto-replied", True),
+        ("auto-generated; owner-email=x@y", True),
+    ],
+)
+def test_auto_submitted_value_without_parameters_or_comments(value, automated):
+    from schoolcx.connectors.email_threads import parse_headers
+
+    raw = f"From: a@gmail.com\r\nTo: help@d.org\r\nAuto-Submitted: {value}\r\n\r\n".encode()
+    assert parse_headers(raw).is_automated is automated

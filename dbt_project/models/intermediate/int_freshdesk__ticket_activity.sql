@@ -1,6 +1,6 @@
 {{ config(materialized='view') }}
 -- One row per Freshdesk ticket that has conversations: the first public agent reply
--- (incoming = false and private = false) and how many there are.
+-- (incoming = false, private = false, not written by the requester) and how many there are.
 -- Freshdesk keeps a ticket's opening text in `description`, not among the conversations, so every
 -- public agent reply after creation is a response, however quick. An agent-logged ticket whose
 -- first public agent message carries the creation instant itself (a phone or walk-in ticket
@@ -17,6 +17,7 @@ tickets as (
     select
         source_instance,
         ticket_id,
+        requester_id,
         created_at
     from {{ ref('stg_freshdesk__tickets') }}
 ),
@@ -36,7 +37,11 @@ public_replies as (
         on
             conversations.source_instance = tickets.source_instance
             and conversations.ticket_id = tickets.ticket_id
-    where not conversations.is_incoming and not conversations.is_private
+    -- an agent: not the requester (who can post an outgoing reply from the portal), not private
+    where
+        not conversations.is_incoming
+        and not conversations.is_private
+        and conversations.user_id is distinct from tickets.requester_id
 ),
 
 opened_by_agent as (

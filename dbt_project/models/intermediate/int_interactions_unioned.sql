@@ -152,6 +152,8 @@ zendesk as (
         on
             zendesk_tickets.source_instance = zendesk_users.source_instance
             and zendesk_tickets.requester_id = zendesk_users.user_id
+    -- a deleted ticket (spam, a duplicate) is in the export but is no contact
+    where zendesk_tickets.status is distinct from 'deleted'
 ),
 
 freshdesk as (
@@ -267,6 +269,9 @@ freshdesk as (
         on
             freshdesk_tickets.source_instance = freshdesk_contacts.source_instance
             and freshdesk_tickets.requester_id = freshdesk_contacts.contact_id
+    -- an outbound email (source 10) is started by the district: no contact to it (METRICS.md
+    -- "Interaction"), as for email threads started by a district sender
+    where freshdesk_tickets.source_code is distinct from 10
 ),
 
 imap as (

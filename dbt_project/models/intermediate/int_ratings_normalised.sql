@@ -137,6 +137,7 @@ survey_values as (
         ) as rating_number,
         sources.rating_scale_lo as scale_lo,
         sources.rating_scale_hi as scale_hi,
+        null::text as scale_label,
         qualtrics_responses._loaded_at
     from qualtrics_responses
     inner join sources
@@ -155,17 +156,25 @@ survey_values as (
             surveymonkey_responses.answers -> sources.interaction_ref_question ->> 'choice_id'
         ) as interaction_ref,
         surveymonkey_responses.submitted_at as rated_at,
-        -- choice position 1..n on a lo..hi scale: the value is lo + position - 1
-        (
+        -- a choice whose text is a number is that rating (a 0-10 question may list 10 first);
+        -- else choice position 1..n on a lo..hi scale: lo + position - 1
+        coalesce(
+            surveymonkey_responses.answers -> sources.rating_question ->> 'number',
+            (
+                sources.rating_scale_lo
+                + (surveymonkey_responses.answers -> sources.rating_question ->> 'position')::numeric
+                - 1
+            )::float8::text
+        ) as rating_value,
+        coalesce(
+            (surveymonkey_responses.answers -> sources.rating_question ->> 'number')::numeric,
             sources.rating_scale_lo
             + (surveymonkey_responses.answers -> sources.rating_question ->> 'position')::numeric
             - 1
-        )::float8::text as rating_value,
-        sources.rating_scale_lo
-        + (surveymonkey_responses.answers -> sources.rating_question ->> 'position')::numeric
-        - 1 as rating_number,
+        ) as rating_number,
         sources.rating_scale_lo as scale_lo,
         sources.rating_scale_hi as scale_hi,
+        null::text as scale_label,
         surveymonkey_responses._loaded_at
     from surveymonkey_responses
     inner join sources
@@ -185,9 +194,19 @@ survey_values as (
             file_drop_rows.updated_at
         ) as rated_at,
         file_drop_rows.rating_text as rating_value,
-        {{ generate_schema_name('stg', none) }}.try_numeric(file_drop_rows.rating_text) as rating_number,
-        file_drop_rows.scale_lo,
-        file_drop_rows.scale_hi,
+        -- good/bad (METRICS.md: good = 5, bad = 1), else a number on the row's own scale
+        case lower(file_drop_rows.rating_text)
+            when 'good' then 5
+            when 'bad' then 1
+            else {{ generate_schema_name('stg', none) }}.try_numeric(file_drop_rows.rating_text)
+        end as rating_number,
+        case
+            when lower(file_drop_rows.rating_text) in ('good', 'bad') then 1 else file_drop_rows.scale_lo
+        end as scale_lo,
+        case
+            when lower(file_drop_rows.rating_text) in ('good', 'bad') then 5 else file_drop_rows.scale_hi
+        end as scale_hi,
+        case when lower(file_drop_rows.rating_text) in ('good', 'bad') then 'good_bad' end as scale_label,
         file_drop_rows._loaded_at
     from file_drop_rows
     left join districts
@@ -205,9 +224,12 @@ surveys as (
         survey_values.interaction_ref,
         survey_values.rated_at,
         coalesce(survey_values.rating_value, '') as rating_value,
-        coalesce(survey_values.scale_lo::float8::text, '?')
-        || '-'
-        || coalesce(survey_values.scale_hi::float8::text, '?') as rating_scale,
+        coalesce(
+            survey_values.scale_label,
+            coalesce(survey_values.scale_lo::float8::text, '?')
+            || '-'
+            || coalesce(survey_values.scale_hi::float8::text, '?')
+        ) as rating_scale,
         1 + 4.0 * (survey_values.rating_number - survey_values.scale_lo)
         / nullif(survey_values.scale_hi - survey_values.scale_lo, 0) as rating_1_5,
         case

@@ -1,21 +1,19 @@
 {{ config(materialized='view') }}
 -- One row per Zendesk ticket that has events: first non-automated agent response, the number of
 -- agent responses, and its solve history.
--- * An agent response is a public comment by an agent/admin user who is not the requester, not
---   made by a trigger/automation (via Rule) nor by the system user (-1).
--- * Agent-opened ticket (phone, walk-in: the first public comment, made at creation (within a
---   minute), is the agent's): the first response is the agent's second public comment (as Zendesk's own
---   first reply time). An agent comment before creation is not an opening but a data error:
---   it stays the first response and the ticket is quarantined downstream.
+-- * An agent response is a public comment by a user who is not the requester and not the system
+--   (METRICS.md "Agent"), not made by a trigger/automation (via Rule) nor by the system user (-1).
+--   The user's role is not asked: an agent later downgraded or deleted (Zendesk turns them into
+--   end-users) or missing from the users export keeps the responses they gave.
+-- * Agent-opened ticket (phone, walk-in: the first public comment, made in the creation audit at
+--   the ticket's created_at, is not the requester's): the first response is the agent's second
+--   public comment (as Zendesk's own first reply time). A comment before creation is not an
+--   opening but a data error: it stays the first response and the ticket is quarantined downstream.
 -- * last_solved_entry_at: the last time the ticket entered solved/closed from another status.
 with
 
 tickets as (
     select * from {{ ref('stg_zendesk__tickets') }}
-),
-
-users as (
-    select * from {{ ref('stg_zendesk__users') }}
 ),
 
 child_events as (
@@ -30,7 +28,7 @@ public_comments as (
         tickets.created_at as ticket_created_at,
         (
             not child_events.is_automated
-            and coalesce(users.is_agent, false)
+            and child_events.author_id is not null
             and child_events.author_id is distinct from tickets.requester_id
         ) as is_agent_response,
         row_number() over (
@@ -46,10 +44,6 @@ public_comments as (
         on
             child_events.source_instance = tickets.source_instance
             and child_events.ticket_id = tickets.ticket_id
-    left join users
-        on
-            child_events.source_instance = users.source_instance
-            and child_events.author_id = users.user_id
     where child_events.is_comment and child_events.is_public
 ),
 
@@ -72,9 +66,7 @@ opened_by_agent as (
         public_comments.source_instance,
         public_comments.ticket_id,
         public_comments.is_agent_response
-        and public_comments.created_at >= public_comments.ticket_created_at
-        and public_comments.created_at
-        <= public_comments.ticket_created_at + interval '1 minute' as is_opened_by_agent
+        and public_comments.created_at = public_comments.ticket_created_at as is_opened_by_agent
     from public_comments
     where public_comments.comment_seq = 1
 ),

@@ -115,7 +115,8 @@ class ParsedHeaders:
 
     @property
     def is_automated(self) -> bool:
-        auto = (self.auto_submitted or "").split(";")[0].strip().lower()
+        # the value without parameters or comments (RFC 3834): `no; x` and `no (manual)` are no
+        auto = re.sub(r"\([^)]*\)", "", self.auto_submitted or "").split(";")[0].strip().lower()
         return bool(
             (auto and auto != "no")
             or self.x_autoreply

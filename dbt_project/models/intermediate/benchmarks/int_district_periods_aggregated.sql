@@ -21,7 +21,14 @@ configured_enrollment as (
     from {{ ref('stg_ref__district_enrollment') }} as configured_enrollment
 ),
 
+as_of as (
+    select as_of.as_of_date from {{ ref('int_as_of') }} as as_of
+),
+
 interactions as (
+    -- Only what the run's as-of date covers: the extract window runs to 08:00 UTC next morning,
+    -- so the next local date's first hours are loaded too; they belong to the next night's
+    -- figures (their service days are not counted before then).
     select
         interactions.interaction_key,
         interactions.district_id,
@@ -31,6 +38,8 @@ interactions as (
         interactions.first_response_business_minutes,
         interactions.sla_met
     from {{ ref('fct_interactions') }} as interactions
+    cross join as_of
+    where interactions.local_date <= as_of.as_of_date
 ),
 
 ratings as (

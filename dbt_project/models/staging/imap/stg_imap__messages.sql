@@ -33,11 +33,22 @@ renamed as (
         -- automated (METRICS.md): the connector's flag, or any auto-reply / bulk / list header
         (
             coalesce((source.payload -> '_schoolcx' ->> 'is_automated')::boolean, false)
-            or coalesce(lower(source.payload -> 'headers' ->> 'auto_submitted'), 'no') != 'no'
+            -- Auto-Submitted's value without its parameters or comments (RFC 3834): `no; x` is no
+            or coalesce(
+                nullif(
+                    lower(trim(split_part(
+                        regexp_replace(source.payload -> 'headers' ->> 'auto_submitted', '[(][^)]*[)]', '', 'g'),
+                        ';',
+                        1
+                    ))),
+                    ''
+                ),
+                'no'
+            ) != 'no'
             or source.payload -> 'headers' ->> 'x_autoreply' is not null
             or source.payload -> 'headers' ->> 'x_autorespond' is not null
-            or lower(coalesce(source.payload -> 'headers' ->> 'precedence', ''))
-            in ('auto_reply', 'bulk', 'list', 'junk')
+            or lower(trim(coalesce(source.payload -> 'headers' ->> 'precedence', '')))
+            in ('auto_reply', 'bulk', 'list')
             or source.payload -> 'headers' ->> 'list_id' is not null
         ) as is_automated,
         source.person_hash,

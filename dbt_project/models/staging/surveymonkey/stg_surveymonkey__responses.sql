@@ -1,4 +1,5 @@
--- One row per SurveyMonkey response. answers: question id -> {choice_id, position, choices}
+-- One row per SurveyMonkey response. answers: question id -> {choice_id, position, number,
+-- choices}
 -- resolved by the connector; open-ended answers are kept only when they are short references
 -- (no spaces), for point-of-contact surveys that carry the interaction's reference.
 with
@@ -25,6 +26,13 @@ renamed as (
                         jsonb_build_object(
                             'choice_id', answer.value ->> 'choice_id',
                             'position', answer.value -> 'position',
+                            -- a choice's text only when it is a number (a rating): other
+                            -- texts may be a person's own words and stay in raw
+                            'number',
+                            case
+                                when trim(answer.value ->> 'text') ~ '^-?[0-9]+([.][0-9]+)?$'
+                                    then trim(answer.value ->> 'text')
+                            end,
                             'choices', answer.value -> 'choices'
                         )
                     )
