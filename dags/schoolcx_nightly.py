@@ -45,6 +45,12 @@ def schoolcx_nightly():
         sources = pipeline.prepare(pipeline.resolve_warehouse_url(), cfg)
         as_of = pipeline.as_of_date(ctx["data_interval_start"])
         ctx["ti"].xcom_push(key="dbt_vars", value=pipeline.dbt_vars(cfg, as_of))
+        # ref.* changed since the last successful build: the dbt build runs --full-refresh
+        plan = pipeline.plan_refresh(
+            pipeline.resolve_warehouse_url(), requested=bool(ctx["params"]["full_refresh"])
+        )
+        ctx["ti"].xcom_push(key="refresh_plan", value=plan)
+        ctx["ti"].xcom_push(key="full_refresh", value=plan["full_refresh"])
         return sources
 
     @task(retries=2, retry_delay=dt.timedelta(seconds=30), max_active_tis_per_dag=4)
@@ -66,6 +72,18 @@ def schoolcx_nightly():
 
         return pipeline.check_extracts(
             pipeline.resolve_warehouse_url(), get_current_context()["run_id"]
+        )
+
+    @task
+    def record_ref_fingerprint() -> None:
+        """Runs only when every dbt task succeeded: the build now matches tonight's ref.*."""
+        from schoolcx import pipeline
+
+        ctx = get_current_context()
+        pipeline.record_ref_fingerprint(
+            pipeline.resolve_warehouse_url(),
+            ctx["run_id"],
+            ctx["ti"].xcom_pull(task_ids="prepare", key="refresh_plan"),
         )
 
     @task
@@ -111,6 +129,8 @@ def schoolcx_nightly():
     transform = dbt_task_group()
     gate_result = quality_gate()
     extracted >> checked >> transform >> gate_result
+    # beside the gate, not before it: bookkeeping never holds up publishing
+    transform >> record_ref_fingerprint()
     publish(gate_result) >> report()
 
 

@@ -101,6 +101,8 @@ def make_world(seed: int = 20240229) -> dict:
         configured = {2023: current_enrollment - 40 * (i % 3), 2024: current_enrollment}
         if i == 3:
             del configured[2024]  # 2024 falls back to the nearest earlier year, 2023
+        if i == 4:
+            configured[2024] = 2600  # grew out of the under-2,500 band: new peers from 2024
         districts.append(
             {
                 "district_id": district_id,
@@ -393,9 +395,9 @@ def metric_rows(scorecard: dict, survey: list) -> dict:
 
 def expected_peers(world: dict, scorecard: dict) -> dict:
     info = {d["district_id"]: d for d in world["districts"]}
-    band = {d: band_of(info[d]["enrollment"][2024]) for d in info}
-
-    def groups_at(district_id, level):
+    def groups_at(district_id, level, school_year):
+        # the band of the period's school year (a week: the year it starts in)
+        band = {o: band_of(info[o]["enrollment"][school_year]) for o in info}
         d = info[district_id]
         if level == 1:
             return [
@@ -438,7 +440,7 @@ def expected_peers(world: dict, scorecard: dict) -> dict:
             chosen = None
             for level in (1, 2, 3, 4):
                 published = []
-                for name, key, members in groups_at(district_id, level):
+                for name, key, members in groups_at(district_id, level, school_year_of(start)):
                     in_stats = [qualifying[m] for m in members if m in qualifying]
                     if len(in_stats) >= K_MIN:
                         published.append((-len(in_stats), key, name, members))

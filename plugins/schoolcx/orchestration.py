@@ -43,6 +43,9 @@ PUBLISHED_MARTS = (
 )
 DBT_VARS = ("as_of_date", "k_min_districts", "n_min_observations")
 _XCOM_VAR = "{{ ti.xcom_pull(task_ids='prepare', key='dbt_vars')['NAME'] }}"
+FULL_REFRESH_TEMPLATE = (
+    "{{ params.full_refresh or ti.xcom_pull(task_ids='prepare', key='full_refresh') }}"
+)
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
 DEFAULT_ARGS = {
@@ -105,7 +108,10 @@ def dbt_task_group(group_id: str = "transform"):
         operator_args={
             "install_deps": False,
             "retries": 0,  # a failed model or test is a bug or bad data, not a blip
-            "full_refresh": "{{ params.full_refresh }}",
+            # Requested (param) or decided by prepare: the reference data changed since the
+            # last successful build (pipeline.plan_refresh). Renders "True"/"False"; cosmos
+            # turns a true string into --full-refresh.
+            "full_refresh": FULL_REFRESH_TEMPLATE,
             # The as-of date and peer thresholds come from the run (pipeline.dbt_vars, pushed by
             # the prepare task), so a backfill of an old interval computes that night's marts.
             "vars": {name: _XCOM_VAR.replace("NAME", name) for name in DBT_VARS},

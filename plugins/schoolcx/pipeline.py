@@ -66,6 +66,36 @@ def prepare(url: str, cfg: DeploymentConfig) -> list[str]:
     return [s.name for _, s in cfg.sources()]
 
 
+def plan_refresh(url: str, requested: bool = False) -> dict:
+    """After prepare (ref.* synced): whether tonight's dbt build must be a full refresh.
+
+    A full refresh when requested, or when the reference data changed since the last
+    successful build (schoolcx.refchange). Returns RefreshDecision.to_dict(); the DAG passes
+    `full_refresh` to cosmos and the whole dict to `record_ref_fingerprint` after the build.
+    """
+    from schoolcx.refchange import decide_full_refresh
+
+    decision = decide_full_refresh(url, requested=requested)
+    if decision.full_refresh:
+        log.warning("%s", decision.reason)
+    else:
+        log.info("%s: incremental build tonight", decision.reason)
+    return decision.to_dict()
+
+
+def record_ref_fingerprint(url: str, run_id: str, plan: dict) -> None:
+    """Once the dbt build succeeded: record the reference data it was computed from."""
+    from schoolcx.refchange import record_build
+
+    record_build(url, run_id, plan)
+    log.info(
+        "recorded reference fingerprint %s for run %s (full refresh: %s)",
+        plan["fingerprint"],
+        run_id,
+        plan["full_refresh"],
+    )
+
+
 def extract(
     url: str, cfg: DeploymentConfig, source_name: str, run_id: str, until: dt.datetime
 ) -> dict:

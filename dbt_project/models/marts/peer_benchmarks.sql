@@ -27,36 +27,58 @@ districts as (
     select
         districts.district_id,
         districts.state,
-        districts.enrollment_band,
         districts.consortium_ids
     from {{ ref('dim_district') }} as districts
 ),
 
+district_periods as (
+    -- A district's enrollment band is that of the period (the enrollment its volume per
+    -- student is measured against: a week takes the school year it starts in), not today's: a
+    -- district that grew changes peers from the year it grew.
+    select
+        district_periods.district_id,
+        district_periods.period_type,
+        district_periods.period_start,
+        {{ enrollment_band('district_periods.enrollment') }} as enrollment_band
+    from {{ ref('int_district_periods_aggregated') }} as district_periods
+    where
+        district_periods.period_type in ('school_year', 'month', 'week')
+        and district_periods.enrollment is not null
+),
+
 district_consortiums as (
-    select distinct
-        districts.district_id,
-        districts.enrollment_band,
+    select
+        district_periods.district_id,
+        district_periods.period_type,
+        district_periods.period_start,
+        district_periods.enrollment_band,
         memberships.consortium_id
-    from districts
+    from district_periods
+    inner join districts
+        on district_periods.district_id = districts.district_id
     cross join lateral unnest(districts.consortium_ids) as memberships (consortium_id)
 ),
 
 district_groups as (
-    -- Every peer group a district belongs to; group_level orders them narrowest first.
-    -- A district in several consortiums belongs to one group per consortium at levels 1-2.
+    -- Every peer group a district belongs to in a period; group_level orders them narrowest
+    -- first. A district in several consortiums belongs to one group per consortium at levels
+    -- 1-2.
     select
         district_consortiums.district_id,
+        district_consortiums.period_type,
+        district_consortiums.period_start,
         1 as group_level,
         'consortium_and_enrollment_band' as peer_group,
         district_consortiums.consortium_id || ' / ' || district_consortiums.enrollment_band
             as peer_group_key
     from district_consortiums
-    where district_consortiums.enrollment_band is not null
 
     union all
 
     select
         district_consortiums.district_id,
+        district_consortiums.period_type,
+        district_consortiums.period_start,
         2 as group_level,
         'consortium' as peer_group,
         district_consortiums.consortium_id as peer_group_key
@@ -65,21 +87,26 @@ district_groups as (
     union all
 
     select
-        districts.district_id,
+        district_periods.district_id,
+        district_periods.period_type,
+        district_periods.period_start,
         3 as group_level,
         'state_and_enrollment_band' as peer_group,
-        districts.state || ' / ' || districts.enrollment_band as peer_group_key
-    from districts
-    where districts.enrollment_band is not null
+        districts.state || ' / ' || district_periods.enrollment_band as peer_group_key
+    from district_periods
+    inner join districts
+        on district_periods.district_id = districts.district_id
 
     union all
 
     select
-        districts.district_id,
+        district_periods.district_id,
+        district_periods.period_type,
+        district_periods.period_start,
         4 as group_level,
         'all_districts' as peer_group,
         'all' as peer_group_key
-    from districts
+    from district_periods
 ),
 
 memberships as (
@@ -97,7 +124,10 @@ memberships as (
         district_groups.peer_group_key
     from metric_values
     inner join district_groups
-        on metric_values.district_id = district_groups.district_id
+        on
+            metric_values.district_id = district_groups.district_id
+            and metric_values.period_type = district_groups.period_type
+            and metric_values.period_start = district_groups.period_start
 ),
 
 memberships_counted as (
