@@ -480,6 +480,9 @@ def zendesk_rows() -> dict[str, list[dict]]:
         ),
     ]
     # Z9 1009: deleted (spam) tickets stay in the export: no interaction, not quarantined
+    # Z10 1010: created before the source's start_date (2025-08-01), updated since, so in the
+    # export: outside the configured history, quarantined with that reason
+    t.append(_ticket(1010, "2025-07-15T15:00:00Z", "2025-09-10T16:00:00Z", "open", priority="low"))
     t.append(
         _ticket(1009, "2025-09-05T15:00:00Z", "2025-09-05T16:00:00Z", "deleted", priority=None)
     )

@@ -9,6 +9,7 @@ second night equals a full refresh.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -165,6 +166,7 @@ def test_classification_sla_and_units(built):
     }
     assert rejected == {
         "1005": "first response before created_at",
+        "1010": "created before the source start_date",
         "interactions.csv:C2": "missing or unparseable created_at",
     }
 
@@ -207,13 +209,20 @@ def test_ratings_volume_survey_and_dimension(built):
     )[0]
     assert (day["interactions"], day["enrollment"], day["is_service_day"]) == (3, 4200, True)
     assert round(day["interactions_per_1000_students"], 6) == Decimal("0.714286")
-    last = _rows(
+    # every date once, zero-contact days included, from the sources' start_date (observed
+    # from then, not from the calendar's start a year earlier) to the as-of date
+    spans = _rows(
         url,
-        "select district_id, max(local_date) as d, count(*) filter "
-        "(where interactions = 0) as zero_days from build.fct_daily_volume "
-        "group by 1",
+        "select district_id, min(local_date) as first, max(local_date) as last, count(*) as days,"
+        " count(*) filter (where interactions = 0) as zero_days from build.fct_daily_volume"
+        " group by 1",
     )
-    assert all(str(r["d"]) == fx.AS_OF_NIGHT_ONE and r["zero_days"] > 300 for r in last)
+    first, last = dt.date(2025, 8, 1), dt.date.fromisoformat(fx.AS_OF_NIGHT_ONE)
+    # Desert has no interaction source: nothing observed, no days (not a year of zeros)
+    assert {r["district_id"] for r in spans} == {fx.LINCOLN, fx.HARBOR}
+    for r in spans:
+        assert (r["first"], r["last"], r["days"]) == (first, last, (last - first).days + 1)
+        assert r["zero_days"] > 200
     items = {r["item_code"]: r for r in _rows(url, "select * from build.fct_survey_item_results")}
     assert (items["feel_safe"]["valid_answers"], items["feel_safe"]["agree_answers"]) == (3, 2)
     assert round(items["feel_safe"]["percent_agree"], 2) == Decimal("66.67")
@@ -288,5 +297,5 @@ def test_incremental_run_equals_full_refresh(built):
                 "select count(*) from build.fct_daily_volume where local_date = %s",
                 (fx.AS_OF_NIGHT_TWO,),
             ).fetchone()[0]
-            == 3
+            == 2  # Lincoln and Harbor; Desert has no interaction source to observe
         )

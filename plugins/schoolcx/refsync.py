@@ -33,7 +33,7 @@ REF_TABLES = (
 SOURCE_COLUMNS = (
     "source_instance, district_id, source_type, internal, mailbox_address, responders, "
     "max_lag_hours, school_id, department, survey_kind, interaction_ref_question, "
-    "rating_question, rating_scale_lo, rating_scale_hi"
+    "rating_question, rating_scale_lo, rating_scale_hi, start_date"
 )
 
 
@@ -119,6 +119,7 @@ def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]
                     s.school_id,
                     s.department,
                     *_survey_options(s),
+                    s.start_date,
                 )
             )
             for unit_type in ("school", "department", "stakeholder"):

@@ -520,6 +520,7 @@ enriched as (
         keyed.last_loaded_at,
         districts.timezone,
         {{ local_date('keyed.created_at', 'districts.timezone') }} as local_date,
+        sources.start_date as source_start_date,
         keyed.has_unparseable_time
     from keyed
     left join districts
@@ -569,6 +570,10 @@ final as (
             when enriched.first_response_at < enriched.created_at
                 then 'first response before created_at'
             when enriched.resolved_at < enriched.created_at then 'resolution before created_at'
+            -- an old ticket updated since the source's start: outside the configured history,
+            -- which would otherwise count it in periods the warehouse does not observe
+            when enriched.local_date < enriched.source_start_date
+                then 'created before the source start_date'
         end as reject_reason
     from enriched
     left join sla_targets

@@ -10,8 +10,8 @@
         ]
     )
 }}
--- One row per district and local date of its calendar range up to the as-of date (zero-contact
--- days included): interactions created that local date, of which high-risk, and per 1,000
+-- One row per district and local date from its earliest interaction source's start_date up to
+-- the as-of date (zero-contact days included): interactions created that local date, of which high-risk, and per 1,000
 -- students (enrollment of the date's school year). Incremental: the last lookback_days of dates
 -- and every date with an interaction (valid or quarantined) loaded within lookback_days of the
 -- last load are recomputed.
@@ -23,6 +23,17 @@ calendar_days as (
 
 as_of as (
     select * from {{ ref('int_as_of') }}
+),
+
+coverage as (
+    -- a district is observed from its earliest source's start_date: earlier dates are not
+    -- zero-contact days but unobserved ones
+    select
+        sources.district_id,
+        min(sources.start_date) as observed_from
+    from {{ ref('stg_ref__sources') }} as sources
+    where sources.source_type not in ('qualtrics', 'surveymonkey')
+    group by sources.district_id
 ),
 
 enrollment as (
@@ -46,8 +57,11 @@ days as (
         calendar_days.is_service_day
     from calendar_days
     cross join as_of
+    inner join coverage
+        on calendar_days.district_id = coverage.district_id
     where
         calendar_days.local_date <= as_of.as_of_date
+        and calendar_days.local_date >= coverage.observed_from
     {% if is_incremental() -%}
     and (
         calendar_days.local_date > (

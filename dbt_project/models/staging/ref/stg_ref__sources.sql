@@ -20,7 +20,8 @@ renamed as (
         source.interaction_ref_question,
         source.rating_question,
         source.rating_scale_lo,
-        source.rating_scale_hi
+        source.rating_scale_hi,
+        source.start_date
     from source
 )
 
