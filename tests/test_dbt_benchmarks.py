@@ -395,6 +395,7 @@ def metric_rows(scorecard: dict, survey: list) -> dict:
 
 def expected_peers(world: dict, scorecard: dict) -> dict:
     info = {d["district_id"]: d for d in world["districts"]}
+
     def groups_at(district_id, level, school_year):
         # the band of the period's school year (a week: the year it starts in)
         band = {o: band_of(info[o]["enrollment"][school_year]) for o in info}
