@@ -26,6 +26,7 @@ DONE = ("solved", "closed")
 PRIORITY_ORDER = ("low", "normal", "high", "urgent")
 SCALES = {"1-5": (1, 5), "1-10": (1, 10), "0-10": (0, 10)}
 ONE_DAY = dt.timedelta(days=1)
+SURVEY_TYPES = ("qualtrics", "surveymonkey")
 
 
 @dataclass(frozen=True)
@@ -257,14 +258,34 @@ def school_year(day: dt.date) -> int:
     return day.year + (day.month >= 7)
 
 
+def observed_from(district: District) -> dt.date:
+    """The first local date the warehouse observes a district: its earliest interaction source's
+    start_date (survey tools carry no interactions). Earlier dates are not zero-contact days."""
+    return min(s.start_date for s in district.sources if s.type not in SURVEY_TYPES)
+
+
 def interactions_of(
     world: World, district_id: str, cal: Calendar, first: dt.date, last: dt.date
 ) -> list[Interaction]:
+    """Interactions created first..last (local dates), without those created before their own
+    source's start_date (outside the configured history: quarantined, not counted)."""
+    starts = {s.name: s.start_date for _, s in _sources_of(world)}
     return [
         i
         for i in world.interactions
-        if i.district_id == district_id and first <= cal.local_date(i.created_at) <= last
+        if i.district_id == district_id
+        and first <= cal.local_date(i.created_at) <= last
+        and cal.local_date(i.created_at) >= starts[i.source_name]
     ]
+
+
+@cache
+def _sources_of_yaml(config_yaml: str):
+    return DeploymentConfig.model_validate(yaml.safe_load(config_yaml)).sources()
+
+
+def _sources_of(world: World):
+    return _sources_of_yaml(world.config_yaml)
 
 
 def daily_volume_per_1000(
@@ -307,7 +328,8 @@ def district_scorecard(
             sla.append(met)
     latest = latest_ratings(world, as_of)
     scores = [r5(r.value, r.scale) for i in rows if (r := latest.get(i.interaction_id))]
-    service_days = cal.service_days(first, last)
+    # a period partly before the district is observed counts its observed service days only
+    service_days = cal.service_days(max(first, observed_from(district)), last)
     enrollment = district.enrollment_for(school_year(first))
     n = len(rows)
     return {
