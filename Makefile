@@ -37,11 +37,13 @@ lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/sqlfluff lint dbt_project/models
 
-# Extraction and loading of 1M synthetic Zendesk tickets (records/s, peak RSS), then the
-# slow-marked tests (memory flatness).
+# Extraction and loading of 1M synthetic Zendesk tickets (records/s, peak RSS), the slow-marked
+# tests (memory flatness), then dbt full-build and one-night incremental times for one school
+# year at scale S (10,000 students) and M (100,000) (.local/bench/dbt.json).
 bench: setup
 	.venv/bin/python -m schoolcx.bench_extract $${BENCH_RECORDS:-1000000}
 	.venv/bin/pytest -q -m slow -s
+	.venv/bin/python -m schoolcx.bench_dbt --scale $${BENCH_SCALES:-S,M}
 
 warehouse-down:
 	.venv/bin/schoolcx warehouse down

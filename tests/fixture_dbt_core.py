@@ -880,7 +880,7 @@ def file_and_survey_rows() -> dict[str, list[dict]]:
                 "resolved_at": "",
             },
         ),
-        # ratings: 4 on 1-5 for Z3 -> 4; 9 on 1-10 for Z6 -> 1 + 4 * 8 / 9 = 4.5556;
+        # ratings: 4 on 1-5 for Z3 -> 4; 9 on 1-10 for Z6 -> 1 + 4 * 8 / 9 = 4.5555...;
         # 7 on 1-5 for Z6 -> out of scale (rejected).
         _file_row(
             "lincoln-ratings",
@@ -1011,9 +1011,78 @@ def night_one_rows() -> dict[str, list[dict]]:
 
 
 def night_two_rows() -> dict[str, list[dict]]:
-    """A new service day (Mon 2026-03-23) and late updates to old records."""
+    """A new service day (Mon 2026-03-23) and late updates to old records, one per path an
+    incremental run must follow: a new ticket, a reopened one, a deleted one, an older version
+    landed late, a requester whose locale changed, a late Freshdesk reply, an earlier message
+    that makes a mail thread district-started, a new file row and a late rating."""
     return {
+        "zendesk_users": [
+            # the caller of Z3 1003 changed their locale: 1003's language follows
+            _row(
+                "zendesk",
+                ZD,
+                LINCOLN,
+                CALLER,
+                "2026-03-23T12:00:00Z",
+                {
+                    "id": CALLER,
+                    "name": f"User {CALLER}",
+                    "email": USERS[CALLER][1],
+                    "role": "end-user",
+                    "locale": "de-DE",
+                    "organization_id": None,
+                    "user_fields": {},
+                },
+                USERS[CALLER][1],
+            )
+        ],
+        "freshdesk_conversations": [
+            # F2 2002 had no conversations landed: a public agent reply Mon 2025-10-27 08:00 CET
+            # now comes first (before stats.first_responded_at 08:30)
+            _fd_conv(5004, 2002, "2025-10-27T07:00:00Z", False, False),
+        ],
+        "imap_messages": [
+            # T1 turns out to have been started by the district (an earlier Sent message): no
+            # longer an interaction
+            _msg(
+                "lincoln-help",
+                "t1-first@lincoln",
+                "2025-09-03T11:00:00Z",
+                "help@lincoln.k12.il.us",
+                thread="t1@gmail.com",
+                folder="Sent",
+            ),
+        ],
+        "file_drop_rows": [
+            _file_row(
+                "lincoln-calls",
+                "interactions",
+                "C3",
+                "2026-03-23T20:00:00Z",
+                {
+                    "id": "C3",
+                    "created_at": "2026-03-23 09:00",
+                    "channel": "phone",
+                    "topic": "bus",
+                    "priority": "low",
+                    "requester_email": "",
+                    "first_response_at": "2026-03-23 09:20",
+                    "resolved_at": "",
+                },
+            ),
+        ],
         "zendesk_tickets": [
+            # Z4 1004 deleted (spam): no longer an interaction, its day's count drops
+            _ticket(1004, "2026-03-06T22:00:00Z", "2026-03-23T15:30:00Z", "deleted", priority=None),
+            # an older version of Z6 1006 landed late: the latest version still wins
+            _ticket(
+                1006,
+                "2025-10-31T21:00:00Z",
+                "2025-11-01T10:00:00Z",
+                "new",
+                priority="urgent",
+                group=100,
+            ),
             # Z7 1007: Mon 09:00 CDT, answered 09:30 -> 30.
             _ticket(
                 1007,
@@ -1061,15 +1130,18 @@ def night_two_rows() -> dict[str, list[dict]]:
     }
 
 
-def insert_rows(url: str, tables: dict[str, list[dict]], batch_id: str) -> int:
+def insert_rows(url: str, tables: dict[str, list[dict]], batch_id: str, days_ago: int = 0) -> int:
+    """Land rows as a night's load `days_ago` days back (_loaded_at), so that a later night's
+    incremental run recomputes only what that night loaded (beyond the lookback)."""
     n = 0
     with psycopg.connect(url) as conn:
         for table, rows in tables.items():
             for r in rows:
                 conn.execute(
                     f"insert into raw.{table} (source_system, source_instance, district_id, "
-                    "source_id, updated_at, person_hash, payload, _batch_id) "
-                    "values (%s, %s, %s, %s, %s, %s, %s::jsonb, %s) on conflict do nothing",
+                    "source_id, updated_at, person_hash, payload, _batch_id, _loaded_at) "
+                    "values (%s, %s, %s, %s, %s, %s, %s::jsonb, %s,"
+                    " now() - make_interval(days => %s)) on conflict do nothing",
                     (
                         r["source_system"],
                         r["source_instance"],
@@ -1079,6 +1151,7 @@ def insert_rows(url: str, tables: dict[str, list[dict]], batch_id: str) -> int:
                         r["person_hash"],
                         json.dumps(r["payload"]),
                         batch_id,
+                        days_ago,
                     ),
                 )
                 n += 1

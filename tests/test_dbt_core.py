@@ -42,7 +42,9 @@ SELECTION = [
 ]
 
 
-def _dbt(url: str, tmp: Path, *args: str, as_of: str) -> subprocess.CompletedProcess:
+def _dbt(
+    url: str, tmp: Path, *args: str, as_of: str, lookback_days: int = 3
+) -> subprocess.CompletedProcess:
     parts = url_parts(url)
     env = {
         **os.environ,
@@ -60,7 +62,7 @@ def _dbt(url: str, tmp: Path, *args: str, as_of: str) -> subprocess.CompletedPro
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--vars",
-        f"{{as_of_date: '{as_of}'}}",
+        f"{{as_of_date: '{as_of}', lookback_days: {lookback_days}}}",
         "--select",
         *SELECTION,
         "--indirect-selection",
@@ -77,7 +79,8 @@ def built(module_warehouse, tmp_path_factory):
     url = module_warehouse
     tmp = tmp_path_factory.mktemp("dbt_core")
     sync_config(url, fx.config(), today=fx.CONFIG_TODAY)
-    fx.insert_rows(url, fx.night_one_rows(), "night-1")
+    # loaded well before night two, beyond the incremental lookback (3 days)
+    fx.insert_rows(url, fx.night_one_rows(), "night-1", days_ago=10)
     _dbt(url, tmp, "build", as_of=fx.AS_OF_NIGHT_ONE)
     return url, tmp
 
@@ -186,7 +189,8 @@ def test_ratings_volume_survey_and_dimension(built):
         "1002": ("surveymonkey", Decimal("4.2")),  # newer than the Zendesk 'bad'
         "1003": ("file_drop", Decimal("4")),
         "1004": ("file_drop", Decimal("5")),  # 'good' in a file
-        "1006": ("file_drop", Decimal("4.5556")),  # 9 on 1-10; the 7 on 1-5 is quarantined
+        # 9 on 1-10 = 1 + 4 * 8 / 9, unrounded; the 7 on 1-5 is quarantined
+        "1006": ("file_drop", Decimal("4.5555555555555556")),
         "2001": ("freshdesk", Decimal("4")),  # code 102 = rank 4 of 5
     }
     assert (ratings["1004"]["rating_value"], ratings["1004"]["rating_scale"]) == (
@@ -266,9 +270,34 @@ def _snapshot(url: str, schema: str) -> None:
 
 def test_incremental_run_equals_full_refresh(built):
     url, tmp = built
+    with psycopg.connect(url) as conn:
+        volume_before = dict(
+            ((d, day), n)
+            for d, day, n in conn.execute(
+                "select district_id, local_date, interactions from build.fct_daily_volume"
+            )
+        )
     fx.insert_rows(url, fx.night_two_rows(), "night-2")
-    _dbt(url, tmp, "run", as_of=fx.AS_OF_NIGHT_TWO)
+    # no lookback: only what night two loaded is recomputed, so every path below is exercised
+    _dbt(url, tmp, "build", as_of=fx.AS_OF_NIGHT_TWO, lookback_days=0)
     fct = _interactions(url)
+    # each incremental path: deleted ticket, changed requester, older version landed late, late
+    # Freshdesk reply, thread found district-started, new file row
+    assert "1004" not in fct
+    assert fct["1003"]["language"] == "de"
+    assert fct["1006"]["status"] == "open"
+    assert fct["2002"]["first_response_at"] == dt.datetime(2025, 10, 27, 7, tzinfo=dt.UTC)
+    assert "t1@gmail.com" not in fct
+    assert fct["interactions.csv:C3"]["first_response_business_minutes"] == 20
+    with psycopg.connect(url) as conn:
+        volume_after = dict(
+            ((d, day), n)
+            for d, day, n in conn.execute(
+                "select district_id, local_date, interactions from build.fct_daily_volume"
+            )
+        )
+    for day in (dt.date(2026, 3, 6), dt.date(2025, 9, 3)):  # Z4 1004 deleted; T1 not a contact
+        assert volume_after[fx.LINCOLN, day] == volume_before[fx.LINCOLN, day] - 1
     # the late update replaced the old row, the new day arrived, the pending SLA elapsed
     assert (fct["1001"]["resolved_at"], fct["1001"]["reopened"], fct["1001"]["status"]) == (
         None,
@@ -278,7 +307,7 @@ def test_incremental_run_equals_full_refresh(built):
     assert fct["1007"]["first_response_business_minutes"] == 30
     assert fct["1008"]["sla_met"] is False
     _snapshot(url, "incremental_result")
-    _dbt(url, tmp, "run", "--full-refresh", as_of=fx.AS_OF_NIGHT_TWO)
+    _dbt(url, tmp, "build", "--full-refresh", as_of=fx.AS_OF_NIGHT_TWO)
     with psycopg.connect(url) as conn:
         for mart in CORE_MARTS:
             for a, b in (("build", "incremental_result"), ("incremental_result", "build")):

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,9 +20,12 @@ import psycopg
 import pytest
 import yaml
 
-from schoolcx import pipeline
+from schoolcx import pipeline, refchange
 from schoolcx.config import DeploymentConfig
+from schoolcx.paths import DBT_PROJECT_DIR
 from schoolcx.refchange import (
+    CODE_ENTRY,
+    code_fingerprint,
     decide_full_refresh,
     last_recorded,
     record_build,
@@ -64,7 +68,39 @@ def test_fingerprint_covers_every_ref_table(warehouse):
             )
         }
     assert tables == set(REF_TABLES)
-    assert set(ref_fingerprint(warehouse).tables) == tables
+    assert set(ref_fingerprint(warehouse).tables) == tables | {CODE_ENTRY}
+
+
+def test_code_fingerprint_follows_models_macros_and_project_file(tmp_path):
+    project = tmp_path / "dbt_project"
+    for name in refchange.CODE_PATHS:
+        source = DBT_PROJECT_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, project / name)
+        else:
+            shutil.copy(source, project / name)
+    (project / "target").mkdir()  # build output is not code
+    (project / "target" / "manifest.json").write_text("{}")
+    before = code_fingerprint(project)
+    assert before == code_fingerprint(DBT_PROJECT_DIR)
+    model = project / "models" / "marts" / "fct_interactions.sql"
+    model.write_text(model.read_text() + "\n-- changed\n")
+    assert code_fingerprint(project) != before
+    model.write_text(model.read_text().removesuffix("\n-- changed\n"))
+    assert code_fingerprint(project) == before
+    (project / "macros" / "new_macro.sql").write_text("{% macro x() %}1{% endmacro %}")
+    assert code_fingerprint(project) != before
+
+
+def test_upgraded_dbt_code_means_full_refresh(warehouse, monkeypatch):
+    # incremental tables keep rows computed by the old code: the first night after an upgrade of
+    # the models rebuilds them (here the upgrade is a different code fingerprint)
+    _night(warehouse, GOOD, "night-1")
+    monkeypatch.setattr(refchange, "code_fingerprint", lambda: "0" * 32)
+    plan = _night(warehouse, copy.deepcopy(GOOD), "night-2")
+    assert plan["full_refresh"] is True
+    assert plan["changed_tables"] == [CODE_ENTRY]
+    assert _night(warehouse, copy.deepcopy(GOOD), "night-3")["full_refresh"] is False
 
 
 def test_unchanged_config_is_no_full_refresh(warehouse):

@@ -1,3 +1,24 @@
+{#- The watermark of an incremental run: the latest load time this model has seen (its
+    `column`, a load timestamp carried from raw `_loaded_at`) minus var('lookback_days'), so a
+    record committed late by a long-running load, or re-read by a connector's lookback, is still
+    picked up. Records loaded after it are recomputed; '-infinity' on an empty model (after a
+    crash emptied an unlogged table, the run recomputes everything by itself).
+    Read when the model runs and inlined as a literal: compared with a subquery's value, the
+    planner then estimates the few rows of one night from the load-time index and looks them
+    up, instead of guessing a third of the table and scanning it. -#}
+{% macro incremental_watermark(column, relation=none) -%}
+    {%- set relation = relation or this -%}
+    {%- if execute -%}
+        {%- set found = run_query(
+            "select (coalesce(max(" ~ column ~ "), '-infinity'::timestamptz) - interval '"
+            ~ var("lookback_days") ~ " days')::text from " ~ relation
+        ) -%}
+        '{{ found.columns[0].values()[0] }}'::timestamptz
+    {%- else -%}
+        '-infinity'::timestamptz
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Post-hook of the incremental facts: delete rows whose interaction is no longer a valid
     interaction upstream (quarantined since, or gone), which delete+insert alone would keep.
     Keeps an incremental run equal to a full refresh. A no-op on a full build. -#}
@@ -10,3 +31,30 @@ where not exists (
         and {{ upstream_filter }}
 )
 {% endmacro %}
+
+{#- The helpdesk tickets (source_instance, ticket_id) an incremental int_interactions_unioned
+    recomputes: those whose ticket version, activity (events or conversations) or requester
+    (user or contact) was loaded since its watermark. -#}
+{% macro changed_helpdesk_tickets(tickets, activity, people, person_key) -%}
+    select
+        changed_tickets.source_instance,
+        changed_tickets.ticket_id
+    from {{ tickets }} as changed_tickets
+    where changed_tickets._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+    union
+    select
+        changed_activity.source_instance,
+        changed_activity.ticket_id
+    from {{ activity }} as changed_activity
+    where changed_activity.last_loaded_at > {{ incremental_watermark('last_loaded_at') }}
+    union
+    select
+        requested.source_instance,
+        requested.ticket_id
+    from {{ tickets }} as requested
+    inner join {{ people }} as changed_people
+        on
+            requested.source_instance = changed_people.source_instance
+            and requested.requester_id = changed_people.{{ person_key }}
+    where changed_people._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+{%- endmacro %}

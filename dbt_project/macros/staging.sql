@@ -1,10 +1,35 @@
 {#- Helpers shared by the staging models. -#}
 
 {#- The latest landed version of each record: latest updated_at per (source_instance, source_id);
-    a tie (same version landed twice cannot happen: primary key) falls back to the last load. -#}
+    a tie (same version landed twice cannot happen: primary key) falls back to the last load.
+    In an incremental run only the records with a version loaded since the model's watermark
+    are recomputed (from all their versions, so a late, older version never wins); the raw
+    primary key (source_instance, source_id, updated_at) serves both lookups. -#}
 {% macro latest_versions(relation) -%}
-    select distinct on (src.source_instance, src.source_id) src.*
+    select distinct on (src.source_instance, src.source_id)
+        src.source_system,
+        src.source_instance,
+        src.district_id,
+        src.source_id,
+        src.updated_at,
+        src.person_hash,
+        -- decompressed once here (`|| '{}'` returns the detoasted value): raw payloads are
+        -- stored pglz-compressed, and every `->>` on the stored value would decompress it again
+        -- (a staging model reads 10-25 fields: 3x the time)
+        src.payload || '{}'::jsonb as payload,
+        src._loaded_at,
+        src._batch_id,
+        src._source_position
     from {{ relation }} as src
+    {%- if is_incremental() %}
+    where (src.source_instance, src.source_id) in (
+        select
+            changed.source_instance,
+            changed.source_id
+        from {{ relation }} as changed
+        where changed._loaded_at > {{ incremental_watermark('_loaded_at') }}
+    )
+    {%- endif %}
     order by src.source_instance asc, src.source_id asc, src.updated_at desc, src._loaded_at desc
 {%- endmacro %}
 

@@ -12,10 +12,11 @@ Method, per scale:
 1. A fresh database on the warehouse server (WAREHOUSE_URL, else the embedded server under
    SCHOOLCX_HOME), migrated; the scale's DeploymentConfig is synced into ref.* (refsync), so
    the service calendars (federal holidays, breaks) are the ones dbt uses.
-2. Synthesis, set-based in SQL (setseed + random()/random_normal(), one session, no parallel
-   workers, so a scale is reproducible). A plan table holds one row per ticket with every
-   moment of its life: created mostly in service hours of a service day in the district's
-   zone (some evenings, early mornings, weekends); an optional trigger auto-reply; the first
+2. Synthesis, set-based in SQL (setseed + random(), normals by Box-Muller; days split over two
+   seeded sessions, no parallel workers, so a scale is reproducible). A plan table holds one
+   row per ticket with every moment of its life: created mostly in service hours of a service
+   day in the district's zone (some evenings, early mornings, weekends); an optional trigger
+   auto-reply; the first
    agent reply after a log-normal delay, moved into the next service interval; a requester
    follow-up and a second reply for some; solved, then closed by automation four days later;
    a few reopened and re-solved; a few never answered; about 20 % rated good/bad. Agent-opened
@@ -31,7 +32,8 @@ Method, per scale:
    most tickets; a year of nightly runs would land a version for every night it changed).
    Then VACUUM ANALYZE and a CHECKPOINT, as a year of autovacuum would have left the tables.
 4. `dbt build --full-refresh` (pipeline.dbt: the DAG's profile and environment, its vars with
-   as_of_date = the last day), timed, with the slowest nodes from run_results.json.
+   as_of_date = the last day; unit tests excluded as in the nightly DAG), timed, with the
+   slowest nodes and the time in models and in data tests from run_results.json.
 5. Business-time microbenchmark: business_minutes_between (compiled by dbt from
    macros/business_time.sql) over 1,000,000 (created, first response) pairs from
    fct_interactions (repeated a year earlier when there are fewer), two equality joins to
@@ -40,8 +42,7 @@ Method, per scale:
    of earlier tickets changed that day (replies, solves, closes, ratings), landed with
    _loaded_at = now(); then `dbt build` (incremental) with as_of_date advanced one day.
 7. Floors for comparison: `select count(*)` over each raw table (scan floor) and over each
-   Zendesk staging view (what rebuilding from staging pays at least: they dedupe whole raw
-   tables); sizes; peak RSS of this process and of its largest child (dbt).
+   Zendesk staging table; sizes; peak RSS of this process and of its largest child (dbt).
 
 Results go to a JSON file (default SCHOOLCX_HOME/bench/dbt.json) and a table on stdout. The
 database is dropped at the end unless --keep.
@@ -62,14 +63,14 @@ import sys
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psycopg
 
 from schoolcx.config import DeploymentConfig
 
-BENCH_HASH_KEY = "bench-only-hash-key"  # noqa: S105 - synthetic people only, used when none set
+BENCH_HASH_KEY = "bench-only-hash-key"  # synthetic people only; used when none is set
 DEPARTMENTS = (
     "transportation",
     "enrollment",
@@ -118,9 +119,20 @@ RAW_TABLES = (
     "zendesk_groups",
     "zendesk_organizations",
 )
-STAGING_VIEWS = (
+RAW_COLUMNS = (
+    "source_system, source_instance, district_id, source_id, updated_at, person_hash, payload,"
+    " _loaded_at, _batch_id, _source_position"
+)
+# Uniform draws r_* and standard normal draws z_* made once per ticket.
+DRAWS = (
+    *("hours", "time", "channel", "priority", "topic", "requester", "agent", "school", "oba"),
+    *("answered", "conv", "solve1", "solve2", "reopen", "auto", "rated", "score", "note"),
+    *("snap1", "snap2", "snap3", "j1", "j2", "j3", "tc"),
+)
+NORMAL_DRAWS = ("d1", "df", "d2", "dr", "d3", "rate")
+PARTS = 2  # sessions that generate and land in parallel (this machine has 2 cores)
+STAGING_TABLES = (
     "stg_zendesk__tickets",
-    "stg_zendesk__ticket_events",
     "stg_zendesk__ticket_child_events",
     "stg_zendesk__users",
     "stg_zendesk__satisfaction_ratings",
@@ -262,7 +274,9 @@ def deployment_config(scale: Scale) -> DeploymentConfig:
                             },
                             "stakeholder": {
                                 "field": "user_field:stakeholder_type",
-                                "values": {t: t for t in ("parent", "student", "staff", "community")},
+                                "values": {
+                                    t: t for t in ("parent", "student", "staff", "community")
+                                },
                             },
                         },
                     }
@@ -302,9 +316,7 @@ def _pick(values: list[str], weights: list[float], r: str) -> str:
     for w in weights:
         edges.append(f"{cum:.4f}")
         cum += w
-    return (
-        f"(array[{', '.join(values)}])[width_bucket({r}, array[{', '.join(edges)}]::float8[])]"
-    )
+    return f"(array[{', '.join(values)}])[width_bucket({r}, array[{', '.join(edges)}]::float8[])]"
 
 
 def _lit(v: str | None) -> str:
@@ -353,7 +365,10 @@ def _ticket_payload(t: str, v: str) -> str:
     """The ticket as the cursor export serves it at version time v (state as of T), with its
     sideloaded metric set (connectors/zendesk.py attaches it as `metric_set`)."""
     status = _status_at(t)
-    solved = f"case when ({status}) in ('solved', 'closed') then coalesce(case when p.t3 < {t} then p.t3 end, p.ts) end"
+    solved = (
+        f"case when ({status}) in ('solved', 'closed')"
+        f" then coalesce(case when p.t3 < {t} then p.t3 end, p.ts) end"
+    )
     reply = "(extract(epoch from p.t1 - p.t0) / 60)::int"
     first_solve = "(extract(epoch from p.ts - p.t0) / 60)::int"
     full_solve = f"(extract(epoch from ({solved}) - p.t0) / 60)::int"
@@ -390,7 +405,8 @@ def _ticket_payload(t: str, v: str) -> str:
         'requester_wait_time_in_minutes', {null_minutes},
         'on_hold_time_in_minutes', '{{"calendar": 0, "business": 0}}'::jsonb)"""
     return f"""jsonb_build_object(
-        'url', 'https://' || d.subdomain || '.zendesk.com/api/v2/tickets/' || p.ticket_id || '.json',
+        'url', 'https://' || d.subdomain || '.zendesk.com/api/v2/tickets/' || p.ticket_id
+            || '.json',
         'id', p.ticket_id, 'external_id', null,
         'via', jsonb_build_object('channel', p.channel,
             'source', '{{"from": {{}}, "to": {{}}, "rel": null}}'::jsonb),
@@ -430,110 +446,49 @@ def _status_change(cid: str, via: str, new: str, previous: str) -> str:
     )
 
 
-# One audit per moment of a ticket's life: (kind, time column, updater, via, child events).
 OPENER = "case when p.opened_by_agent then p.agent_id else p.requester_id end"
-AGENT_BODY = "'Thank you for contacting us about ' || replace(p.topic, '_', ' ') || '. ' || e.body_tail"
-USER_BODY = "'Following up on my ' || replace(p.topic, '_', ' ') || ' question. ' || e.body_tail"
+TOPIC_TEXT = "replace(p.topic, '_', ' ')"
+BODIES = {
+    OPENER: f"initcap({TOPIC_TEXT}) || ' question. ' || e.body_tail",
+    "-1": "'We received your request #' || p.ticket_id || ' and will reply soon.'",
+    "p.agent_id": f"'Thank you for contacting us about ' || {TOPIC_TEXT} || '. ' || e.body_tail",
+    "p.requester_id": f"'Following up on my ' || {TOPIC_TEXT} || ' question. ' || e.body_tail",
+}
+# One audit per moment of a ticket's life: kind, its time in the plan, updater (= the comment's
+# author), via, whether it has a public comment, and its status change (new, previous).
 AUDITS = (
-    (
-        "create",
-        "t0",
-        OPENER,
-        "p.via_text",
-        "jsonb_build_array("
-        "jsonb_build_object('id', e.aid * 10 + 1, 'via', p.via_text, 'event_type', 'Create',"
-        " 'status', 'new'),"
-        "jsonb_build_object('id', e.aid * 10 + 2, 'via', p.via_text, 'event_type', 'Create',"
-        " 'priority', p.priority),"
-        + _comment(
-            "e.aid * 10 + 3",
-            "p.via_text",
-            OPENER,
-            "true",
-            "initcap(replace(p.topic, '_', ' ')) || ' question. ' || e.body_tail",
-        )
-        + ")",
-    ),
-    (
-        "auto",
-        "ta",
-        "-1",
-        "'Rule'",
-        "jsonb_build_array("
-        + _comment(
-            "e.aid * 10 + 1",
-            "'Rule'",
-            "-1",
-            "true",
-            "'We received your request #' || p.ticket_id || ' and will reply soon.'",
-        )
-        + ")",
-    ),
-    (
-        "reply1",
-        "t1",
-        "p.agent_id",
-        "'Web form'",
-        "jsonb_build_array("
-        + _comment("e.aid * 10 + 1", "'Web form'", "p.agent_id", "true", AGENT_BODY)
-        + ", "
-        + _status_change("e.aid * 10 + 2", "'Web form'", "p.s1", "'new'")
-        + ") || case when p.r_note < 0.1 then jsonb_build_array("
-        + _comment("e.aid * 10 + 3", "'Web form'", "p.agent_id", "false", "'Internal note.'")
-        + ") else '[]'::jsonb end",
-    ),
-    (
-        "follow",
-        "tf",
-        "p.requester_id",
-        "p.via_text",
-        "jsonb_build_array("
-        + _comment("e.aid * 10 + 1", "p.via_text", "p.requester_id", "true", USER_BODY)
-        + ", "
-        + _status_change("e.aid * 10 + 2", "p.via_text", "'open'", "'pending'")
-        + ")",
-    ),
-    (
-        "reply2",
-        "t2",
-        "p.agent_id",
-        "'Web form'",
-        "jsonb_build_array("
-        + _comment("e.aid * 10 + 1", "'Web form'", "p.agent_id", "true", AGENT_BODY)
-        + ", "
-        + _status_change("e.aid * 10 + 2", "'Web form'", "p.s2", "'open'")
-        + ")",
-    ),
-    (
-        "reopen",
-        "tr",
-        "p.requester_id",
-        "p.via_text",
-        "jsonb_build_array("
-        + _comment("e.aid * 10 + 1", "p.via_text", "p.requester_id", "true", USER_BODY)
-        + ", "
-        + _status_change("e.aid * 10 + 2", "p.via_text", "'open'", "'solved'")
-        + ")",
-    ),
-    (
-        "resolve2",
-        "t3",
-        "p.agent_id",
-        "'Web form'",
-        "jsonb_build_array("
-        + _comment("e.aid * 10 + 1", "'Web form'", "p.agent_id", "true", AGENT_BODY)
-        + ", "
-        + _status_change("e.aid * 10 + 2", "'Web form'", "'solved'", "'open'")
-        + ")",
-    ),
-    (
-        "close",
-        "tc",
-        "-1",
-        "'Rule'",
-        "jsonb_build_array(" + _status_change("e.aid * 10 + 1", "'Rule'", "'closed'", "'solved'") + ")",
-    ),
+    ("create", "t0", OPENER, "p.via_text", True, None),
+    ("auto", "ta", "-1", "'Rule'", True, None),
+    ("reply1", "t1", "p.agent_id", "'Web form'", True, ("p.s1", "'new'")),
+    ("follow", "tf", "p.requester_id", "p.via_text", True, ("'open'", "'pending'")),
+    ("reply2", "t2", "p.agent_id", "'Web form'", True, ("p.s2", "'open'")),
+    ("reopen", "tr", "p.requester_id", "p.via_text", True, ("'open'", "'solved'")),
+    ("resolve2", "t3", "p.agent_id", "'Web form'", True, ("'solved'", "'open'")),
+    ("close", "tc", "-1", "'Rule'", False, ("'closed'", "'solved'")),
 )
+
+
+def _audit_children(kind: str, author: str, via: str, comment: bool, change) -> str:
+    """The audit's child events (jsonb array), ids = audit id * 10 + position."""
+    children = []
+    if kind == "create":
+        children += [
+            f"jsonb_build_object('id', e.aid * 10 + 1, 'via', {via}, 'event_type', 'Create',"
+            " 'status', 'new')",
+            f"jsonb_build_object('id', e.aid * 10 + 2, 'via', {via}, 'event_type', 'Create',"
+            " 'priority', p.priority)",
+        ]
+    if comment:
+        cid = f"e.aid * 10 + {len(children) + 1}"
+        children.append(_comment(cid, via, author, "true", BODIES[author]))
+    if change:
+        cid = f"e.aid * 10 + {len(children) + 1}"
+        children.append(_status_change(cid, via, *change))
+    array = f"jsonb_build_array({', '.join(children)})"
+    if kind == "reply1":  # an internal note on some first replies
+        note = _comment("e.aid * 10 + 3", via, author, "false", "'Internal note.'")
+        array += f" || case when p.r_note < 0.1 then jsonb_build_array({note}) else '[]'::jsonb end"
+    return array
 
 
 def _hmac_pads(key: bytes) -> tuple[bytes, bytes]:
@@ -625,7 +580,9 @@ class Synthesiser:
             conn.execute("create unique index on bench_gen.calendar (district_id, local_date)")
             conn.execute("analyze bench_gen.calendar")
             conn.execute("select setseed(%s)", (s.seed,))
-            dow = "(array[1.15, 1.05, 1.0, 0.95, 0.85, 1, 1])[extract(isodow from k.local_date)::int]"
+            dow = (
+                "(array[1.15, 1.05, 1.0, 0.95, 0.85, 1, 1])[extract(isodow from k.local_date)::int]"
+            )
             month = (
                 "(array[1.05, 0.95, 0.95, 0.95, 0.95, 0.8, 1, 1.25, 1.2, 1.0, 1.0, 0.85])"
                 "[extract(month from k.local_date)::int]"
@@ -646,26 +603,33 @@ class Synthesiser:
                 """,
                 {"rate": s.contacts_per_1000, "first": s.first_day, "night": s.night_day},
             )
-            conn.execute(self._plan_sql(), {"first": s.first_day})
-            n = conn.execute("select count(*) from bench_gen.plan").fetchone()[0]
+            conn.execute(
+                f"create unlogged table bench_gen.plan as {self._plan_sql()} with no data",
+                {"first": s.first_day, "parts": 1, "part": 0},
+            )
+        # Days split across sessions, each seeded: the same scale plans the same tickets.
+        self._parallel(f"insert into bench_gen.plan {self._plan_sql()}", {"first": s.first_day})
+        with self._session() as conn:
             conn.execute("analyze bench_gen.plan")
-        return n
+            return conn.execute("select count(*) from bench_gen.plan").fetchone()[0]
 
     def _plan_sql(self) -> str:
-        draws = ", ".join(
-            f"random() as r_{n}"
-            for n in (
-                "hours time channel priority topic requester agent school oba answered conv "
-                "solve1 solve2 reopen auto rated score note snap1 snap2 snap3 j1 j2 j3 tc"
-            ).split()
+        draws = ", ".join(f"random() as r_{n}" for n in DRAWS)
+        # Box-Muller from two uniforms (random_normal() is PostgreSQL 16+; WAREHOUSE_URL may
+        # name an older server)
+        normals = ", ".join(
+            f"sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) as z_{n}" for n in NORMAL_DRAWS
         )
-        normals = ", ".join(f"random_normal() as z_{n}" for n in "d1 df d2 dr d3 rate".split())
-        topic_idx = _pick([str(i + 1) for i in range(len(TOPICS))], [t[1] for t in TOPICS], "g.r_topic")
+        priority = _pick(
+            [_lit(v) for v, _w in PRIORITIES], [w for _v, w in PRIORITIES], "g.r_priority"
+        )
+        topic_idx = _pick(
+            [str(i + 1) for i in range(len(TOPICS))], [t[1] for t in TOPICS], "g.r_topic"
+        )
         return f"""
-        create unlogged table bench_gen.plan as
         with base as (
             select
-                dd.district_id, dd.district_idx, d.local_date, g.*,
+                dd.district_id, dd.district_idx, dd.timezone as tz, d.local_date, g.*,
                 (1000000 + (d.local_date - %(first)s::date) * 100000 + g.n)::bigint as ticket_id,
                 date_trunc('second', case
                     when d.is_service and g.r_hours < 0.88
@@ -680,7 +644,7 @@ class Synthesiser:
                     as channel,
                 {_pick([f"'{c[2]}'" for c in CHANNELS], [c[1] for c in CHANNELS], "g.r_channel")}
                     as via_text,
-                {_pick([_lit(p[0]) for p in PRIORITIES], [p[1] for p in PRIORITIES], "g.r_priority")}
+                {priority}
                     as priority,
                 {topic_idx} as topic_idx,
                 {REQUESTER_BASE} + floor(dd.n_requesters * power(g.r_requester, 1.6))::bigint
@@ -690,6 +654,7 @@ class Synthesiser:
                     then 1 + floor(dd.n_schools * g.r_school / 0.9)::int end as school_no
             from bench_gen.days as d
             inner join bench_gen.districts as dd on d.district_id = dd.district_id
+                and mod(d.local_date - %(first)s::date, %(parts)s) = %(part)s
             cross join lateral (
                 select s.n, {draws}, {normals} from generate_series(1, d.n) as s (n)
             ) as g
@@ -716,9 +681,7 @@ class Synthesiser:
             from first_reply as f
             left join bench_gen.calendar as k1
                 on k1.district_id = f.district_id
-                and k1.local_date = (f.c1 at time zone (
-                    select timezone from bench_gen.districts as x
-                    where x.district_id = f.district_id))::date
+                and k1.local_date = (f.c1 at time zone f.tz)::date
         ),
 
         followed as (
@@ -732,17 +695,19 @@ class Synthesiser:
             from replied as r
         ),
 
+        followed_c as (
+            select f.*, f.tf + {_minutes(90, 1.0, "f.z_d2", 10000)} as c2 from followed as f
+        ),
+
         second_reply as (
             select
                 f.*,
-                {_snap(f"f.tf + {_minutes(90, 1.0, 'f.z_d2', 10000)}", "k2", "f.r_j2", "f.r_snap2 >= 0.92")}
+                {_snap("f.c2", "k2", "f.r_j2", "f.r_snap2 >= 0.92")}
                     as t2
-            from followed as f
+            from followed_c as f
             left join bench_gen.calendar as k2
                 on k2.district_id = f.district_id
-                and k2.local_date = ((f.tf + {_minutes(90, 1.0, "f.z_d2", 10000)}) at time zone (
-                    select timezone from bench_gen.districts as x
-                    where x.district_id = f.district_id))::date
+                and k2.local_date = (f.c2 at time zone f.tz)::date
         ),
 
         solved as (
@@ -763,17 +728,19 @@ class Synthesiser:
             from solved as s
         ),
 
+        reopened_c as (
+            select r.*, r.tr + {_minutes(120, 1.0, "r.z_d3", 5000)} as c3 from reopened as r
+        ),
+
         resolved as (
             select
                 r.*,
-                {_snap(f"r.tr + {_minutes(120, 1.0, 'r.z_d3', 5000)}", "k3", "r.r_j3", "r.r_snap3 >= 0.92")}
+                {_snap("r.c3", "k3", "r.r_j3", "r.r_snap3 >= 0.92")}
                     as t3
-            from reopened as r
+            from reopened_c as r
             left join bench_gen.calendar as k3
                 on k3.district_id = r.district_id
-                and k3.local_date = ((r.tr + {_minutes(120, 1.0, "r.z_d3", 5000)}) at time zone (
-                    select timezone from bench_gen.districts as x
-                    where x.district_id = r.district_id))::date
+                and k3.local_date = (r.c3 at time zone r.tz)::date
         )
 
         select
@@ -802,70 +769,86 @@ class Synthesiser:
 
     def land(self, night: bool) -> dict[str, int]:
         """Land the history (everything before the night) or the one night; returns rows per
-        raw table. History rows are loaded by the run of the night after their version;
-        the night's rows by now()."""
+        raw table. History rows are loaded by the run of the night after their version; the
+        night's rows at now()."""
         lo = self.cut_history if night else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         hi = self.cut_night if night else self.cut_history
-        params = {"lo": lo, "hi": hi, "history": not night}
-        loaded = "now()" if night else f"{_night_end('{v}')} + interval '7 minutes'"
-        batch = (
-            "'bench_' || to_char({n} - interval '1 day', 'YYYY-MM-DD') || ':' || p.source_instance"
-            " || ':' || substr(md5(p.source_instance || {n}::text), 1, 8)"
-        )
+        params = {"lo": lo, "hi": hi, "history": not night, "now": dt.datetime.now(dt.UTC)}
         if night:
-            batch_of = "'bench_night:' || p.source_instance || ':' || %(run)s"
+            loaded = "%(now)s::timestamptz"
+            batch_of = "'bench_night:' || d.source_instance || ':' || %(run)s"
             params["run"] = uuid.uuid4().hex[:8]
-        else:
-            batch_of = batch.replace("{n}", _night_end("{v}"))
+        else:  # the run at the end of the version's nightly interval, per source
+            loaded = f"{_night_end('{v}')} + interval '7 minutes'"
+            batch_of = (
+                "'bench_' || to_char({n} - interval '1 day', 'YYYY-MM-DD') || ':'"
+                " || d.source_instance || ':' || substr(md5(d.source_instance || {n}::text), 1, 8)"
+            ).replace("{n}", _night_end("{v}"))
         counts: dict[str, int] = {}
-        columns = (
-            "source_system, source_instance, district_id, source_id, updated_at, person_hash,"
-            " payload, _loaded_at, _batch_id, _source_position"
-        )
         with self._session() as conn:
-            started = time.monotonic()
+            # A year in one go: build the raw tables' indexes after the rows, not row by row.
+            indexes = [] if night else _drop_raw_indexes(conn)
             if not night:
-                counts.update(self._land_dimensions(conn, loaded, batch_of, columns))
-            version_hi = _version_at("%(hi)s::timestamptz")
-            cur = conn.execute(
-                f"""
-                insert into raw.zendesk_tickets ({columns})
+                counts.update(self._land_dimensions(conn, loaded, batch_of))
+        for table, sql in self._landing_sql(loaded, batch_of).items():
+            started = time.monotonic()
+            counts[table] = self._parallel(sql, params)
+            self._say(f"raw.{table} {counts[table]:,} ({time.monotonic() - started:.0f}s)")
+        with self._session() as conn:
+            if indexes:
+                started = time.monotonic()
+                _restore_raw_indexes(conn, indexes)
+                self._say(f"raw indexes rebuilt ({time.monotonic() - started:.0f}s)")
+            self._record_runs(conn, night)
+        return counts
+
+    def _parallel(self, sql: str, params: dict) -> int:
+        """Run `sql` (filtered on mod(..., %(parts)s) = %(part)s) in PARTS seeded sessions."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(part: int) -> int:
+            with self._session() as conn:
+                conn.execute("select setseed(%s)", (self.scale.seed + part / 10,))
+                return conn.execute(sql, {**params, "parts": PARTS, "part": part}).rowcount
+
+        with ThreadPoolExecutor(PARTS) as pool:
+            return sum(pool.map(one, range(PARTS)))
+
+    def _landing_sql(self, loaded: str, batch_of: str) -> dict[str, str]:
+        part = "mod(p.ticket_id, %(parts)s) = %(part)s"
+        values = ", ".join(
+            f"({k}, '{kind}', p.{col}, {author}, {via})"
+            for k, (kind, col, author, via, _comment, _change) in enumerate(AUDITS)
+        )
+        children = " ".join(f"when '{a[0]}' then {_audit_children(a[0], *a[2:])}" for a in AUDITS)
+        children = f"case e.kind {children} end"
+        return {
+            # Versions: as of the end of the window, and (history) as of its creation night.
+            "zendesk_tickets": f"""
+                insert into raw.zendesk_tickets ({RAW_COLUMNS})
                 select 'zendesk', d.source_instance, p.district_id, p.ticket_id::text, v.at, null,
                     {_ticket_payload("c.cut", "v.at")},
-                    {loaded.format(v="v.at")}, {batch_of.format(v="v.at").replace("p.source_instance", "d.source_instance")},
+                    {loaded.format(v="v.at")}, {batch_of.format(v="v.at")},
                     'tickets cursor=bench #' || p.ticket_id
                 from bench_gen.plan as p
                 inner join bench_gen.districts as d on p.district_id = d.district_id
                 cross join lateral (values
                     (%(hi)s::timestamptz),
-                    (case when %(history)s then least({_night_end("p.t0")}, %(hi)s) end)
+                    (case when %(history)s and {_night_end("p.t0")} < %(hi)s
+                        then {_night_end("p.t0")} end)
                 ) as c (cut)
                 cross join lateral (select {_version_at("c.cut")} as at) as v
-                where p.t0 < %(hi)s and c.cut is not null and v.at >= %(lo)s
-                    and (c.cut = %(hi)s or v.at < {version_hi})
-                order by p.district_id, p.ticket_id, v.at
+                where {part} and p.t0 < %(hi)s and c.cut is not null and v.at >= %(lo)s
+                    and (c.cut = %(hi)s or v.at < {_version_at("%(hi)s::timestamptz")})
                 """,
-                params,
-            )
-            counts["zendesk_tickets"] = cur.rowcount
-            self._say(f"raw.zendesk_tickets {cur.rowcount:,} ({time.monotonic() - started:.0f}s)")
-            values = ", ".join(
-                f"({k}, '{kind}', p.{col}, {upd}, {via})"
-                for k, (kind, col, upd, via, _children) in enumerate(AUDITS)
-            )
-            children = "case e.kind " + " ".join(
-                f"when '{kind}' then {ch}" for kind, _c, _u, _v, ch in AUDITS
-            ) + " end"
-            started = time.monotonic()
-            cur = conn.execute(
-                f"""
-                insert into raw.zendesk_ticket_events ({columns})
+            "zendesk_ticket_events": f"""
+                insert into raw.zendesk_ticket_events ({RAW_COLUMNS})
                 select 'zendesk', d.source_instance, p.district_id, e.aid::text, e.at, null,
                     jsonb_build_object('id', e.aid, 'ticket_id', p.ticket_id,
                         'timestamp', extract(epoch from e.at)::bigint,
                         'created_at', {_iso("e.at")}, 'updater_id', e.updater, 'via', e.via,
                         'event_type', 'Audit', 'child_events', {children}),
-                    {loaded.format(v="e.at")}, {batch_of.format(v="e.at").replace("p.source_instance", "d.source_instance")},
+                    {loaded.format(v="e.at")}, {batch_of.format(v="e.at")},
                     'ticket_events start_time=' || extract(epoch from e.at)::bigint
                 from bench_gen.plan as p
                 inner join bench_gen.districts as d on p.district_id = d.district_id
@@ -874,19 +857,12 @@ class Synthesiser:
                         'Ref ' || p.ticket_id || '.' as body_tail
                     from (values {values}) as x (k, kind, at, updater, via)
                 ) as e
-                where e.at >= %(lo)s and e.at < %(hi)s
-                order by p.district_id, e.aid
+                where {part} and e.at >= %(lo)s and e.at < %(hi)s
                 """,
-                params,
-            )
-            counts["zendesk_ticket_events"] = cur.rowcount
-            self._say(f"raw.zendesk_ticket_events {cur.rowcount:,} ({time.monotonic() - started:.0f}s)")
-            started = time.monotonic()
-            cur = conn.execute(
-                f"""
-                insert into raw.zendesk_satisfaction_ratings ({columns})
-                select 'zendesk', d.source_instance, p.district_id, (5000000000 + p.ticket_id)::text,
-                    p.rated_at, null,
+            "zendesk_satisfaction_ratings": f"""
+                insert into raw.zendesk_satisfaction_ratings ({RAW_COLUMNS})
+                select 'zendesk', d.source_instance, p.district_id,
+                    (5000000000 + p.ticket_id)::text, p.rated_at, null,
                     jsonb_build_object(
                         'url', 'https://' || d.subdomain
                             || '.zendesk.com/api/v2/satisfaction_ratings/'
@@ -896,27 +872,22 @@ class Synthesiser:
                         'updated_at', {_iso("p.rated_at")}, 'requester_id', p.requester_id,
                         'assignee_id', p.agent_id, 'group_id', p.group_id, 'comment', null,
                         'reason', null),
-                    {loaded.format(v="p.rated_at")}, {batch_of.format(v="p.rated_at").replace("p.source_instance", "d.source_instance")},
+                    {loaded.format(v="p.rated_at")}, {batch_of.format(v="p.rated_at")},
                     'satisfaction_ratings start_time=bench'
                 from bench_gen.plan as p
                 inner join bench_gen.districts as d on p.district_id = d.district_id
-                where p.rated_at >= %(lo)s and p.rated_at < %(hi)s
+                where {part} and p.rated_at >= %(lo)s and p.rated_at < %(hi)s
                 """,
-                params,
-            )
-            counts["zendesk_satisfaction_ratings"] = cur.rowcount
-            self._say(f"raw.zendesk_satisfaction_ratings {cur.rowcount:,}")
-            self._record_runs(conn, night)
-        return counts
+        }
 
-    def _land_dimensions(self, conn, loaded: str, batch_of: str, columns: str) -> dict[str, int]:
+    def _land_dimensions(self, conn, loaded: str, batch_of: str) -> dict[str, int]:
         """Users (agents and requesters), groups (departments) and organizations (schools),
         all changed 30 days before the first day."""
         at = dt.datetime.combine(
             self.scale.first_day - dt.timedelta(days=30), dt.time(12), tzinfo=dt.UTC
         )
         inner, outer = _hmac_pads(_hash_key())
-        batch = batch_of.format(v="%(at)s::timestamptz").replace("p.source_instance", "d.source_instance")
+        batch = batch_of.format(v="%(at)s::timestamptz")
         load = loaded.format(v="%(at)s::timestamptz")
         email = "u.email"
         person_hash = (
@@ -927,11 +898,12 @@ class Synthesiser:
         counts = {}
         cur = conn.execute(
             f"""
-            insert into raw.zendesk_users ({columns})
+            insert into raw.zendesk_users ({RAW_COLUMNS})
             select 'zendesk', d.source_instance, d.district_id, u.id::text, %(at)s, {person_hash},
                 jsonb_build_object(
                     'id', u.id,
-                    'url', 'https://' || d.subdomain || '.zendesk.com/api/v2/users/' || u.id || '.json',
+                    'url', 'https://' || d.subdomain || '.zendesk.com/api/v2/users/' || u.id
+                        || '.json',
                     'name', u.name, 'email', u.email, 'role', u.role, 'locale', u.locale,
                     'time_zone', d.timezone, 'organization_id', null,
                     'created_at', {_iso("%(at)s::timestamptz")},
@@ -945,7 +917,7 @@ class Synthesiser:
                     'agent' || k || '@' || d.mail_domain as email,
                     case when k = 0 then 'admin' else 'agent' end as role,
                     'en-US' as locale, null::text as stakeholder
-                from generate_series(0, d.n_agents - 1) as k
+                from generate_series(0::bigint, d.n_agents - 1) as k
                 union all
                 select {REQUESTER_BASE} + r.k, initcap(r.stakeholder) || ' ' || r.k,
                     case r.stakeholder
@@ -972,7 +944,7 @@ class Synthesiser:
                         when mod(k * 7919 + d.district_idx * 31, 100) < 80 then 'student'
                         when mod(k * 7919 + d.district_idx * 31, 100) < 92 then 'staff'
                         else 'community' end as stakeholder
-                    from generate_series(0, d.n_requesters - 1) as k
+                    from generate_series(0::bigint, d.n_requesters - 1) as k
                 ) as r
             ) as u
             """,
@@ -984,13 +956,13 @@ class Synthesiser:
             ("zendesk_organizations", ORG_BASE, "d.name || ' School ' || x.n"),
         ):
             rows = (
-                f"unnest(array[{', '.join(repr(dp) for dp in DEPARTMENTS)}]) with ordinality as x (name, n)"
+                f"unnest(array[{', '.join(map(repr, DEPARTMENTS))}]) with ordinality as x (name, n)"
                 if table == "zendesk_groups"
                 else "generate_series(1, d.n_schools) as x (n)"
             )
             cur = conn.execute(
                 f"""
-                insert into raw.{table} ({columns})
+                insert into raw.{table} ({RAW_COLUMNS})
                 select 'zendesk', d.source_instance, d.district_id, ({base} + x.n)::text, %(at)s,
                     null,
                     jsonb_build_object('id', {base} + x.n, 'name', {names},
@@ -1010,9 +982,14 @@ class Synthesiser:
 
     def _record_runs(self, conn, night: bool) -> None:
         """ops.extract_runs rows for the batches landed, as RawWriter leaves them."""
-        since = "where _batch_id like 'bench_night:%%'" if night else "where _batch_id not like 'bench_night:%%'"
+        since = (
+            "where _batch_id like 'bench_night:%%'"
+            if night
+            else "where _batch_id not like 'bench_night:%%'"
+        )
         union = " union all ".join(
-            f"select _batch_id, source_instance, _loaded_at from raw.{t} {since}" for t in RAW_TABLES
+            f"select _batch_id, source_instance, _loaded_at from raw.{t} {since}"
+            for t in RAW_TABLES
         )
         conn.execute(
             f"""
@@ -1029,6 +1006,38 @@ class Synthesiser:
     def drop(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute("drop schema if exists bench_gen cascade")
+
+
+def _drop_raw_indexes(conn) -> list[tuple[str, str, str, str | None]]:
+    """Drop the raw tables' indexes (primary keys included); returns what restores them."""
+    rows = conn.execute(
+        """
+        select c.relname, i.relname, pg_get_indexdef(i.oid), con.conname,
+            pg_get_constraintdef(con.oid)
+        from pg_index as x
+        inner join pg_class as i on x.indexrelid = i.oid
+        inner join pg_class as c on x.indrelid = c.oid
+        inner join pg_namespace as n on c.relnamespace = n.oid
+        left join pg_constraint as con on con.conindid = i.oid and con.contype = 'p'
+        where n.nspname = 'raw' and c.relname = any(%s)
+        """,
+        (list(RAW_TABLES),),
+    ).fetchall()
+    for table, index, _def, constraint, _cdef in rows:
+        if constraint:
+            conn.execute(f'alter table raw."{table}" drop constraint "{constraint}"')
+        else:
+            conn.execute(f'drop index raw."{index}"')
+    return [
+        (t, d if c is None else f'alter table raw."{t}" add constraint "{c}" {cd}', c, cd)
+        for t, _i, d, c, cd in rows
+    ]
+
+
+def _restore_raw_indexes(conn, indexes) -> None:
+    conn.execute("set maintenance_work_mem = '1GB'")
+    for _table, ddl, _c, _cd in indexes:
+        conn.execute(ddl)
 
 
 def _hash_key() -> bytes:
@@ -1064,6 +1073,7 @@ class DbtRun:
     nodes: dict[str, dict]  # unique_id -> {seconds, status, rows, kind, materialized}
     node_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    project: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -1078,10 +1088,14 @@ def run_dbt(
     full_refresh: bool,
     target_dir: Path,
     select: list[str] | None = None,
+    pg_options: str | None = None,
 ) -> DbtRun:
     """`dbt build` the way the DAG does (pipeline.dbt: its profile, env and vars), into its own
-    target path; timed, with per-node times and rows from run_results.json."""
+    target path; timed, with per-node times and rows from run_results.json. `pg_options`
+    (PGOPTIONS, e.g. "-c enable_mergejoin=off") is for diagnostic variants only."""
     from schoolcx import pipeline
+
+    project = project_fingerprint()
 
     args = [
         "build",
@@ -1096,9 +1110,20 @@ def run_dbt(
         args.append("--full-refresh")
     if select:
         args += ["--select", *select]
-    started = time.monotonic()
-    done = pipeline.dbt(url, args, check=False)
-    seconds = time.monotonic() - started
+    saved = os.environ.get("PGOPTIONS")
+    if pg_options:
+        os.environ["PGOPTIONS"] = pg_options
+    try:
+        started = time.monotonic()
+        done = pipeline.dbt(url, args, check=False)
+        seconds = time.monotonic() - started
+    finally:
+        if pg_options:
+            os.environ.pop("PGOPTIONS")
+            if saved is not None:
+                os.environ["PGOPTIONS"] = saved
+    if project_fingerprint() != project:
+        project["changed_during_run"] = True
     results = json.loads((target_dir / "run_results.json").read_text())
     manifest = json.loads((target_dir / "manifest.json").read_text())
     nodes, statuses, errors = {}, {}, []
@@ -1123,7 +1148,28 @@ def run_dbt(
         nodes,
         round(sum(n["seconds"] for n in nodes.values()), 1),
         errors,
+        project,
     )
+
+
+def project_fingerprint() -> dict:
+    """What the timings belong to: git HEAD and a hash of the dbt project, migrations and
+    refsync as they are on disk (uncommitted edits included)."""
+    from schoolcx.paths import DBT_PROJECT_DIR, PROJECT_ROOT
+
+    digest = hashlib.sha256()
+    files = [DBT_PROJECT_DIR / "dbt_project.yml", PROJECT_ROOT / "plugins/schoolcx/refsync.py"]
+    for sub in ("models", "macros", "seeds", "tests"):
+        files += (DBT_PROJECT_DIR / sub).rglob("*")
+    files += (PROJECT_ROOT / "plugins/schoolcx/warehouse/migrations").glob("*.sql")
+    for f in sorted(f for f in files if f.is_file()):
+        digest.update(str(f.relative_to(PROJECT_ROOT)).encode() + b"\0" + f.read_bytes())
+    head = subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return {"git_head": head or None, "dbt_project_sha256": digest.hexdigest()[:16]}
 
 
 def relation_name(target_dir: Path, model: str) -> str:
@@ -1310,36 +1356,54 @@ def _model_table(full: DbtRun, incr: DbtRun, top: int = 15) -> list[dict]:
     rows = []
     for uid in set(full.nodes) | set(incr.nodes):
         f, i = full.nodes.get(uid, {}), incr.nodes.get(uid, {})
+        kind = uid.split(".")[0]
+        name = uid.split(".", 2)[2]
+        if kind == "test":
+            name = name.rsplit(".", 1)[0]  # without the hash suffix
         rows.append(
             {
-                "node": uid.split(".", 2)[-1] if uid.startswith("model.") else uid,
+                "node": name if kind in ("model", "seed") else f"{kind}: {name}",
                 "kind": (f or i).get("kind"),
                 "materialized": (f or i).get("materialized"),
                 "full_s": f.get("seconds"),
                 "incremental_s": i.get("seconds"),
-                "rows_full": f.get("rows"),
-                "rows_incremental": i.get("rows"),
+                "rows_full": f.get("rows") if kind == "model" else None,
+                "rows_incremental": i.get("rows") if kind == "model" else None,
             }
         )
     rows.sort(key=lambda r: -max(r["full_s"] or 0, r["incremental_s"] or 0))
     return rows[:top]
 
 
-def bench_scale(scale: Scale, server_url: str, workdir: Path, keep: bool, out=sys.stdout) -> dict:
+def bench_scale(
+    scale: Scale,
+    server_url: str,
+    workdir: Path,
+    result: dict,
+    keep: bool = False,
+    pg_options: str | None = None,
+    out=sys.stdout,
+) -> dict:
+    """Measure one scale end to end into `result` (filled as it goes, so a failure keeps what
+    was measured)."""
     say = lambda msg: print(f"[{scale.name}] {msg}", file=out, flush=True)  # noqa: E731
     t_all = time.monotonic()
     url = fresh_database(server_url, f"bench_dbt_{scale.name.lower()}")
-    say(f"database {url.rsplit('/', 1)[1]}; {len(scale.districts)} districts, "
-        f"{scale.students:,} students, {scale.first_day} .. {scale.last_day}")
-    result: dict = {
-        "districts": len(scale.districts),
-        "students": scale.students,
-        "first_day": str(scale.first_day),
-        "last_day": str(scale.last_day),
-        "night_day": str(scale.night_day),
-        "server": server_facts(url),
-        "dbt_threads": int(os.environ.get("SCHOOLCX_DBT_THREADS", "4")),
-    }
+    say(
+        f"database {url.rsplit('/', 1)[1]}; {len(scale.districts)} districts, "
+        f"{scale.students:,} students, {scale.first_day} .. {scale.last_day}"
+    )
+    result.update(
+        districts=len(scale.districts),
+        students=scale.students,
+        first_day=str(scale.first_day),
+        last_day=str(scale.last_day),
+        night_day=str(scale.night_day),
+        server=server_facts(url),
+        dbt_threads=int(os.environ.get("SCHOOLCX_DBT_THREADS", "4")),
+        pg_options=pg_options,
+    )
+    target = {kind: workdir / f"target-{scale.name}-{kind}" for kind in ("full", "incremental")}
     try:
         cfg = prepare(url, scale)
         gen = Synthesiser(url, scale, cfg, out)
@@ -1362,23 +1426,33 @@ def bench_scale(scale: Scale, server_url: str, workdir: Path, keep: bool, out=sy
         }
         result["raw_rows"] = landed
         result["interactions"] = interactions
-        say(f"landed {sum(landed.values()):,} raw rows ({interactions:,} tickets) in "
-            f"{result['generation']['seconds']:.0f}s")
+        say(
+            f"landed {sum(landed.values()):,} raw rows ({interactions:,} tickets) in "
+            f"{result['generation']['seconds']:.0f}s"
+        )
         result["scan_floor"] = timed_counts(url, [f"raw.{t}" for t in RAW_TABLES])
 
         say("dbt build --full-refresh")
-        full = run_dbt(url, cfg, scale.last_day, full_refresh=True,
-                       target_dir=workdir / f"target-{scale.name}-full")
+        full = run_dbt(
+            url,
+            cfg,
+            scale.last_day,
+            full_refresh=True,
+            target_dir=target["full"],
+            pg_options=pg_options,
+        )
         say(f"full build {full.seconds:.1f}s {full.statuses}")
+        result["full"] = _run_summary(full, interactions)
         if not full.ok:
             raise RuntimeError("full build failed:\n" + "\n".join(full.errors))
-        result["full"] = _run_summary(full, interactions)
         result["size_after_full"] = sizes(url)
 
         say("business-time microbenchmark")
-        result["business_time"] = business_time_bench(url, workdir / f"target-{scale.name}-full")
-        say(f"business minutes of {result['business_time']['pairs']:,} pairs in "
-            f"{result['business_time']['seconds_best']:.2f}s")
+        result["business_time"] = business_time_bench(url, target["full"])
+        say(
+            f"business minutes of {result['business_time']['pairs']:,} pairs in "
+            f"{result['business_time']['seconds_best']:.2f}s"
+        )
 
         started = time.monotonic()
         night = gen.land(night=True)
@@ -1386,38 +1460,53 @@ def bench_scale(scale: Scale, server_url: str, workdir: Path, keep: bool, out=sy
             conn.execute("checkpoint")
         result["night_landing"] = {"rows": night, "seconds": round(time.monotonic() - started, 1)}
         result["night_new_tickets"] = planned_tickets(url, gen.cut_night) - interactions
-        say(f"night {scale.night_day}: {sum(night.values()):,} raw rows "
-            f"({result['night_new_tickets']:,} new tickets)")
+        say(
+            f"night {scale.night_day}: {sum(night.values()):,} raw rows "
+            f"({result['night_new_tickets']:,} new tickets)"
+        )
         say("dbt build (incremental)")
-        incr = run_dbt(url, cfg, scale.night_day, full_refresh=False,
-                       target_dir=workdir / f"target-{scale.name}-incremental")
+        incr = run_dbt(
+            url,
+            cfg,
+            scale.night_day,
+            full_refresh=False,
+            target_dir=target["incremental"],
+            pg_options=pg_options,
+        )
         say(f"incremental build {incr.seconds:.1f}s {incr.statuses}")
+        result["incremental"] = _run_summary(incr, interactions)
+        result["models"] = _model_table(full, incr)
+        if full.project != incr.project or incr.project.get("changed_during_run"):
+            result["warning"] = "the dbt project changed between or during the runs"
         if not incr.ok:
             raise RuntimeError("incremental build failed:\n" + "\n".join(incr.errors))
-        result["incremental"] = _run_summary(incr, interactions)
         result["incremental_over_full"] = round(incr.seconds / full.seconds, 3)
-        result["models"] = _model_table(full, incr)
-        result["staging_scan"] = timed_counts(url, [f"stg.{v}" for v in STAGING_VIEWS])
-        result["fct_interactions_rows"] = timed_counts(
-            url, [relation_name(workdir / f"target-{scale.name}-full", "fct_interactions")]
-        )
+        result["staging_scan"] = timed_counts(url, [f"stg.{v}" for v in STAGING_TABLES])
         gen.drop()
         result["size_after_night"] = sizes(url)
     finally:
+        result["peak_rss_mb"] = peak_rss_mb()
+        result["total_seconds"] = round(time.monotonic() - t_all, 1)
         if not keep:
             drop_database(url)
-    result["peak_rss_mb"] = peak_rss_mb()
-    result["total_seconds"] = round(time.monotonic() - t_all, 1)
     return result
 
 
 def _run_summary(run: DbtRun, interactions: int) -> dict:
     slowest = sorted(run.nodes.items(), key=lambda kv: -kv[1]["seconds"])[:10]
+    by_kind: dict[str, float] = {}
+    for node in run.nodes.values():
+        by_kind[node["kind"]] = by_kind.get(node["kind"], 0.0) + node["seconds"]
     return {
         "seconds": round(run.seconds, 1),
         "node_seconds_sum": run.node_seconds,
+        # node seconds overlap (dbt runs 4 threads); their split says where the time goes
+        "model_seconds_sum": round(by_kind.get("model", 0.0), 1),
+        "test_seconds_sum": round(by_kind.get("test", 0.0), 1),
         "interactions_per_s": round(interactions / run.seconds),
         "statuses": run.statuses,
+        "project": run.project,
+        "errors": run.errors,
         "slowest": [{"node": uid, **n} for uid, n in slowest],
     }
 
@@ -1434,50 +1523,86 @@ def _fmt_s(v) -> str:
 def report(results: dict, out=sys.stdout) -> None:
     p = lambda s="": print(s, file=out)  # noqa: E731
     for name, r in results["scales"].items():
+        if "incremental_over_full" not in r:
+            p(f"\n== scale {name}: incomplete: {r.get('error', '?')[:500]}")
+            continue
         p()
-        p(f"== scale {name}: {r['districts']} district(s), {r['students']:,} students, "
-          f"{r['first_day']} .. {r['last_day']} (+ night {r['night_day']}) ==")
+        p(
+            f"== scale {name}: {r['districts']} district(s), {r['students']:,} students, "
+            f"{r['first_day']} .. {r['last_day']} (+ night {r['night_day']}) =="
+        )
+        if r.get("pg_options"):
+            p(f"!! diagnostic variant: dbt ran with PGOPTIONS={r['pg_options']!r}")
+        if r.get("warning"):
+            p(f"!! {r['warning']}")
         g = r["generation"]
-        p(f"generation        {g['seconds']:8.1f} s  {g['stages']}  ({g['raw_rows_per_s']:,} raw rows/s)")
+        p(
+            f"generation        {g['seconds']:8.1f} s  {g['stages']}"
+            f"  ({g['raw_rows_per_s']:,} raw rows/s)"
+        )
         p(f"interactions      {r['interactions']:>10,}")
         for t, c in r["raw_rows"].items():
             floor = r["scan_floor"].get(f"raw.{t}", {})
             p(f"  raw.{t:<30} {c:>11,} rows   count(*) {floor.get('seconds', 0):6.2f} s")
         f, i = r["full"], r["incremental"]
-        p(f"full build        {f['seconds']:8.1f} s  ({f['interactions_per_s']:,} interactions/s; "
-          f"node time {f['node_seconds_sum']} s; {f['statuses']})")
-        p(f"night landed      {sum(r['night_landing']['rows'].values()):>10,} raw rows, "
-          f"{r['night_new_tickets']:,} new tickets")
-        p(f"incremental build {i['seconds']:8.1f} s  (node time {i['node_seconds_sum']} s; {i['statuses']})")
+        p(
+            f"full build        {f['seconds']:8.1f} s  "
+            f"({f['interactions_per_s']:,} interactions/s; node time {f['node_seconds_sum']} s:"
+            f" models {f['model_seconds_sum']} s, tests {f['test_seconds_sum']} s;"
+            f" {f['statuses']})"
+        )
+        p(
+            f"night landed      {sum(r['night_landing']['rows'].values()):>10,} raw rows, "
+            f"{r['night_new_tickets']:,} new tickets"
+        )
+        p(
+            f"incremental build {i['seconds']:8.1f} s  (node time {i['node_seconds_sum']} s:"
+            f" models {i['model_seconds_sum']} s, tests {i['test_seconds_sum']} s;"
+            f" {i['statuses']})"
+        )
         p(f"incremental/full  {r['incremental_over_full'] * 100:7.1f} %")
         b = r["business_time"]
-        p(f"business time     {b['seconds_best']:8.2f} s for {b['pairs']:,} pairs "
-          f"(median {b['seconds_median']:.2f} s; {b['pairs_per_s']:,}/s)")
-        p(f"database          {r['size_after_night']['database_mb']:,} MB  "
-          f"{r['size_after_night']['schema_mb']}")
+        p(
+            f"business time     {b['seconds_best']:8.2f} s for {b['pairs']:,} pairs "
+            f"(median {b['seconds_median']:.2f} s; {b['pairs_per_s']:,}/s)"
+        )
+        p(
+            f"database          {r['size_after_night']['database_mb']:,} MB  "
+            f"{r['size_after_night']['schema_mb']}"
+        )
         p(f"peak RSS          {r['peak_rss_mb']}  MB")
-        p("slowest nodes                                        full s   incr s   rows full / incr")
+        p(f"  {'slowest nodes':<66} {'full s':>7}  {'incr s':>7}   rows full / incr")
         for m in r["models"]:
-            p(f"  {m['node'][:50]:<50} {_fmt_s(m['full_s']):>7}  {_fmt_s(m['incremental_s']):>7}   "
-              f"{m['rows_full'] if m['rows_full'] is not None else '-'} / "
-              f"{m['rows_incremental'] if m['rows_incremental'] is not None else '-'}")
-        p("staging views (count(*), what a rebuild from staging pays at least)")
+            p(
+                f"  {m['node'][:66]:<66} {_fmt_s(m['full_s']):>7}  "
+                f"{_fmt_s(m['incremental_s']):>7}   "
+                f"{m['rows_full'] if m['rows_full'] is not None else '-'} / "
+                f"{m['rows_incremental'] if m['rows_incremental'] is not None else '-'}"
+            )
+        p("staging tables (count(*))")
         for v, c in r["staging_scan"].items():
             p(f"  {v:<45} {c['rows']:>11,} rows {c['seconds']:7.2f} s")
     p()
     p("summary")
     for name, r in results["scales"].items():
+        if "incremental_over_full" not in r:
+            continue
         f, i = r["full"]["seconds"], r["incremental"]["seconds"]
         b = r["business_time"]
-        p(f"  {name}: {r['interactions']:,} interactions; full build {f:.0f} s; night "
-          f"{i:.0f} s = {r['incremental_over_full'] * 100:.0f} % of full; business time "
-          f"{b['pairs']:,} pairs in {b['seconds_best']:.2f} s; DB "
-          f"{r['size_after_night']['database_mb']:,} MB")
-    if "S" in results["scales"]:
+        p(
+            f"  {name}: {r['interactions']:,} interactions; full build {f:.0f} s; night "
+            f"{i:.0f} s = {r['incremental_over_full'] * 100:.0f} % of full; business time "
+            f"{b['pairs']:,} pairs in {b['seconds_best']:.2f} s; DB "
+            f"{r['size_after_night']['database_mb']:,} MB"
+        )
+    if "incremental_over_full" in results["scales"].get("S", {}):
         r = results["scales"]["S"]
-        p(f"  aims: S full build < 120 s: {'met' if r['full']['seconds'] < 120 else 'missed'}; "
-          f"night < 10 % of full: {'met' if r['incremental_over_full'] < 0.10 else 'missed'}; "
-          f"1M business-time < 10 s: {'met' if r['business_time']['seconds_best'] < 10 else 'missed'}")
+        p(
+            f"  aims: S full build < 120 s: {'met' if r['full']['seconds'] < 120 else 'missed'}; "
+            f"night < 10 % of full: {'met' if r['incremental_over_full'] < 0.10 else 'missed'}; "
+            "1M business-time < 10 s: "
+            f"{'met' if r['business_time']['seconds_best'] < 10 else 'missed'}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1485,10 +1610,25 @@ def main(argv: list[str] | None = None) -> int:
     from schoolcx.settings import apply_defaults
     from schoolcx.warehouse import warehouse_url
 
-    parser = argparse.ArgumentParser(prog="python -m schoolcx.bench_dbt", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m schoolcx.bench_dbt", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--scale", default="S", help="S, M or S,M")
-    parser.add_argument("--out", type=Path, default=None, help="JSON results (default SCHOOLCX_HOME/bench/dbt.json)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON results (default SCHOOLCX_HOME/bench/dbt.json)"
+    )
+    parser.add_argument(
+        "--weeks",
+        type=int,
+        default=None,
+        help="reduce each scale to its last N school weeks (same districts and daily volume)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
+    parser.add_argument(
+        "--pg-options",
+        default=None,
+        help='PGOPTIONS for the dbt runs only: diagnostic variants ("-c enable_mergejoin=off")',
+    )
     args = parser.parse_args(argv)
     names = [s.strip().upper() for s in args.scale.split(",") if s.strip()]
     unknown = [n for n in names if n not in SCALES]
@@ -1500,14 +1640,30 @@ def main(argv: list[str] | None = None) -> int:
     workdir = local_dir() / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
     server = warehouse_url()  # WAREHOUSE_URL, else the embedded server under SCHOOLCX_HOME
-    results = {"cpus": os.cpu_count(), "started": dt.datetime.now(dt.UTC).isoformat(), "scales": {}}
+    results = {
+        "cpus": os.cpu_count(),
+        "started": dt.datetime.now(dt.UTC).isoformat(),
+        "project": project_fingerprint(),
+        "scales": {},
+    }
+    failed = False
     for name in names:
-        results["scales"][name] = bench_scale(SCALES[name], server, workdir, args.keep)
+        scale = SCALES[name]
+        if args.weeks:
+            first = scale.last_day - dt.timedelta(days=7 * args.weeks - 4)  # a Monday
+            scale = replace(scale, name=f"{name}-{args.weeks}w", first_day=first)
+        result = results["scales"][scale.name] = {}
+        try:
+            bench_scale(scale, server, workdir, result, args.keep, args.pg_options)
+        except Exception as exc:  # keep what was measured; report, go on to the next scale
+            failed = True
+            result["error"] = f"{type(exc).__name__}: {exc}"[:4000]
+            print(f"[{scale.name}] FAILED: {result['error']}", file=sys.stderr, flush=True)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(results, indent=2, default=str))
     report(results)
     print(f"\nresults: {out_path}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

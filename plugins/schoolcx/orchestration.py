@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 
 from schoolcx.paths import DBT_PROJECT_DIR, dbt_executable
 from schoolcx.settings import WAREHOUSE_CONN_ID
@@ -47,6 +48,20 @@ FULL_REFRESH_TEMPLATE = (
     "{{ params.full_refresh or ti.xcom_pull(task_ids='prepare', key='full_refresh') }}"
 )
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+# Environment of every nightly dbt invocation (cosmos tasks and pipeline.dbt). Unit tests check
+# the models' logic on fixed rows, not the night's data: `make test` runs them (tests/), the
+# nightly build does not pay for them again. Data tests group whole tables (keys of millions of
+# rows), so their sessions get the models' work_mem (dbt_project.yml sets it for models only).
+NIGHTLY_DBT_ENV = {
+    "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
+    "PGOPTIONS": " ".join(
+        (
+            os.environ.get("PGOPTIONS", ""),
+            "-c",
+            f"work_mem={os.environ.get('SCHOOLCX_DBT_WORK_MEM', '128MB')}",
+        )
+    ).strip(),
+}
 
 DEFAULT_ARGS = {
     "owner": "schoolcx",
@@ -107,6 +122,7 @@ def dbt_task_group(group_id: str = "transform"):
         ),
         operator_args={
             "install_deps": False,
+            "env": NIGHTLY_DBT_ENV,
             "retries": 0,  # a failed model or test is a bug or bad data, not a blip
             # Requested (param) or decided by prepare: the reference data changed since the
             # last successful build (pipeline.plan_refresh). Renders "True"/"False"; cosmos

@@ -113,11 +113,13 @@ def extract(
 
 
 def dbt_env(url: str) -> dict[str, str]:
-    """Environment for dbt's committed profile (all env_var())."""
+    """Environment for dbt's committed profile (all env_var()), as the nightly DAG runs it."""
+    from schoolcx.orchestration import NIGHTLY_DBT_ENV
     from schoolcx.warehouse.connect import url_parts
 
     p = url_parts(url)
     return {
+        **NIGHTLY_DBT_ENV,
         "SCHOOLCX_PG_HOST": p["host"],
         "SCHOOLCX_PG_PORT": p["port"],
         "SCHOOLCX_PG_USER": p["user"],

@@ -9,17 +9,23 @@ ref.* and compares it with the fingerprint recorded by the last successful build
 (ops.ref_fingerprints, migration 0006); when they differ, the night's dbt build runs with
 --full-refresh. The fingerprint is recorded only after the dbt build succeeded, so a failed night
 retries the full refresh the next night.
+
+The dbt code (models, macros, dbt_project.yml) is fingerprinted beside ref.*, as one more entry
+(CODE_ENTRY): incremental models keep rows computed by the code of earlier nights, so the first
+night after an upgrade of the models rebuilds everything with the new code.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 
 import psycopg
 from psycopg import sql
 
+from schoolcx.paths import DBT_PROJECT_DIR
 from schoolcx.refsync import REF_TABLES
 
 log = logging.getLogger(__name__)
@@ -27,12 +33,29 @@ log = logging.getLogger(__name__)
 BUILD_SCHEMA = "build"
 # The incremental models: only they keep rows from earlier builds.
 INCREMENTAL_FACTS = ("fct_interactions", "fct_ratings", "fct_daily_volume")
+CODE_ENTRY = "dbt_project"  # the fingerprint entry of the dbt code, beside the ref tables
+CODE_PATHS = ("models", "macros", "dbt_project.yml")
+
+
+def code_fingerprint(project_dir=DBT_PROJECT_DIR) -> str:
+    """md5 over the dbt code that computes the tables (relative path and bytes of each file,
+    in path order): SQL, YAML (docs, tests, configs) and the project file."""
+    digest = hashlib.md5(usedforsecurity=False)
+    files = []
+    for name in CODE_PATHS:
+        path = project_dir / name
+        files += sorted(path.rglob("*")) if path.is_dir() else [path]
+    for path in files:
+        if path.is_file():
+            digest.update(path.relative_to(project_dir).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
 class RefFingerprint:
     fingerprint: str  # md5 over the per-table fingerprints
-    tables: dict[str, str]  # ref table -> md5 of its rows
+    tables: dict[str, str]  # ref table (and CODE_ENTRY) -> md5 of its rows (its code)
 
     def to_dict(self) -> dict:
         return {"fingerprint": self.fingerprint, "tables": dict(self.tables)}
@@ -76,17 +99,14 @@ def _fingerprint_query() -> sql.Composed:
         ).format(name=sql.Literal(table), table=sql.Identifier("ref", table))
         for table in REF_TABLES
     )
-    return sql.SQL(
-        "with per_table as ({per_table}),"
-        " total as (select md5(string_agg(table_name || ':' || digest, E'\\n'"
-        ' order by table_name collate "C")) as digest from per_table)'
-        " select per_table.table_name, per_table.digest, total.digest"
-        " from per_table cross join total"
-    ).format(per_table=per_table)
+    return sql.SQL("select table_name, digest from ({per_table}) as per_table").format(
+        per_table=per_table
+    )
 
 
 def ref_fingerprint(url_or_conn) -> RefFingerprint:
-    """The fingerprint of the contents of every ref.* table dbt reads (computed in SQL)."""
+    """The fingerprint of the contents of every ref.* table dbt reads (computed in SQL) and of
+    the dbt code (CODE_ENTRY)."""
     conn, own = _connect(url_or_conn)
     try:
         with conn.transaction():
@@ -97,7 +117,13 @@ def ref_fingerprint(url_or_conn) -> RefFingerprint:
     finally:
         if own:
             conn.close()
-    return RefFingerprint(rows[0][2], {name: digest for name, digest, _ in rows})
+    tables = dict(rows)
+    tables[CODE_ENTRY] = code_fingerprint()
+    total = hashlib.md5(
+        "\n".join(f"{name}:{tables[name]}" for name in sorted(tables)).encode(),
+        usedforsecurity=False,
+    )
+    return RefFingerprint(total.hexdigest(), tables)
 
 
 def last_recorded(url_or_conn) -> RefFingerprint | None:

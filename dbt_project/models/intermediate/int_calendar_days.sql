@@ -1,7 +1,7 @@
 {{
     config(
+        indexes=[{'columns': ['district_id', 'local_date'], 'unique': True}],
         post_hook=[
-            "create unique index if not exists {{ this.name }}_pk on {{ this }} (district_id, local_date)",
             "{{ create_business_seconds_function(this) }}",
             "analyze {{ this }}",
         ]

@@ -1,4 +1,16 @@
-{{ config(materialized='view') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_instance', 'ticket_id'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['source_instance', 'ticket_id'], 'unique': True},
+            {'columns': ['last_loaded_at']},
+        ],
+        post_hook=["analyze {{ this }}"],
+    )
+}}
 -- One row per Freshdesk ticket that has conversations: the first public agent reply
 -- (incoming = false, private = false, not written by the requester) and how many there are.
 -- Freshdesk keeps a ticket's opening text in `description`, not among the conversations, so every
@@ -7,10 +19,37 @@
 -- written up as a reply) is opened by it: that message is not a response and the next one is,
 -- as for Zendesk (VENDORS.md); stats.first_responded_at must not stand in for it. A reply before
 -- creation stays the first response, so the ticket is quarantined downstream as a data error.
+-- Incremental: tickets with a conversation or a ticket version loaded since the watermark are
+-- recomputed from all their conversations.
 with
 
+{% if is_incremental() -%}
+changed_tickets as (
+    select
+        changed_conversations.source_instance,
+        changed_conversations.ticket_id
+    from {{ ref('stg_freshdesk__conversations') }} as changed_conversations
+    where changed_conversations._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+    union
+    select
+        changed_versions.source_instance,
+        changed_versions.ticket_id
+    from {{ ref('stg_freshdesk__tickets') }} as changed_versions
+    where changed_versions._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+),
+
+{% endif -%}
 conversations as (
-    select * from {{ ref('stg_freshdesk__conversations') }}
+    select all_conversations.*
+    from {{ ref('stg_freshdesk__conversations') }} as all_conversations
+    {%- if is_incremental() %}
+    where (all_conversations.source_instance, all_conversations.ticket_id) in (
+        select
+            changed_tickets.source_instance,
+            changed_tickets.ticket_id
+        from changed_tickets
+    )
+    {%- endif %}
 ),
 
 tickets as (
@@ -18,7 +57,8 @@ tickets as (
         source_instance,
         ticket_id,
         requester_id,
-        created_at
+        created_at,
+        _loaded_at
     from {{ ref('stg_freshdesk__tickets') }}
 ),
 
@@ -74,8 +114,13 @@ final as (
                 where public_replies.reply_number > case when opened_by_agent.ticket_id is not null then 1 else 0 end
             )
         )::int as agent_reply_count,
-        loaded.conversations_loaded_at
+        loaded.conversations_loaded_at,
+        greatest(loaded.conversations_loaded_at, tickets._loaded_at) as last_loaded_at
     from loaded
+    left join tickets
+        on
+            loaded.source_instance = tickets.source_instance
+            and loaded.ticket_id = tickets.ticket_id
     left join public_replies
         on
             loaded.source_instance = public_replies.source_instance
@@ -88,7 +133,8 @@ final as (
         loaded.source_instance,
         loaded.ticket_id,
         opened_by_agent.ticket_id,
-        loaded.conversations_loaded_at
+        loaded.conversations_loaded_at,
+        tickets._loaded_at
 )
 
 select * from final

@@ -1,14 +1,39 @@
-{{ config(materialized='view') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_instance', 'thread_id'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['source_instance', 'thread_id'], 'unique': True},
+            {'columns': ['thread_loaded_at']},
+        ],
+        post_hook=["analyze {{ this }}"],
+    )
+}}
 -- One row per mail thread of a monitored mailbox that is an interaction: started (first message)
 -- by a sender outside the district's mail domains, or, on an internal-service mailbox, by anyone
 -- who is not the mailbox or one of its responders (a district sender there is staff). A thread
 -- started by an automated message is not an interaction. Agents: on an ordinary mailbox any
 -- outbound message (district domain or Sent folder); on an internal mailbox only the mailbox's
 -- own address and its configured responders. Automated messages never count as a response.
+-- Every thread has a row; is_interaction says whether it is one, so that an incremental run
+-- replaces a thread that stopped being one (an earlier message landed later) instead of
+-- keeping it. Incremental: threads with a message loaded since the watermark are recomputed.
 with
 
 messages as (
-    select * from {{ ref('stg_imap__messages') }}
+    select thread_messages.*
+    from {{ ref('stg_imap__messages') }} as thread_messages
+    {%- if is_incremental() %}
+    where (thread_messages.source_instance, thread_messages.thread_id) in (
+        select
+            changed.source_instance,
+            changed.thread_id
+        from {{ ref('stg_imap__messages') }} as changed
+        where changed._loaded_at > {{ incremental_watermark('thread_loaded_at') }}
+    )
+    {%- endif %}
 ),
 
 sources as (
@@ -51,28 +76,30 @@ ordered as (
     from classified
 ),
 
-starters as (
-    select ordered.*
+first_messages as (
+    select
+        ordered.*,
+        not ordered.is_agent and not ordered.is_automated as is_interaction
     from ordered
-    where ordered.message_seq = 1 and not ordered.is_agent and not ordered.is_automated
+    where ordered.message_seq = 1
 ),
 
 replies as (
     select
-        starters.source_instance,
-        starters.thread_id,
+        first_messages.source_instance,
+        first_messages.thread_id,
         min(ordered.sent_at) as first_response_at,
         count(*)::int as agent_response_count
-    from starters
+    from first_messages
     inner join ordered
         on
-            starters.source_instance = ordered.source_instance
-            and starters.thread_id = ordered.thread_id
+            first_messages.source_instance = ordered.source_instance
+            and first_messages.thread_id = ordered.thread_id
     where
         ordered.is_agent
         and not ordered.is_automated
-        and ordered.sent_at > starters.sent_at
-    group by starters.source_instance, starters.thread_id
+        and ordered.sent_at > first_messages.sent_at
+    group by first_messages.source_instance, first_messages.thread_id
 ),
 
 loads as (
@@ -86,27 +113,28 @@ loads as (
 
 final as (
     select
-        starters.source_system,
-        starters.source_instance,
-        starters.district_id,
-        starters.thread_id,
-        starters.sent_at as created_at,
-        starters.from_domain,
-        starters.sender_is_district,
-        starters.is_internal_mailbox,
-        starters.person_hash as requester_hash,
+        first_messages.source_system,
+        first_messages.source_instance,
+        first_messages.district_id,
+        first_messages.thread_id,
+        first_messages.sent_at as created_at,
+        first_messages.from_domain,
+        first_messages.sender_is_district,
+        first_messages.is_internal_mailbox,
+        first_messages.person_hash as requester_hash,
+        first_messages.is_interaction,
         replies.first_response_at,
         coalesce(replies.agent_response_count, 0) as agent_response_count,
         loads.thread_loaded_at
-    from starters
+    from first_messages
     left join replies
         on
-            starters.source_instance = replies.source_instance
-            and starters.thread_id = replies.thread_id
+            first_messages.source_instance = replies.source_instance
+            and first_messages.thread_id = replies.thread_id
     inner join loads
         on
-            starters.source_instance = loads.source_instance
-            and starters.thread_id = loads.thread_id
+            first_messages.source_instance = loads.source_instance
+            and first_messages.thread_id = loads.thread_id
 )
 
 select * from final

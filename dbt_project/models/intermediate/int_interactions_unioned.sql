@@ -1,10 +1,18 @@
 {{
     config(
+        materialized='incremental',
+        unique_key='interaction_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['interaction_key'], 'unique': True},
+            {'columns': ['last_loaded_at']},
+            {'columns': ['district_id', 'reference_id']},
+        ],
         post_hook=[
-            "create unique index if not exists {{ this.name }}_key_idx on {{ this }} (interaction_key)",
-            "create index if not exists {{ this.name }}_loaded_idx on {{ this }} (last_loaded_at)",
+            "delete from {{ this }} where not is_interaction",
             "analyze {{ this }}",
-        ]
+        ],
     )
 }}
 -- Every interaction of every channel in one shape (METRICS.md "Interaction"): Zendesk and
@@ -14,6 +22,10 @@
 -- config mappings, high-risk classification, effective priority and SLA target, and the
 -- reject_reason of records that break the contract (response or resolution before creation,
 -- unparseable times): those go to int_interactions_rejected, never to the facts.
+-- Incremental: the records of each source loaded since the watermark (a ticket, its events or
+-- conversations, its requester; a mail thread; a file row) are recomputed. A record that stopped
+-- being an interaction (a ticket deleted since) comes through with is_interaction false, so it
+-- replaces the old row, and the post-hook removes it.
 with
 
 districts as (
@@ -33,7 +45,15 @@ high_risk_terms as (
 ),
 
 sla_targets as (
-    select * from {{ ref('stg_ref__sla_targets') }}
+    -- one row per district (a hash join on district_id; the target is picked by priority below)
+    select
+        targets.district_id,
+        max(targets.target_business_minutes) filter (where targets.priority = 'urgent') as urgent,
+        max(targets.target_business_minutes) filter (where targets.priority = 'high') as high,
+        max(targets.target_business_minutes) filter (where targets.priority = 'normal') as normal,
+        max(targets.target_business_minutes) filter (where targets.priority = 'low') as low
+    from {{ ref('stg_ref__sla_targets') }} as targets
+    group by targets.district_id
 ),
 
 zendesk_tickets as (
@@ -65,7 +85,11 @@ imap_threads as (
 ),
 
 file_drop_rows as (
-    select * from {{ ref('stg_file_drop__rows') }}
+    select all_rows.*
+    from {{ ref('stg_file_drop__rows') }} as all_rows
+    {%- if is_incremental() %}
+    where all_rows._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+    {%- endif %}
 ),
 
 zendesk as (
@@ -82,6 +106,8 @@ zendesk as (
                 then coalesce(zendesk_activity.last_solved_entry_at, zendesk_tickets.zendesk_solved_at)
         end as resolved_at,
         false as has_unparseable_time,
+        -- a deleted ticket (spam, a duplicate) is in the export but is no contact
+        coalesce(zendesk_tickets.status, '') != 'deleted' as is_interaction,
         zendesk_tickets.status,
         zendesk_tickets.channel,
         {{ ticket_topic('zendesk_tickets.tags', 'zendesk_tickets.ticket_type', zendesk_custom_topic('zendesk_tickets.custom_fields')) }} as topic,
@@ -152,8 +178,14 @@ zendesk as (
         on
             zendesk_tickets.source_instance = zendesk_users.source_instance
             and zendesk_tickets.requester_id = zendesk_users.user_id
-    -- a deleted ticket (spam, a duplicate) is in the export but is no contact
-    where zendesk_tickets.status is distinct from 'deleted'
+    {%- if is_incremental() %}
+    where (zendesk_tickets.source_instance, zendesk_tickets.ticket_id) in (
+        {{ changed_helpdesk_tickets(
+            ref('stg_zendesk__tickets'), ref('int_zendesk__ticket_activity'),
+            ref('stg_zendesk__users'), 'user_id'
+        ) }}
+    )
+    {%- endif %}
 ),
 
 freshdesk as (
@@ -191,6 +223,9 @@ freshdesk as (
                 )
         end as resolved_at,
         false as has_unparseable_time,
+        -- an outbound email (source 10) is started by the district: no contact to it (METRICS.md
+        -- "Interaction"), as for email threads started by a district sender
+        coalesce(freshdesk_tickets.source_code, 0) != 10 as is_interaction,
         freshdesk_tickets.status,
         freshdesk_tickets.channel,
         {{ ticket_topic('freshdesk_tickets.tags', 'freshdesk_tickets.ticket_type', freshdesk_custom_topic('freshdesk_tickets.custom_fields')) }} as topic,
@@ -269,9 +304,14 @@ freshdesk as (
         on
             freshdesk_tickets.source_instance = freshdesk_contacts.source_instance
             and freshdesk_tickets.requester_id = freshdesk_contacts.contact_id
-    -- an outbound email (source 10) is started by the district: no contact to it (METRICS.md
-    -- "Interaction"), as for email threads started by a district sender
-    where freshdesk_tickets.source_code is distinct from 10
+    {%- if is_incremental() %}
+    where (freshdesk_tickets.source_instance, freshdesk_tickets.ticket_id) in (
+        {{ changed_helpdesk_tickets(
+            ref('stg_freshdesk__tickets'), ref('int_freshdesk__ticket_activity'),
+            ref('stg_freshdesk__contacts'), 'contact_id'
+        ) }}
+    )
+    {%- endif %}
 ),
 
 imap as (
@@ -285,6 +325,7 @@ imap as (
         imap_threads.first_response_at,
         null::timestamptz as resolved_at,
         false as has_unparseable_time,
+        imap_threads.is_interaction,
         null::text as status,
         'email' as channel,
         null::text as topic,
@@ -300,6 +341,9 @@ imap as (
         imap_threads.thread_loaded_at as last_loaded_at,
         jsonb_strip_nulls(jsonb_build_object('domain', imap_threads.from_domain)) as attributes
     from imap_threads
+    {%- if is_incremental() %}
+    where imap_threads.thread_loaded_at > {{ incremental_watermark('last_loaded_at') }}
+    {%- endif %}
 ),
 
 file_drop_parsed as (
@@ -335,6 +379,7 @@ file_drop as (
                 and file_drop_parsed.resolved_at is null
             )
         ) as has_unparseable_time,
+        true as is_interaction,
         case when file_drop_parsed.resolved_at is not null then 'solved' end as status,
         case
             when file_drop_parsed.channel_text in (
@@ -396,26 +441,37 @@ mapped_fields as (
         unit_mappings.unit_type,
         unit_mappings.source_field
     from unit_mappings
+    where unit_mappings.source_field != 'tag'
+),
+
+field_values as materialized (
+    -- each interaction's value of each field its source maps, so that the match below is an
+    -- equality join; materialized, or the planner folds the lookup back into a join filter that
+    -- tests every mapping of the source against every interaction
+    select
+        keyed.interaction_key,
+        keyed.source_instance,
+        mapped_fields.unit_type,
+        mapped_fields.source_field,
+        lower(keyed.attributes ->> mapped_fields.source_field) as field_value
+    from keyed
+    inner join mapped_fields
+        on keyed.source_instance = mapped_fields.source_instance
 ),
 
 unit_matches as (
     select
-        keyed.interaction_key,
+        field_values.interaction_key,
         unit_mappings.unit_type,
         min(unit_mappings.unit_value) as unit_value
-    from keyed
-    inner join mapped_fields
-        on
-            keyed.source_instance = mapped_fields.source_instance
-            and mapped_fields.source_field != 'tag'
+    from field_values
     inner join unit_mappings
         on
-            mapped_fields.source_instance = unit_mappings.source_instance
-            and mapped_fields.unit_type = unit_mappings.unit_type
-            and mapped_fields.source_field = unit_mappings.source_field
-            and lower(keyed.attributes ->> mapped_fields.source_field)
-            = lower(unit_mappings.source_value)
-    group by keyed.interaction_key, unit_mappings.unit_type
+            field_values.source_instance = unit_mappings.source_instance
+            and field_values.unit_type = unit_mappings.unit_type
+            and field_values.source_field = unit_mappings.source_field
+            and field_values.field_value = lower(unit_mappings.source_value)
+    group by field_values.interaction_key, unit_mappings.unit_type
     union all
     select
         keyed.interaction_key,
@@ -443,39 +499,33 @@ units as (
     group by unit_matches.interaction_key
 ),
 
-risk_tokens as (
+district_risk_terms as (
     select
-        keyed.interaction_key,
-        keyed.district_id,
-        regexp_replace(lower(trim(token.value)), '[\s-]+', '_', 'g') as token
-    from keyed
-    cross join lateral unnest(keyed.tags || coalesce(keyed.topic, '')) as token (value)
-    where trim(token.value) != ''
+        high_risk_terms.district_id,
+        array_agg(regexp_replace(trim(high_risk_terms.term), '[\s-]+', '_', 'g')) as terms
+    from high_risk_terms
+    group by high_risk_terms.district_id
 ),
 
-risk_words as (
+district_risky_labels as (
+    -- Per district, the labels (tags and topics, as they appear) that are high risk. Labels
+    -- repeat across interactions, so the term test runs once per distinct label, and each
+    -- interaction is then one array overlap with its district's risky labels.
     select
-        risk_tokens.interaction_key,
-        risk_tokens.district_id,
-        risk_tokens.token
-    from risk_tokens
-    union
-    select
-        risk_tokens.interaction_key,
-        risk_tokens.district_id,
-        word.value as token
-    from risk_tokens
-    cross join lateral regexp_split_to_table(risk_tokens.token, '[_:/.]+') as word (value)
-    where word.value != ''
-),
-
-high_risk as (
-    select distinct risk_words.interaction_key
-    from risk_words
-    inner join high_risk_terms
-        on
-            risk_words.district_id = high_risk_terms.district_id
-            and risk_words.token = regexp_replace(trim(high_risk_terms.term), '[\s-]+', '_', 'g')
+        district_labels.district_id,
+        array_agg(district_labels.label) as labels
+    from (
+        select distinct
+            keyed.district_id,
+            label.value as label
+        from keyed
+        cross join lateral unnest(keyed.tags || coalesce(keyed.topic, '')) as label (value)
+        where trim(label.value) != ''
+    ) as district_labels
+    inner join district_risk_terms
+        on district_labels.district_id = district_risk_terms.district_id
+    where {{ is_high_risk_label('district_labels.label', 'district_risk_terms.terms') }}
+    group by district_labels.district_id
 ),
 
 enriched as (
@@ -489,13 +539,21 @@ enriched as (
         keyed.created_at,
         keyed.first_response_at,
         keyed.resolved_at,
+        keyed.is_interaction,
         keyed.status,
         keyed.channel,
         keyed.topic,
         keyed.tags,
-        high_risk.interaction_key is not null as high_risk,
+        -- an array overlap, cheap enough to write twice
+        coalesce(
+            (keyed.tags || coalesce(keyed.topic, '')) && district_risky_labels.labels, false
+        ) as high_risk,
         case
-            when high_risk.interaction_key is not null and keyed.base_priority in ('normal', 'low')
+            when
+                coalesce(
+                    (keyed.tags || coalesce(keyed.topic, '')) && district_risky_labels.labels, false
+                )
+                and keyed.base_priority in ('normal', 'low')
                 then 'high'
             else keyed.base_priority
         end as priority,
@@ -529,8 +587,8 @@ enriched as (
         on keyed.source_instance = sources.source_instance
     left join units
         on keyed.interaction_key = units.interaction_key
-    left join high_risk
-        on keyed.interaction_key = high_risk.interaction_key
+    left join district_risky_labels
+        on keyed.district_id = district_risky_labels.district_id
 ),
 
 final as (
@@ -547,13 +605,19 @@ final as (
         enriched.timezone,
         enriched.first_response_at,
         enriched.resolved_at,
+        enriched.is_interaction,
         enriched.status,
         enriched.channel,
         enriched.topic,
         enriched.tags,
         enriched.high_risk,
         enriched.priority,
-        sla_targets.target_business_minutes as sla_target_minutes,
+        case enriched.priority
+            when 'urgent' then sla_targets.urgent
+            when 'high' then sla_targets.high
+            when 'normal' then sla_targets.normal
+            when 'low' then sla_targets.low
+        end as sla_target_minutes,
         enriched.requester_hash,
         enriched.language,
         enriched.school_id,
@@ -577,9 +641,10 @@ final as (
         end as reject_reason
     from enriched
     left join sla_targets
-        on
-            enriched.district_id = sla_targets.district_id
-            and enriched.priority = sla_targets.priority
+        on enriched.district_id = sla_targets.district_id
+    {%- if not is_incremental() %}
+    where enriched.is_interaction
+    {%- endif %}
 )
 
 select * from final

@@ -1,9 +1,7 @@
 {{
     config(
-        post_hook=[
-            "create index if not exists {{ this.name }}_key_idx on {{ this }} (interaction_key)",
-            "analyze {{ this }}",
-        ]
+        indexes=[{'columns': ['interaction_key']}, {'columns': ['last_loaded_at']}],
+        post_hook=["analyze {{ this }}"]
     )
 }}
 -- Every point-of-contact rating, kept as given and normalised to 1-5 (METRICS.md "Ratings"):
@@ -15,11 +13,10 @@
 -- reject_reason says why a rating is quarantined (out of scale, unknown or ambiguous interaction,
 -- interaction itself quarantined, unparseable); is_latest marks the rating that counts for its
 -- interaction (the latest valid one).
+-- int_interactions_unioned is joined by name where needed, not through a CTE: a CTE read
+-- several times is materialized without statistics, and the planner then sorts it for merge
+-- joins instead of hashing.
 with
-
-interactions as (
-    select * from {{ ref('int_interactions_unioned') }}
-),
 
 districts as (
     select * from {{ ref('stg_ref__districts') }}
@@ -261,7 +258,7 @@ direct_matches as (
         ratings.rating_id,
         interactions.interaction_key
     from ratings
-    inner join interactions
+    inner join {{ ref('int_interactions_unioned') }} as interactions
         on
             ratings.target_instance = interactions.source_instance
             and ratings.interaction_ref = interactions.source_id
@@ -275,13 +272,22 @@ reference_matches as (
         ratings.rating_id,
         interactions.interaction_key
     from ratings
-    inner join interactions
+    inner join {{ ref('int_interactions_unioned') }} as interactions
         on
             ratings.district_id = interactions.district_id
-            and (
-                ratings.interaction_ref = interactions.reference_id
-                or ratings.interaction_ref = interactions.source_instance || ':' || interactions.reference_id
-            )
+            and ratings.interaction_ref = interactions.reference_id
+    where ratings.target_instance is null
+    union all
+    -- two equality joins, not one join on an OR (which cannot be hashed)
+    select
+        ratings.source_instance,
+        ratings.rating_id,
+        interactions.interaction_key
+    from ratings
+    inner join {{ ref('int_interactions_unioned') }} as interactions
+        on
+            ratings.district_id = interactions.district_id
+            and ratings.interaction_ref = interactions.source_instance || ':' || interactions.reference_id
     where ratings.target_instance is null
 ),
 
@@ -310,7 +316,9 @@ checked as (
         ratings.rated_at,
         ratings.rating_value,
         ratings.rating_scale,
-        round(ratings.rating_1_5, 4) as rating_1_5,
+        -- not rounded: feedback_score (two decimals) averages these, and 4-decimal inputs could
+        -- move a mean across a rounding boundary; trim_scale only drops padding zeros (4.0000 -> 4)
+        trim_scale(ratings.rating_1_5) as rating_1_5,
         coalesce(
             ratings.value_reason,
             case
@@ -328,7 +336,7 @@ checked as (
         on
             ratings.source_instance = matches.source_instance
             and ratings.rating_id = matches.rating_id
-    left join interactions
+    left join {{ ref('int_interactions_unioned') }} as interactions
         on
             matches.interaction_key = interactions.interaction_key
             and matches.match_count = 1

@@ -1,8 +1,8 @@
 {{
     config(
-        post_hook=[
-            "create unique index if not exists {{ this.name }}_open_idx on {{ this }} (district_id, open_at)",
-            "create unique index if not exists {{ this.name }}_close_idx on {{ this }} (district_id, close_at)",
+        indexes=[
+            {'columns': ['district_id', 'open_at'], 'unique': True},
+            {'columns': ['district_id', 'close_at'], 'unique': True},
         ]
     )
 }}

@@ -1,4 +1,16 @@
-{{ config(materialized='view') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_instance', 'ticket_id'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['source_instance', 'ticket_id'], 'unique': True},
+            {'columns': ['last_loaded_at']},
+        ],
+        post_hook=["analyze {{ this }}"],
+    )
+}}
 -- One row per Zendesk ticket that has events: first non-automated agent response, the number of
 -- agent responses, and its solve history.
 -- * An agent response is a public comment by a user who is not the requester and not the system
@@ -10,14 +22,41 @@
 --   public comment (as Zendesk's own first reply time). A comment before creation is not an
 --   opening but a data error: it stays the first response and the ticket is quarantined downstream.
 -- * last_solved_entry_at: the last time the ticket entered solved/closed from another status.
+-- Incremental: tickets with an event or a ticket version loaded since the watermark are
+-- recomputed from all their events.
 with
 
+{% if is_incremental() -%}
+changed_tickets as (
+    select
+        changed_events.source_instance,
+        changed_events.ticket_id
+    from {{ ref('stg_zendesk__ticket_child_events') }} as changed_events
+    where changed_events._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+    union
+    select
+        changed_versions.source_instance,
+        changed_versions.ticket_id
+    from {{ ref('stg_zendesk__tickets') }} as changed_versions
+    where changed_versions._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+),
+
+{% endif -%}
 tickets as (
     select * from {{ ref('stg_zendesk__tickets') }}
 ),
 
 child_events as (
-    select * from {{ ref('stg_zendesk__ticket_child_events') }}
+    select all_events.*
+    from {{ ref('stg_zendesk__ticket_child_events') }} as all_events
+    {%- if is_incremental() %}
+    where (all_events.source_instance, all_events.ticket_id) in (
+        select
+            changed_tickets.source_instance,
+            changed_tickets.ticket_id
+        from changed_tickets
+    )
+    {%- endif %}
 ),
 
 public_comments as (
@@ -47,54 +86,34 @@ public_comments as (
     where child_events.is_comment and child_events.is_public
 ),
 
-agent_responses as (
-    select
-        public_comments.source_instance,
-        public_comments.ticket_id,
-        public_comments.created_at,
-        public_comments.comment_seq,
-        row_number() over (
-            partition by public_comments.source_instance, public_comments.ticket_id
-            order by public_comments.comment_seq
-        ) as response_seq
-    from public_comments
-    where public_comments.is_agent_response
-),
-
-opened_by_agent as (
-    select
-        public_comments.source_instance,
-        public_comments.ticket_id,
-        public_comments.is_agent_response
-        and public_comments.created_at = public_comments.ticket_created_at as is_opened_by_agent
-    from public_comments
-    where public_comments.comment_seq = 1
-),
-
 responses as (
+    -- One pass: the opening comment (the first public comment, an agent's, at the creation
+    -- instant) is neither the first response nor counted; the earliest other agent comment is.
     select
-        agent_responses.source_instance,
-        agent_responses.ticket_id,
-        coalesce(bool_or(opened_by_agent.is_opened_by_agent), false) as is_opened_by_agent,
-        min(agent_responses.created_at) filter (
-            where agent_responses.response_seq
-            = case when coalesce(opened_by_agent.is_opened_by_agent, false) then 2 else 1 end
+        public_comments.source_instance,
+        public_comments.ticket_id,
+        bool_or(public_comments.is_opening) as is_opened_by_agent,
+        min(public_comments.created_at) filter (
+            where public_comments.is_agent_response and not public_comments.is_opening
         ) as first_response_at,
-        count(*) filter (
-            where not (
-                coalesce(opened_by_agent.is_opened_by_agent, false)
-                and agent_responses.response_seq = 1
+        (
+            count(*) filter (
+                where public_comments.is_agent_response and not public_comments.is_opening
             )
         )::int as agent_response_count
-    from agent_responses
-    left join opened_by_agent
-        on
-            agent_responses.source_instance = opened_by_agent.source_instance
-            and agent_responses.ticket_id = opened_by_agent.ticket_id
-    group by agent_responses.source_instance, agent_responses.ticket_id
+    from (
+        select
+            numbered.*,
+            numbered.comment_seq = 1
+            and numbered.is_agent_response
+            and numbered.created_at = numbered.ticket_created_at as is_opening
+        from public_comments as numbered
+    ) as public_comments
+    group by public_comments.source_instance, public_comments.ticket_id
 ),
 
 statuses as (
+    -- one pass over every child event: the solve history and the latest load
     select
         child_events.source_instance,
         child_events.ticket_id,
@@ -109,16 +128,7 @@ statuses as (
                 and child_events.status not in ('solved', 'closed')
             ),
             false
-        ) as is_reopened
-    from child_events
-    where child_events.status is not null
-    group by child_events.source_instance, child_events.ticket_id
-),
-
-loads as (
-    select
-        child_events.source_instance,
-        child_events.ticket_id,
+        ) as is_reopened,
         max(child_events._loaded_at) as events_loaded_at
     from child_events
     group by child_events.source_instance, child_events.ticket_id
@@ -126,24 +136,25 @@ loads as (
 
 final as (
     select
-        loads.source_instance,
-        loads.ticket_id,
+        statuses.source_instance,
+        statuses.ticket_id,
         coalesce(responses.is_opened_by_agent, false) as is_opened_by_agent,
         responses.first_response_at,
         coalesce(responses.agent_response_count, 0) as agent_response_count,
         statuses.last_solved_entry_at,
         coalesce(statuses.is_ever_solved, false) as is_ever_solved,
         coalesce(statuses.is_reopened, false) as is_reopened,
-        loads.events_loaded_at
-    from loads
+        statuses.events_loaded_at,
+        greatest(statuses.events_loaded_at, tickets._loaded_at) as last_loaded_at
+    from statuses
+    left join tickets
+        on
+            statuses.source_instance = tickets.source_instance
+            and statuses.ticket_id = tickets.ticket_id
     left join responses
         on
-            loads.source_instance = responses.source_instance
-            and loads.ticket_id = responses.ticket_id
-    left join statuses
-        on
-            loads.source_instance = statuses.source_instance
-            and loads.ticket_id = statuses.ticket_id
+            statuses.source_instance = responses.source_instance
+            and statuses.ticket_id = responses.ticket_id
 )
 
 select * from final

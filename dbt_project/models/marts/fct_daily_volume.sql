@@ -4,17 +4,15 @@
         unique_key=['district_id', 'local_date'],
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        post_hook=[
-            "create unique index if not exists {{ this.name }}_pk on {{ this }} (district_id, local_date)",
-            "analyze {{ this }}",
-        ]
+        indexes=[{'columns': ['district_id', 'local_date'], 'unique': True}],
+        post_hook=["analyze {{ this }}"]
     )
 }}
 -- One row per district and local date from its earliest interaction source's start_date up to
 -- the as-of date (zero-contact days included): interactions created that local date, of which high-risk, and per 1,000
--- students (enrollment of the date's school year). Incremental: the last lookback_days of dates
--- and every date with an interaction (valid or quarantined) loaded within lookback_days of the
--- last load are recomputed.
+-- students (enrollment of the date's school year). Incremental: the last lookback_days of dates,
+-- every date with an interaction (valid or quarantined) loaded since the watermark, and every
+-- date whose stored count no longer matches the facts are recomputed.
 with
 
 calendar_days as (
@@ -62,21 +60,38 @@ days as (
     where
         calendar_days.local_date <= as_of.as_of_date
         and calendar_days.local_date >= coverage.observed_from
-    {% if is_incremental() -%}
+    {%- if is_incremental() %}
     and (
         calendar_days.local_date > (
-            select max(this_run.local_date) - {{ var("lookback_days") }}
+            select coalesce(max(this_run.local_date) - {{ var("lookback_days") }}, '-infinity')
             from {{ this }} as this_run
         )
         or (calendar_days.district_id, calendar_days.local_date) in (
+            -- dates with an interaction (valid or quarantined) loaded since the watermark
             select
                 changed.district_id,
                 changed.local_date
             from all_interactions as changed
-            where changed.last_loaded_at > (
-                select max(this_run.last_loaded_at) - interval '{{ var("lookback_days") }} days'
-                from {{ this }} as this_run
-                )
+            where changed.last_loaded_at > {{ incremental_watermark('last_loaded_at') }}
+            union all
+            -- dates whose count changed otherwise (an interaction gone since: a ticket
+            -- deleted, or quarantined); an index-only count of the facts
+            select
+                stored.district_id,
+                stored.local_date
+            from {{ this }} as stored
+            left join (
+                select
+                    interactions.district_id,
+                    interactions.local_date,
+                    count(*) as interactions
+                from interactions
+                group by interactions.district_id, interactions.local_date
+                ) as current_counts
+                on
+                    stored.district_id = current_counts.district_id
+                    and stored.local_date = current_counts.local_date
+            where stored.interactions != coalesce(current_counts.interactions, 0)
         )
     )
     {%- endif %}
@@ -90,6 +105,10 @@ counts as (
         count(*) filter (where interactions.high_risk) as high_risk_interactions,
         max(interactions.last_loaded_at) as last_loaded_at
     from interactions
+    inner join days
+        on
+            interactions.district_id = days.district_id
+            and interactions.local_date = days.local_date
     group by interactions.district_id, interactions.local_date
 ),
 

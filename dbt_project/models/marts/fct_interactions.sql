@@ -4,9 +4,12 @@
         unique_key='interaction_key',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
+        indexes=[
+            {'columns': ['district_id', 'local_date']},
+            {'columns': ['last_loaded_at']},
+        ],
         post_hook=[
             "{{ delete_stale_rows(this, ref('int_interactions_unioned'), 'reject_reason is null') }}",
-            "create index if not exists {{ this.name }}_district_date_idx on {{ this }} (district_id, local_date)",
             "analyze {{ this }}",
         ]
     )
@@ -25,10 +28,7 @@ interactions as (
         reject_reason is null
     {% if is_incremental() -%}
     and (
-        last_loaded_at > (
-            select max(this_run.last_loaded_at) - interval '{{ var("lookback_days") }} days'
-            from {{ this }} as this_run
-        )
+        last_loaded_at > {{ incremental_watermark('last_loaded_at') }}
         or interaction_key in (
             select pending.interaction_key
             from {{ this }} as pending
@@ -38,11 +38,7 @@ interactions as (
     {%- endif %}
 ),
 
-calendar_days as (
-    select * from {{ ref('int_calendar_days') }}
-),
-
-timed as (
+as_of_instants as (
     select
         interactions.*,
         {% if var('as_of_date') -%}
@@ -51,6 +47,21 @@ timed as (
         now()
         {%- endif %} as as_of_instant
     from interactions
+),
+
+timed as (
+    -- the local dates of each instant, as columns: each calendar join is then an equality on
+    -- (district_id, local_date), which the planner hashes (a join on an expression it would
+    -- not estimate: with one district, that became a merge join on district_id alone)
+    select
+        as_of_instants.*,
+        {{ local_date('as_of_instants.first_response_at', 'as_of_instants.timezone') }}
+            as response_local_date,
+        {{ local_date('as_of_instants.resolved_at', 'as_of_instants.timezone') }}
+            as resolved_local_date,
+        {{ local_date('as_of_instants.as_of_instant', 'as_of_instants.timezone') }}
+            as as_of_local_date
+    from as_of_instants
 ),
 
 measured as (
@@ -73,23 +84,22 @@ measured as (
             true
         ) as is_after_hours
     from timed
-    left join calendar_days as created_day
+    left join {{ ref('int_calendar_days') }} as created_day
         on
             timed.district_id = created_day.district_id
             and timed.local_date = created_day.local_date
-    left join calendar_days as response_day
+    left join {{ ref('int_calendar_days') }} as response_day
         on
             timed.district_id = response_day.district_id
-            and {{ local_date('timed.first_response_at', 'timed.timezone') }} = response_day.local_date
-    left join calendar_days as resolved_day
+            and timed.response_local_date = response_day.local_date
+    left join {{ ref('int_calendar_days') }} as resolved_day
         on
             timed.district_id = resolved_day.district_id
-            and {{ local_date('timed.resolved_at', 'timed.timezone') }} = resolved_day.local_date
-    left join calendar_days as as_of_day
+            and timed.resolved_local_date = resolved_day.local_date
+    left join {{ ref('int_calendar_days') }} as as_of_day
         on
             timed.district_id = as_of_day.district_id
-            and timed.first_response_at is null
-            and {{ local_date('timed.as_of_instant', 'timed.timezone') }} = as_of_day.local_date
+            and timed.as_of_local_date = as_of_day.local_date
 ),
 
 final as (

@@ -27,10 +27,7 @@ changed_keys as (
     where
         changed.interaction_key is not null
         {% if is_incremental() -%}
-        and changed.last_loaded_at > (
-            select max(this_run.last_loaded_at) - interval '{{ var("lookback_days") }} days'
-            from {{ this }} as this_run
-        )
+        and changed.last_loaded_at > {{ incremental_watermark('last_loaded_at') }}
         {%- endif %}
 ),
 

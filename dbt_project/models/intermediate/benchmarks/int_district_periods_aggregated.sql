@@ -36,21 +36,15 @@ interactions as (
         interactions.high_risk,
         interactions.first_response_at,
         interactions.first_response_business_minutes,
-        interactions.sla_met
+        interactions.sla_met,
+        -- its latest rating (fct_ratings has one per interaction): a rating counts in the
+        -- period its interaction was created in, not when it was given
+        ratings.rating_1_5
     from {{ ref('fct_interactions') }} as interactions
     cross join as_of
+    left join {{ ref('fct_ratings') }} as ratings
+        on interactions.interaction_key = ratings.interaction_key
     where interactions.local_date <= as_of.as_of_date
-),
-
-ratings as (
-    -- A rating counts in the period its interaction was created in, not when it was given.
-    select
-        interactions.district_id,
-        interactions.local_date,
-        ratings.rating_1_5
-    from {{ ref('fct_ratings') }} as ratings
-    inner join interactions
-        on ratings.interaction_key = interactions.interaction_key
 ),
 
 yoy_spans as (
@@ -63,9 +57,7 @@ yoy_spans as (
 ),
 
 local_dates as (
-    select daily_volume.local_date from daily_volume
-    union
-    select interactions.local_date from interactions
+    select distinct daily_volume.local_date from daily_volume
 ),
 
 date_periods as (
@@ -137,51 +129,116 @@ service_days_by_period as (
         date_periods.period_end
 ),
 
-interactions_by_period as (
+interactions_dated as (
+    -- Each interaction's periods as columns: one sort per period type below (grouping sets),
+    -- instead of one row per interaction and period (four times the rows to sort).
+    -- date_trunc on timestamp, not timestamptz: no time zone arithmetic per row.
     select
         interactions.district_id,
-        date_periods.period_type,
-        date_periods.period_start,
-        date_periods.period_end,
-        count(*) as interactions,
-        count(*) filter (where interactions.high_risk) as high_risk_interactions,
-        count(*) filter (where interactions.first_response_at is not null) as answered_interactions,
-        percentile_cont(0.5) within group (
-            order by interactions.first_response_business_minutes
-        ) filter (where interactions.first_response_at is not null)
-            as median_first_response_business_minutes,
-        percentile_cont(0.9) within group (
-            order by interactions.first_response_business_minutes
-        ) filter (where interactions.first_response_at is not null)
-            as p90_first_response_business_minutes,
-        -- count() skips NULL: interactions whose SLA target has not elapsed yet do not count.
-        count(interactions.sla_met) as sla_evaluated_interactions,
-        count(*) filter (where interactions.sla_met) as sla_met_interactions
+        interactions.high_risk,
+        interactions.first_response_at,
+        interactions.first_response_business_minutes,
+        interactions.sla_met,
+        interactions.rating_1_5,
+        make_date({{ school_year('interactions.local_date') }} - 1, 7, 1) as school_year_start,
+        date_trunc('month', interactions.local_date::timestamp)::date as month_start,
+        date_trunc('week', interactions.local_date::timestamp)::date as week_start,
+        case
+            when interactions.local_date between yoy_spans.span_start and yoy_spans.span_end
+                then 'school_year_to_date'
+            when
+                interactions.local_date
+                between yoy_spans.prior_span_start and yoy_spans.prior_span_end
+                then 'prior_school_year_to_date'
+        end as span_type
     from interactions
-    inner join date_periods
-        on interactions.local_date = date_periods.local_date
-    group by
-        interactions.district_id,
-        date_periods.period_type,
-        date_periods.period_start,
-        date_periods.period_end
+    left join yoy_spans on true
 ),
 
-ratings_by_period as (
+interactions_grouped as (
     select
-        ratings.district_id,
-        date_periods.period_type,
-        date_periods.period_start,
-        count(*) as rating_count,
-        avg(ratings.rating_1_5) as mean_rating_1_5,
-        count(*) filter (where ratings.rating_1_5 >= 4) as positive_ratings
-    from ratings
-    inner join date_periods
-        on ratings.local_date = date_periods.local_date
-    group by
-        ratings.district_id,
-        date_periods.period_type,
-        date_periods.period_start
+        interactions_dated.district_id,
+        interactions_dated.school_year_start,
+        interactions_dated.month_start,
+        interactions_dated.week_start,
+        interactions_dated.span_type,
+        grouping(
+            interactions_dated.school_year_start,
+            interactions_dated.month_start,
+            interactions_dated.week_start,
+            interactions_dated.span_type
+        ) as grouping_mask,
+        count(*) as interactions,
+        count(*) filter (where interactions_dated.high_risk) as high_risk_interactions,
+        count(*) filter (where interactions_dated.first_response_at is not null)
+            as answered_interactions,
+        -- both percentiles from one sort of the group's answered minutes
+        percentile_cont(array[0.5, 0.9]) within group (
+            order by interactions_dated.first_response_business_minutes
+        ) filter (where interactions_dated.first_response_at is not null)
+            as first_response_percentiles,
+        -- count() skips NULL: interactions whose SLA target has not elapsed yet do not count.
+        count(interactions_dated.sla_met) as sla_evaluated_interactions,
+        count(*) filter (where interactions_dated.sla_met) as sla_met_interactions,
+        count(interactions_dated.rating_1_5) as rating_count,
+        avg(interactions_dated.rating_1_5) as mean_rating_1_5,
+        count(*) filter (where interactions_dated.rating_1_5 >= 4) as positive_ratings
+    from interactions_dated
+    group by grouping sets (
+        (interactions_dated.district_id, interactions_dated.school_year_start),
+        (interactions_dated.district_id, interactions_dated.month_start),
+        (interactions_dated.district_id, interactions_dated.week_start),
+        (interactions_dated.district_id, interactions_dated.span_type)
+    )
+),
+
+interactions_by_period as (
+    -- grouping_mask has a bit per key left out of the set, the first key highest: 7 = by school
+    -- year, 11 = by month, 13 = by week, 14 = by year-over-year span
+    select
+        interactions_grouped.district_id,
+        case interactions_grouped.grouping_mask
+            when 7 then 'school_year'
+            when 11 then 'month'
+            when 13 then 'week'
+            else interactions_grouped.span_type
+        end as period_type,
+        case interactions_grouped.grouping_mask
+            when 7 then interactions_grouped.school_year_start
+            when 11 then interactions_grouped.month_start
+            when 13 then interactions_grouped.week_start
+            when 14 then
+                case interactions_grouped.span_type
+                    when 'school_year_to_date' then yoy_spans.span_start
+                    else yoy_spans.prior_span_start
+                end
+        end as period_start,
+        case interactions_grouped.grouping_mask
+            when 7 then (interactions_grouped.school_year_start + interval '1 year - 1 day')::date
+            when 11 then (interactions_grouped.month_start + interval '1 month - 1 day')::date
+            when 13 then interactions_grouped.week_start + 6
+            when 14 then
+                case interactions_grouped.span_type
+                    when 'school_year_to_date' then yoy_spans.span_end
+                    else yoy_spans.prior_span_end
+                end
+        end as period_end,
+        interactions_grouped.interactions,
+        interactions_grouped.high_risk_interactions,
+        interactions_grouped.answered_interactions,
+        interactions_grouped.first_response_percentiles[1]
+            as median_first_response_business_minutes,
+        interactions_grouped.first_response_percentiles[2]
+            as p90_first_response_business_minutes,
+        interactions_grouped.sla_evaluated_interactions,
+        interactions_grouped.sla_met_interactions,
+        interactions_grouped.rating_count,
+        interactions_grouped.mean_rating_1_5,
+        interactions_grouped.positive_ratings
+    from interactions_grouped
+    left join yoy_spans on true
+    -- interactions outside both year-over-year spans form a group without a period
+    where interactions_grouped.grouping_mask != 14 or interactions_grouped.span_type is not null
 ),
 
 district_periods as (
@@ -248,9 +305,9 @@ joined as (
         coalesce(interactions_by_period.sla_evaluated_interactions, 0)
             as sla_evaluated_interactions,
         coalesce(interactions_by_period.sla_met_interactions, 0) as sla_met_interactions,
-        coalesce(ratings_by_period.rating_count, 0) as rating_count,
-        ratings_by_period.mean_rating_1_5,
-        coalesce(ratings_by_period.positive_ratings, 0) as positive_ratings
+        coalesce(interactions_by_period.rating_count, 0) as rating_count,
+        interactions_by_period.mean_rating_1_5,
+        coalesce(interactions_by_period.positive_ratings, 0) as positive_ratings
     from district_periods
     left join service_days_by_period
         on
@@ -262,11 +319,6 @@ joined as (
             district_periods.district_id = interactions_by_period.district_id
             and district_periods.period_type = interactions_by_period.period_type
             and district_periods.period_start = interactions_by_period.period_start
-    left join ratings_by_period
-        on
-            district_periods.district_id = ratings_by_period.district_id
-            and district_periods.period_type = ratings_by_period.period_type
-            and district_periods.period_start = ratings_by_period.period_start
     left join enrollment_by_school_year
         on
             district_periods.district_id = enrollment_by_school_year.district_id

@@ -1,0 +1,50 @@
+"""The dbt benchmark's synthesiser at a tiny scale: it must land what the project builds.
+
+One district of 200 students over three weeks, synthesised in SQL into a fresh warehouse, then
+`dbt build` of the whole project (models and tests): every synthesised ticket becomes exactly
+one interaction in fct_interactions, none is quarantined, and first responses are there. So the
+synthesiser cannot drift from the landing shapes without this failing.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from schoolcx import bench_dbt
+from schoolcx.privacy import person_hash
+
+
+def test_tiny_synthesised_school_year_builds_one_interaction_per_ticket(warehouse, tmp_path):
+    scale = bench_dbt.TINY
+    cfg = bench_dbt.prepare(warehouse, scale)
+    gen = bench_dbt.Synthesiser(warehouse, scale, cfg)
+    planned = gen.plan()
+    landed = gen.land(night=False)
+    tickets = bench_dbt.planned_tickets(warehouse, gen.cut_history)
+    assert 0 < tickets <= planned
+    assert landed["zendesk_ticket_events"] > 2 * tickets  # create, replies, solves, closes
+
+    run = bench_dbt.run_dbt(
+        warehouse, cfg, scale.last_day, full_refresh=True, target_dir=tmp_path / "target"
+    )
+    assert run.ok, "\n".join(run.errors)
+    assert run.statuses.get("error", 0) == 0 and run.statuses.get("fail", 0) == 0
+
+    with psycopg.connect(warehouse) as conn:
+        n, answered, solved, rejected = conn.execute(
+            "select count(*), count(first_response_at), count(resolved_at),"
+            " (select count(*) from int.int_interactions_rejected)"
+            " from build.fct_interactions"
+        ).fetchone()
+        landed_ids = conn.execute(
+            "select count(distinct source_id) from raw.zendesk_tickets"
+        ).fetchone()[0]
+        email, stored = conn.execute(
+            "select payload ->> 'email', person_hash from raw.zendesk_users"
+            " where payload ->> 'role' = 'end-user' limit 1"
+        ).fetchone()
+    assert n == tickets == landed_ids
+    assert rejected == 0
+    assert 0.9 * n < answered < n  # most answered, a few never
+    assert 0.5 * n < solved < n
+    assert stored == person_hash(email)  # the SQL HMAC is RawWriter's
