@@ -58,3 +58,26 @@ where not exists (
             and requested.requester_id = changed_people.{{ person_key }}
     where changed_people._loaded_at > {{ incremental_watermark('last_loaded_at') }}
 {%- endmacro %}
+
+{#- The per-ticket records (Zendesk child events, Freshdesk conversations) an incremental
+    activity model recomputes from: every record of each ticket with a record or a ticket
+    version loaded since the model's watermark (all records on a full build). -#}
+{% macro records_of_changed_tickets(records, tickets) -%}
+    select ticket_records.*
+    from {{ records }} as ticket_records
+    {%- if is_incremental() %}
+    where (ticket_records.source_instance, ticket_records.ticket_id) in (
+        select
+            changed_records.source_instance,
+            changed_records.ticket_id
+        from {{ records }} as changed_records
+        where changed_records._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+        union
+        select
+            changed_versions.source_instance,
+            changed_versions.ticket_id
+        from {{ tickets }} as changed_versions
+        where changed_versions._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+    )
+    {%- endif %}
+{%- endmacro %}

@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key=['source_instance', 'ticket_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['source_instance', 'ticket_id'], 'unique': True},
             {'columns': ['last_loaded_at']},
@@ -23,33 +21,8 @@
 -- recomputed from all their conversations.
 with
 
-{% if is_incremental() -%}
-changed_tickets as (
-    select
-        changed_conversations.source_instance,
-        changed_conversations.ticket_id
-    from {{ ref('stg_freshdesk__conversations') }} as changed_conversations
-    where changed_conversations._loaded_at > {{ incremental_watermark('last_loaded_at') }}
-    union
-    select
-        changed_versions.source_instance,
-        changed_versions.ticket_id
-    from {{ ref('stg_freshdesk__tickets') }} as changed_versions
-    where changed_versions._loaded_at > {{ incremental_watermark('last_loaded_at') }}
-),
-
-{% endif -%}
 conversations as (
-    select all_conversations.*
-    from {{ ref('stg_freshdesk__conversations') }} as all_conversations
-    {%- if is_incremental() %}
-    where (all_conversations.source_instance, all_conversations.ticket_id) in (
-        select
-            changed_tickets.source_instance,
-            changed_tickets.ticket_id
-        from changed_tickets
-    )
-    {%- endif %}
+    {{ records_of_changed_tickets(ref('stg_freshdesk__conversations'), ref('stg_freshdesk__tickets')) }}
 ),
 
 tickets as (

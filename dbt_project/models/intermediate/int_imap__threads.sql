@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key=['source_instance', 'thread_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['source_instance', 'thread_id'], 'unique': True},
             {'columns': ['thread_loaded_at']},

@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key='interaction_key',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['interaction_key'], 'unique': True},
             {'columns': ['last_loaded_at']},

@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key=['source_instance', 'ticket_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['source_instance', 'ticket_id'], 'unique': True},
             {'columns': ['last_loaded_at']},
@@ -26,37 +24,12 @@
 -- recomputed from all their events.
 with
 
-{% if is_incremental() -%}
-changed_tickets as (
-    select
-        changed_events.source_instance,
-        changed_events.ticket_id
-    from {{ ref('stg_zendesk__ticket_child_events') }} as changed_events
-    where changed_events._loaded_at > {{ incremental_watermark('last_loaded_at') }}
-    union
-    select
-        changed_versions.source_instance,
-        changed_versions.ticket_id
-    from {{ ref('stg_zendesk__tickets') }} as changed_versions
-    where changed_versions._loaded_at > {{ incremental_watermark('last_loaded_at') }}
-),
-
-{% endif -%}
 tickets as (
     select * from {{ ref('stg_zendesk__tickets') }}
 ),
 
 child_events as (
-    select all_events.*
-    from {{ ref('stg_zendesk__ticket_child_events') }} as all_events
-    {%- if is_incremental() %}
-    where (all_events.source_instance, all_events.ticket_id) in (
-        select
-            changed_tickets.source_instance,
-            changed_tickets.ticket_id
-        from changed_tickets
-    )
-    {%- endif %}
+    {{ records_of_changed_tickets(ref('stg_zendesk__ticket_child_events'), ref('stg_zendesk__tickets')) }}
 ),
 
 public_comments as (

@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key=['district_id', 'local_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[{'columns': ['district_id', 'local_date'], 'unique': True}],
         post_hook=["analyze {{ this }}"]
     )

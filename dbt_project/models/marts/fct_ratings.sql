@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key='interaction_key',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         post_hook=[
             "{{ delete_stale_rows(this, ref('int_ratings_normalised'), 'upstream.is_latest') }}",
             "analyze {{ this }}",

@@ -1,14 +1,10 @@
 {{
     config(
-        materialized='incremental',
         unique_key=['source_instance', 'row_key'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['source_instance', 'row_key'], 'unique': True},
             {'columns': ['_loaded_at']},
         ],
-        post_hook=["analyze {{ this }}"],
     )
 }}
 -- One row per landed CSV row. Values stay text (files are untyped): intermediate models parse

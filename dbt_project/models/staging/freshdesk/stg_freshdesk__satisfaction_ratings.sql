@@ -1,14 +1,10 @@
 {{
     config(
-        materialized='incremental',
         unique_key=['source_instance', 'rating_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['source_instance', 'rating_id'], 'unique': True},
             {'columns': ['_loaded_at']},
         ],
-        post_hook=["analyze {{ this }}"],
     )
 }}
 -- One row per Freshdesk satisfaction rating; default_rating is the main question's code.

@@ -1,14 +1,10 @@
 {{
     config(
-        materialized='incremental',
         unique_key=['source_instance', 'survey_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['source_instance', 'survey_id']},
             {'columns': ['_loaded_at']},
         ],
-        post_hook=["analyze {{ this }}"],
     )
 }}
 -- One row per Freshdesk survey question with its accepted rating codes, ordered from most

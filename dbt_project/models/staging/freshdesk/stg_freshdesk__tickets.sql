@@ -1,15 +1,11 @@
 {{
     config(
-        materialized='incremental',
         unique_key=['source_instance', 'ticket_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['source_instance', 'ticket_id'], 'unique': True},
             {'columns': ['_loaded_at']},
             {'columns': ['source_instance', 'requester_id']},
         ],
-        post_hook=["analyze {{ this }}"],
     )
 }}
 -- One row per Freshdesk ticket (latest version), codes decoded. Subject stays in raw.

@@ -1,15 +1,11 @@
 {{
     config(
-        materialized='incremental',
         unique_key=['source_instance', 'message_key'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['source_instance', 'message_key'], 'unique': True},
             {'columns': ['_loaded_at']},
             {'columns': ['source_instance', 'thread_id']},
         ],
-        post_hook=["analyze {{ this }}"],
     )
 }}
 -- One row per mail message of a monitored mailbox (deduplicated on Message-ID by the landing

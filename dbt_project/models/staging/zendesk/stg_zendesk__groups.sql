@@ -1,14 +1,10 @@
 {{
     config(
-        materialized='incremental',
         unique_key=['source_instance', 'group_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['source_instance', 'group_id'], 'unique': True},
             {'columns': ['_loaded_at']},
         ],
-        post_hook=["analyze {{ this }}"],
     )
 }}
 -- One row per Zendesk group (names are unit names, not people).

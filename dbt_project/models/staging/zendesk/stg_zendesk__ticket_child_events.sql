@@ -1,15 +1,11 @@
 {{
     config(
-        materialized='incremental',
         unique_key=['source_instance', 'event_id'],
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['source_instance', 'event_id', 'child_position'], 'unique': True},
             {'columns': ['_loaded_at']},
             {'columns': ['source_instance', 'ticket_id']},
         ],
-        post_hook=["analyze {{ this }}"],
     )
 }}
 -- One row per child event of a Zendesk ticket event: comments (public flag, author, automated
