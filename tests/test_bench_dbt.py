@@ -9,6 +9,7 @@ synthesiser cannot drift from the landing shapes without this failing.
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from schoolcx import bench_dbt
 from schoolcx.privacy import person_hash
@@ -48,3 +49,17 @@ def test_tiny_synthesised_school_year_builds_one_interaction_per_ticket(warehous
     assert 0.9 * n < answered < n  # most answered, a few never
     assert 0.5 * n < solved < n
     assert stored == person_hash(email)  # the SQL HMAC is RawWriter's
+
+
+def test_a_scale_the_disk_cannot_hold_is_refused_before_anything_is_generated(tmp_path):
+    huge = bench_dbt.Scale(
+        "huge", (bench_dbt.DistrictSpec("Everywhere SD", "IL", "17", "America/Chicago", 10**9),)
+    )
+    with pytest.raises(RuntimeError, match="--weeks") as refused:
+        bench_dbt.check_disk(huge, tmp_path)
+    assert "huge needs about" in str(refused.value)
+    bench_dbt.check_disk(bench_dbt.TINY, tmp_path)  # three weeks of 200 students fit
+    bench_dbt.check_disk(huge, None)  # a WAREHOUSE_URL server: its disk is not ours to judge
+    # a year of M is ten times S
+    m, s = (bench_dbt.disk_needed_gb(bench_dbt.SCALES[n]) for n in ("M", "S"))
+    assert m == pytest.approx(10 * s)

@@ -63,10 +63,9 @@ where not exists (
     activity model recomputes from: every record of each ticket with a record or a ticket
     version loaded since the model's watermark (all records on a full build). -#}
 {% macro records_of_changed_tickets(records, tickets) -%}
-    select ticket_records.*
-    from {{ records }} as ticket_records
     {%- if is_incremental() %}
-    where (ticket_records.source_instance, ticket_records.ticket_id) in (
+    select ticket_records.*
+    from (
         select
             changed_records.source_instance,
             changed_records.ticket_id
@@ -78,6 +77,37 @@ where not exists (
             changed_versions.ticket_id
         from {{ tickets }} as changed_versions
         where changed_versions._loaded_at > {{ incremental_watermark('last_loaded_at') }}
-    )
+    ) as changed_tickets
+    -- one index lookup per changed ticket ("offset 0" keeps the lateral subquery a
+    -- parameterized scan: as a join, the planner hashes a scan of the whole history)
+    cross join lateral (
+        select all_records.*
+        from {{ records }} as all_records
+        where
+            all_records.source_instance = changed_tickets.source_instance
+            and all_records.ticket_id = changed_tickets.ticket_id
+        offset 0
+    ) as ticket_records
+    {%- else %}
+    select all_records.*
+    from {{ records }} as all_records
     {%- endif %}
+{%- endmacro %}
+
+{#- Post-hook: ANALYZE a table that has no statistics yet (built in full in this run), so the
+    models after it plan with its real size and distributions. A table updated incrementally
+    keeps its statistics (autovacuum refreshes them as rows accumulate): analyzing millions of
+    rows for one night's thousands costs more than the night. -#}
+{% macro analyze_when_new(relation) -%}
+do $analyze$
+begin
+    if not exists (
+        select 1
+        from pg_stats
+        where schemaname = '{{ relation.schema }}' and tablename = '{{ relation.identifier }}'
+    ) then
+        execute 'analyze {{ relation }}';
+    end if;
+end
+$analyze$
 {%- endmacro %}

@@ -20,15 +20,27 @@
         src._loaded_at,
         src._batch_id,
         src._source_position
-    from {{ relation }} as src
     {%- if is_incremental() %}
-    where (src.source_instance, src.source_id) in (
-        select
+    from (
+        select distinct
             changed.source_instance,
             changed.source_id
         from {{ relation }} as changed
         where changed._loaded_at > {{ incremental_watermark('_loaded_at') }}
-    )
+    ) as changed_records
+    -- every version of each changed record, one primary-key lookup per record ("offset 0"
+    -- keeps the lateral subquery a parameterized scan; as a join, the planner hashes a scan of
+    -- the whole raw table)
+    cross join lateral (
+        select versions.*
+        from {{ relation }} as versions
+        where
+            versions.source_instance = changed_records.source_instance
+            and versions.source_id = changed_records.source_id
+        offset 0
+    ) as src
+    {%- else %}
+    from {{ relation }} as src
     {%- endif %}
     order by src.source_instance asc, src.source_id asc, src.updated_at desc, src._loaded_at desc
 {%- endmacro %}

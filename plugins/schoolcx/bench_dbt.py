@@ -1,6 +1,6 @@
 """dbt build benchmark: one school year of synthetic Zendesk data, full build and one night.
 
-    python -m schoolcx.bench_dbt [--scale S|M|S,M] [--out PATH] [--keep]
+    python -m schoolcx.bench_dbt [--scale S|M|S,M|M:12] [--weeks N] [--out PATH] [--keep]
 
 Scales (issue 4): S = one 10,000-student district; M = a 100,000-student consortium of 12
 districts of varied sizes across US time zones. Both cover one school year, 2025-08-18 to
@@ -131,6 +131,11 @@ DRAWS = (
 )
 NORMAL_DRAWS = ("d1", "df", "d2", "dr", "d3", "rate")
 PARTS = 2  # sessions that generate and land in parallel (this machine has 2 cores)
+# Disk a scale takes, measured: S (10,000 students, one school year, 850k tickets) is 8.1 GB
+# after the night (raw 5.2 GB); with WAL and sort files, a quarter more while it runs.
+MB_PER_STUDENT_YEAR = 0.81
+DISK_HEADROOM = 1.25
+SCHOOL_YEAR_WEEKS = 42
 STAGING_TABLES = (
     "stg_zendesk__tickets",
     "stg_zendesk__ticket_child_events",
@@ -1280,7 +1285,8 @@ def sizes(url: str) -> dict:
             """
             select n.nspname, sum(pg_total_relation_size(c.oid))
             from pg_class as c join pg_namespace as n on c.relnamespace = n.oid
-            where c.relkind in ('r', 'm') and n.nspname in ('raw', 'int', 'build', 'bench_gen')
+            where c.relkind in ('r', 'm')
+                and n.nspname in ('raw', 'stg', 'int', 'build', 'bench_gen')
             group by n.nspname
             """
         ).fetchall()
@@ -1288,7 +1294,7 @@ def sizes(url: str) -> dict:
             """
             select n.nspname || '.' || c.relname, pg_total_relation_size(c.oid), c.reltuples
             from pg_class as c join pg_namespace as n on c.relnamespace = n.oid
-            where c.relkind = 'r' and n.nspname in ('raw', 'int', 'build')
+            where c.relkind = 'r' and n.nspname in ('raw', 'stg', 'int', 'build')
                 and pg_total_relation_size(c.oid) > 8192 * 4
             order by 2 desc
             """
@@ -1375,6 +1381,31 @@ def _model_table(full: DbtRun, incr: DbtRun, top: int = 15) -> list[dict]:
     return rows[:top]
 
 
+def disk_needed_gb(scale: Scale) -> float:
+    """The disk a scale needs while it runs (GB), from the measured size per student-year."""
+    weeks = ((scale.last_day - scale.first_day).days + 1) / 7
+    years = min(weeks / SCHOOL_YEAR_WEEKS, 1.0)
+    return scale.students * MB_PER_STUDENT_YEAR * years * DISK_HEADROOM / 1024
+
+
+def check_disk(scale: Scale, data_dir: Path | None) -> None:
+    """Refuse a scale the embedded server's disk cannot hold, before generating anything (a full
+    disk would stop the warehouse half way). A server named by WAREHOUSE_URL has its own disk."""
+    if data_dir is None:
+        return
+    import shutil
+
+    free = shutil.disk_usage(data_dir).free / 1024**3
+    need = disk_needed_gb(scale)
+    if free < need:
+        raise RuntimeError(
+            f"scale {scale.name} needs about {need:.0f} GB of disk while it runs and "
+            f"{data_dir} has {free:.0f} GB free: run its last weeks only (--scale "
+            f"{scale.name}:12, or BENCH_SCALES=S,{scale.name}:12 make bench, or --weeks N) or "
+            "against a larger server (WAREHOUSE_URL)"
+        )
+
+
 def bench_scale(
     scale: Scale,
     server_url: str,
@@ -1383,11 +1414,13 @@ def bench_scale(
     keep: bool = False,
     pg_options: str | None = None,
     out=sys.stdout,
+    data_dir: Path | None = None,
 ) -> dict:
     """Measure one scale end to end into `result` (filled as it goes, so a failure keeps what
     was measured)."""
     say = lambda msg: print(f"[{scale.name}] {msg}", file=out, flush=True)  # noqa: E731
     t_all = time.monotonic()
+    check_disk(scale, data_dir)
     url = fresh_database(server_url, f"bench_dbt_{scale.name.lower()}")
     say(
         f"database {url.rsplit('/', 1)[1]}; {len(scale.districts)} districts, "
@@ -1613,7 +1646,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m schoolcx.bench_dbt", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--scale", default="S", help="S, M or S,M")
+    parser.add_argument(
+        "--scale",
+        default="S",
+        help="S, M or S,M; NAME:N runs that scale's last N school weeks only (M:12)",
+    )
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON results (default SCHOOLCX_HOME/bench/dbt.json)"
     )
@@ -1630,16 +1667,19 @@ def main(argv: list[str] | None = None) -> int:
         help='PGOPTIONS for the dbt runs only: diagnostic variants ("-c enable_mergejoin=off")',
     )
     args = parser.parse_args(argv)
-    names = [s.strip().upper() for s in args.scale.split(",") if s.strip()]
-    unknown = [n for n in names if n not in SCALES]
-    if unknown:
-        parser.error(f"unknown scale(s) {unknown}; choose from {sorted(SCALES)}")
+    wanted = []  # (scale name, weeks or None)
+    for item in (s.strip().upper() for s in args.scale.split(",") if s.strip()):
+        name, _, weeks = item.partition(":")
+        if name not in SCALES or (weeks and not weeks.isdigit()):
+            parser.error(f"unknown scale {item!r}; choose from {sorted(SCALES)}, as NAME or NAME:N")
+        wanted.append((name, int(weeks) if weeks else args.weeks))
     apply_defaults()
     os.environ.setdefault("SCHOOLCX_HASH_KEY", BENCH_HASH_KEY)
     out_path = args.out or local_dir() / "bench" / "dbt.json"
     workdir = local_dir() / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
     server = warehouse_url()  # WAREHOUSE_URL, else the embedded server under SCHOOLCX_HOME
+    data_dir = None if os.environ.get("WAREHOUSE_URL") else local_dir()
     results = {
         "cpus": os.cpu_count(),
         "started": dt.datetime.now(dt.UTC).isoformat(),
@@ -1647,14 +1687,16 @@ def main(argv: list[str] | None = None) -> int:
         "scales": {},
     }
     failed = False
-    for name in names:
+    for name, weeks in wanted:
         scale = SCALES[name]
-        if args.weeks:
-            first = scale.last_day - dt.timedelta(days=7 * args.weeks - 4)  # a Monday
-            scale = replace(scale, name=f"{name}-{args.weeks}w", first_day=first)
+        if weeks:
+            first = scale.last_day - dt.timedelta(days=7 * weeks - 4)  # a Monday
+            scale = replace(scale, name=f"{name}-{weeks}w", first_day=first)
         result = results["scales"][scale.name] = {}
         try:
-            bench_scale(scale, server, workdir, result, args.keep, args.pg_options)
+            bench_scale(
+                scale, server, workdir, result, args.keep, args.pg_options, data_dir=data_dir
+            )
         except Exception as exc:  # keep what was measured; report, go on to the next scale
             failed = True
             result["error"] = f"{type(exc).__name__}: {exc}"[:4000]

@@ -3,7 +3,7 @@
         indexes=[{'columns': ['district_id', 'local_date'], 'unique': True}],
         post_hook=[
             "{{ create_business_seconds_function(this) }}",
-            "analyze {{ this }}",
+            "{{ analyze_when_new(this) }}",
         ]
     )
 }}

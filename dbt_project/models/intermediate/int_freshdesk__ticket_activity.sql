@@ -6,7 +6,7 @@
             {'columns': ['source_instance', 'ticket_id'], 'unique': True},
             {'columns': ['last_loaded_at']},
         ],
-        post_hook=["analyze {{ this }}"],
+        post_hook=["{{ analyze_when_new(this) }}"],
     )
 }}
 -- One row per Freshdesk ticket that has conversations: the first public agent reply
@@ -18,21 +18,12 @@
 -- as for Zendesk (VENDORS.md); stats.first_responded_at must not stand in for it. A reply before
 -- creation stays the first response, so the ticket is quarantined downstream as a data error.
 -- Incremental: tickets with a conversation or a ticket version loaded since the watermark are
--- recomputed from all their conversations.
+-- recomputed from all their conversations. Tickets are joined by name, not through a CTE (read
+-- twice, a CTE is materialized whole).
 with
 
 conversations as (
     {{ records_of_changed_tickets(ref('stg_freshdesk__conversations'), ref('stg_freshdesk__tickets')) }}
-),
-
-tickets as (
-    select
-        source_instance,
-        ticket_id,
-        requester_id,
-        created_at,
-        _loaded_at
-    from {{ ref('stg_freshdesk__tickets') }}
 ),
 
 public_replies as (
@@ -46,7 +37,7 @@ public_replies as (
         ) as reply_number,
         conversations.created_at = tickets.created_at as at_creation
     from conversations
-    inner join tickets
+    inner join {{ ref('stg_freshdesk__tickets') }} as tickets
         on
             conversations.source_instance = tickets.source_instance
             and conversations.ticket_id = tickets.ticket_id
@@ -90,7 +81,7 @@ final as (
         loaded.conversations_loaded_at,
         greatest(loaded.conversations_loaded_at, tickets._loaded_at) as last_loaded_at
     from loaded
-    left join tickets
+    left join {{ ref('stg_freshdesk__tickets') }} as tickets
         on
             loaded.source_instance = tickets.source_instance
             and loaded.ticket_id = tickets.ticket_id

@@ -6,7 +6,7 @@
             {'columns': ['source_instance', 'thread_id'], 'unique': True},
             {'columns': ['thread_loaded_at']},
         ],
-        post_hook=["analyze {{ this }}"],
+        post_hook=["{{ analyze_when_new(this) }}"],
     )
 }}
 -- One row per mail thread of a monitored mailbox that is an interaction: started (first message)

@@ -9,7 +9,7 @@
         ],
         post_hook=[
             "delete from {{ this }} where not is_interaction",
-            "analyze {{ this }}",
+            "{{ analyze_when_new(this) }}",
         ],
     )
 }}

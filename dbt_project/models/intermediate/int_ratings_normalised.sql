@@ -1,7 +1,7 @@
 {{
     config(
         indexes=[{'columns': ['interaction_key']}, {'columns': ['last_loaded_at']}],
-        post_hook=["analyze {{ this }}"]
+        post_hook=["{{ analyze_when_new(this) }}"]
     )
 }}
 -- Every point-of-contact rating, kept as given and normalised to 1-5 (METRICS.md "Ratings"):

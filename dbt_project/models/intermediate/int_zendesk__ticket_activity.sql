@@ -6,7 +6,7 @@
             {'columns': ['source_instance', 'ticket_id'], 'unique': True},
             {'columns': ['last_loaded_at']},
         ],
-        post_hook=["analyze {{ this }}"],
+        post_hook=["{{ analyze_when_new(this) }}"],
     )
 }}
 -- One row per Zendesk ticket that has events: first non-automated agent response, the number of
@@ -21,12 +21,9 @@
 --   opening but a data error: it stays the first response and the ticket is quarantined downstream.
 -- * last_solved_entry_at: the last time the ticket entered solved/closed from another status.
 -- Incremental: tickets with an event or a ticket version loaded since the watermark are
--- recomputed from all their events.
+-- recomputed from all their events. Tickets are joined by name, not through a CTE: read twice, a
+-- CTE is materialized whole (every ticket of the history) and sorted for a merge join.
 with
-
-tickets as (
-    select * from {{ ref('stg_zendesk__tickets') }}
-),
 
 child_events as (
     {{ records_of_changed_tickets(ref('stg_zendesk__ticket_child_events'), ref('stg_zendesk__tickets')) }}
@@ -52,7 +49,7 @@ public_comments as (
                 child_events.child_position asc
         ) as comment_seq
     from child_events
-    inner join tickets
+    inner join {{ ref('stg_zendesk__tickets') }} as tickets
         on
             child_events.source_instance = tickets.source_instance
             and child_events.ticket_id = tickets.ticket_id
@@ -120,7 +117,7 @@ final as (
         statuses.events_loaded_at,
         greatest(statuses.events_loaded_at, tickets._loaded_at) as last_loaded_at
     from statuses
-    left join tickets
+    left join {{ ref('stg_zendesk__tickets') }} as tickets
         on
             statuses.source_instance = tickets.source_instance
             and statuses.ticket_id = tickets.ticket_id

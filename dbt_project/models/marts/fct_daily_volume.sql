@@ -3,7 +3,7 @@
         materialized='incremental',
         unique_key=['district_id', 'local_date'],
         indexes=[{'columns': ['district_id', 'local_date'], 'unique': True}],
-        post_hook=["analyze {{ this }}"]
+        post_hook=["{{ analyze_when_new(this) }}"]
     )
 }}
 -- One row per district and local date from its earliest interaction source's start_date up to

@@ -8,7 +8,7 @@
         ],
         post_hook=[
             "{{ delete_stale_rows(this, ref('int_interactions_unioned'), 'reject_reason is null') }}",
-            "analyze {{ this }}",
+            "{{ analyze_when_new(this) }}",
         ]
     )
 }}

@@ -4,7 +4,7 @@
         unique_key='interaction_key',
         post_hook=[
             "{{ delete_stale_rows(this, ref('int_ratings_normalised'), 'upstream.is_latest') }}",
-            "analyze {{ this }}",
+            "{{ analyze_when_new(this) }}",
         ]
     )
 }}
