@@ -1130,9 +1130,14 @@ def night_two_rows() -> dict[str, list[dict]]:
     }
 
 
-def insert_rows(url: str, tables: dict[str, list[dict]], batch_id: str, days_ago: int = 0) -> int:
-    """Land rows as a night's load `days_ago` days back (_loaded_at), so that a later night's
-    incremental run recomputes only what that night loaded (beyond the lookback)."""
+NOW = dt.timedelta(0)
+
+
+def insert_rows(
+    url: str, tables: dict[str, list[dict]], batch_id: str, loaded_ago: dt.timedelta = NOW
+) -> int:
+    """Land rows as a load `loaded_ago` back (_loaded_at), so that a later night's incremental
+    run recomputes only what that night loaded (and what its lookback reaches)."""
     n = 0
     with psycopg.connect(url) as conn:
         for table, rows in tables.items():
@@ -1141,7 +1146,7 @@ def insert_rows(url: str, tables: dict[str, list[dict]], batch_id: str, days_ago
                     f"insert into raw.{table} (source_system, source_instance, district_id, "
                     "source_id, updated_at, person_hash, payload, _batch_id, _loaded_at) "
                     "values (%s, %s, %s, %s, %s, %s, %s::jsonb, %s,"
-                    " now() - make_interval(days => %s)) on conflict do nothing",
+                    " now() - %s::interval) on conflict do nothing",
                     (
                         r["source_system"],
                         r["source_instance"],
@@ -1151,7 +1156,7 @@ def insert_rows(url: str, tables: dict[str, list[dict]], batch_id: str, days_ago
                         r["person_hash"],
                         json.dumps(r["payload"]),
                         batch_id,
-                        days_ago,
+                        loaded_ago,
                     ),
                 )
                 n += 1

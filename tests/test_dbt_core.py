@@ -42,9 +42,7 @@ SELECTION = [
 ]
 
 
-def _dbt(
-    url: str, tmp: Path, *args: str, as_of: str, lookback_days: int = 3
-) -> subprocess.CompletedProcess:
+def _dbt(url: str, tmp: Path, *args: str, as_of: str) -> subprocess.CompletedProcess:
     parts = url_parts(url)
     env = {
         **os.environ,
@@ -62,7 +60,7 @@ def _dbt(
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--vars",
-        f"{{as_of_date: '{as_of}', lookback_days: {lookback_days}}}",
+        f"{{as_of_date: '{as_of}'}}",
         "--select",
         *SELECTION,
         "--indirect-selection",
@@ -73,14 +71,17 @@ def _dbt(
     return done
 
 
+NIGHT_ONE_LOADED_AGO = dt.timedelta(days=10)
+
+
 @pytest.fixture(scope="module")
 def built(module_warehouse, tmp_path_factory):
     """The warehouse after night one: config synced, raw rows landed, `dbt build` passed."""
     url = module_warehouse
     tmp = tmp_path_factory.mktemp("dbt_core")
     sync_config(url, fx.config(), today=fx.CONFIG_TODAY)
-    # loaded well before night two, beyond the incremental lookback (3 days)
-    fx.insert_rows(url, fx.night_one_rows(), "night-1", days_ago=10)
+    # loaded well before night two, beyond the incremental lookback
+    fx.insert_rows(url, fx.night_one_rows(), "night-1", NIGHT_ONE_LOADED_AGO)
     _dbt(url, tmp, "build", as_of=fx.AS_OF_NIGHT_ONE)
     return url, tmp
 
@@ -277,9 +278,16 @@ def test_incremental_run_equals_full_refresh(built):
                 "select district_id, local_date, interactions from build.fct_daily_volume"
             )
         )
-    fx.insert_rows(url, fx.night_two_rows(), "night-2")
-    # no lookback: only what night two loaded is recomputed, so every path below is exercised
-    _dbt(url, tmp, "build", as_of=fx.AS_OF_NIGHT_TWO, lookback_days=0)
+    night_two = fx.night_two_rows()
+    # F2 2002's late reply was committed late: its load began (its _loaded_at) half an hour
+    # before night one's load, but committed after night one's build had read the raw tables.
+    # Only the lookback (default lookback_hours, 1) brings it in.
+    late_commit = {"freshdesk_conversations": night_two.pop("freshdesk_conversations")}
+    fx.insert_rows(url, late_commit, "late-commit", NIGHT_ONE_LOADED_AGO + dt.timedelta(minutes=30))
+    fx.insert_rows(url, night_two, "night-2")
+    # the default lookback: only what night two loaded (and the late commit) is recomputed, so
+    # every path below is exercised
+    _dbt(url, tmp, "build", as_of=fx.AS_OF_NIGHT_TWO)
     fct = _interactions(url)
     # each incremental path: deleted ticket, changed requester, older version landed late, late
     # Freshdesk reply, thread found district-started, new file row

@@ -1,7 +1,9 @@
 {#- The watermark of an incremental run: the latest load time this model has seen (its
-    `column`, a load timestamp carried from raw `_loaded_at`) minus var('lookback_days'), so a
-    record committed late by a long-running load, or re-read by a connector's lookback, is still
-    picked up. Records loaded after it are recomputed; '-infinity' on an empty model (after a
+    `column`, a load timestamp carried from raw `_loaded_at`) minus var('lookback_hours'), so a
+    record committed late (raw `_loaded_at` is its load transaction's start, and a manual run can
+    overlap the nightly one) is still picked up. Kept short: everything loaded within it is
+    recomputed again, so a lookback of days would redo that many earlier nights every night. Late
+    changes need no lookback: a changed record lands as a new version with a new load time. Records loaded after it are recomputed; '-infinity' on an empty model (after a
     crash emptied an unlogged table, the run recomputes everything by itself).
     Read when the model runs and inlined as a literal: compared with a subquery's value, the
     planner then estimates the few rows of one night from the load-time index and looks them
@@ -11,7 +13,7 @@
     {%- if execute -%}
         {%- set found = run_query(
             "select (coalesce(max(" ~ column ~ "), '-infinity'::timestamptz) - interval '"
-            ~ var("lookback_days") ~ " days')::text from " ~ relation
+            ~ var("lookback_hours") ~ " hours')::text from " ~ relation
         ) -%}
         '{{ found.columns[0].values()[0] }}'::timestamptz
     {%- else -%}
@@ -32,21 +34,23 @@ where not exists (
 )
 {% endmacro %}
 
+{#- The tickets (source_instance, ticket_id) of `relation` rows whose load time `column` is past
+    the calling model's watermark (its `last_loaded_at`). -#}
+{% macro tickets_loaded_since(relation, column) -%}
+    select
+        loaded.source_instance,
+        loaded.ticket_id
+    from {{ relation }} as loaded
+    where loaded.{{ column }} > {{ incremental_watermark('last_loaded_at') }}
+{%- endmacro %}
+
 {#- The helpdesk tickets (source_instance, ticket_id) an incremental int_interactions_unioned
     recomputes: those whose ticket version, activity (events or conversations) or requester
     (user or contact) was loaded since its watermark. -#}
 {% macro changed_helpdesk_tickets(tickets, activity, people, person_key) -%}
-    select
-        changed_tickets.source_instance,
-        changed_tickets.ticket_id
-    from {{ tickets }} as changed_tickets
-    where changed_tickets._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+    {{ tickets_loaded_since(tickets, '_loaded_at') }}
     union
-    select
-        changed_activity.source_instance,
-        changed_activity.ticket_id
-    from {{ activity }} as changed_activity
-    where changed_activity.last_loaded_at > {{ incremental_watermark('last_loaded_at') }}
+    {{ tickets_loaded_since(activity, 'last_loaded_at') }}
     union
     select
         requested.source_instance,
@@ -66,17 +70,9 @@ where not exists (
     {%- if is_incremental() %}
     select ticket_records.*
     from (
-        select
-            changed_records.source_instance,
-            changed_records.ticket_id
-        from {{ records }} as changed_records
-        where changed_records._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+        {{ tickets_loaded_since(records, '_loaded_at') }}
         union
-        select
-            changed_versions.source_instance,
-            changed_versions.ticket_id
-        from {{ tickets }} as changed_versions
-        where changed_versions._loaded_at > {{ incremental_watermark('last_loaded_at') }}
+        {{ tickets_loaded_since(tickets, '_loaded_at') }}
     ) as changed_tickets
     -- one index lookup per changed ticket ("offset 0" keeps the lateral subquery a
     -- parameterized scan: as a join, the planner hashes a scan of the whole history)

@@ -1,12 +1,12 @@
 """Detect a change of the reference data (ref.*) since the last successful dbt build.
 
 The incremental facts (fct_interactions, fct_ratings, fct_daily_volume) recompute only rows
-whose records were loaded recently (lookback_days). A config change synced into ref.* (a new
-closure or snow day, service hours, SLA targets, enrollment, high-risk terms, unit mappings, mail
-domains, survey options, ...) would leave their older rows computed with the old calendar and
-targets, and the facts would differ from a full refresh. So after refsync, prepare fingerprints
-ref.* and compares it with the fingerprint recorded by the last successful build
-(ops.ref_fingerprints, migration 0006); when they differ, the night's dbt build runs with
+whose records were loaded since their watermark (macros/incremental.sql). A config change synced
+into ref.* (a new closure or snow day, service hours, SLA targets, enrollment, high-risk terms,
+unit mappings, mail domains, survey options, ...) would leave their older rows computed with the
+old calendar and targets, and the facts would differ from a full refresh. So after refsync,
+prepare fingerprints ref.* and compares it with the fingerprint recorded by the last successful
+build (ops.ref_fingerprints, migration 0006); when they differ, the night's dbt build runs with
 --full-refresh. The fingerprint is recorded only after the dbt build succeeded, so a failed night
 retries the full refresh the next night.
 

@@ -8,7 +8,7 @@
 }}
 -- One row per district and local date from its earliest interaction source's start_date up to
 -- the as-of date (zero-contact days included): interactions created that local date, of which high-risk, and per 1,000
--- students (enrollment of the date's school year). Incremental: the last lookback_days of dates,
+-- students (enrollment of the date's school year). Incremental: the last stored date and later,
 -- every date with an interaction (valid or quarantined) loaded since the watermark, and every
 -- date whose stored count no longer matches the facts are recomputed.
 with
@@ -60,8 +60,8 @@ days as (
         and calendar_days.local_date >= coverage.observed_from
     {%- if is_incremental() %}
     and (
-        calendar_days.local_date > (
-            select coalesce(max(this_run.local_date) - {{ var("lookback_days") }}, '-infinity')
+        calendar_days.local_date >= (
+            select coalesce(max(this_run.local_date), '-infinity')
             from {{ this }} as this_run
         )
         or (calendar_days.district_id, calendar_days.local_date) in (
