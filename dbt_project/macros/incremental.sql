@@ -3,8 +3,9 @@
     record committed late (raw `_loaded_at` is its load transaction's start, and a manual run can
     overlap the nightly one) is still picked up. Kept short: everything loaded within it is
     recomputed again, so a lookback of days would redo that many earlier nights every night. Late
-    changes need no lookback: a changed record lands as a new version with a new load time. Records loaded after it are recomputed; '-infinity' on an empty model (after a
-    crash emptied an unlogged table, the run recomputes everything by itself).
+    changes need no lookback: a changed record lands as a new version with a new load time.
+    Records loaded after it are recomputed; '-infinity' on an empty model (after a crash emptied
+    an unlogged table, the run recomputes everything by itself).
     Read when the model runs and inlined as a literal: compared with a subquery's value, the
     planner then estimates the few rows of one night from the load-time index and looks them
     up, instead of guessing a third of the table and scanning it. -#}
