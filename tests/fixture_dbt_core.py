@@ -1130,11 +1130,11 @@ def night_two_rows() -> dict[str, list[dict]]:
     }
 
 
-NOW = dt.timedelta(0)
+LOADED_NOW = dt.timedelta(0)
 
 
 def insert_rows(
-    url: str, tables: dict[str, list[dict]], batch_id: str, loaded_ago: dt.timedelta = NOW
+    url: str, tables: dict[str, list[dict]], batch_id: str, loaded_ago: dt.timedelta = LOADED_NOW
 ) -> int:
     """Land rows as a load `loaded_ago` back (_loaded_at), so that a later night's incremental
     run recomputes only what that night loaded (and what its lookback reaches)."""

@@ -15,8 +15,9 @@
 -- One row per interaction with response and resolution times (business and calendar minutes,
 -- to 4 decimals: seconds kept) and the SLA outcome. Business minutes: cum(t1) - cum(t0) on int_calendar_days (see
 -- macros/business_time.sql), one equality join per instant, set-based.
--- Incremental: interactions whose records were loaded since the watermark (last load minus lookback_hours), and
--- those still waiting on their SLA (sla_met NULL), are recomputed and replaced (delete+insert);
+-- Incremental: interactions whose records were loaded since the watermark (last load minus
+-- lookback_hours), and those still waiting on their SLA (sla_met NULL), are recomputed and
+-- replaced (delete+insert);
 -- rows whose interaction was since quarantined or vanished are deleted by the post-hook.
 with
 
