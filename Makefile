@@ -36,15 +36,16 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/sqlfluff lint dbt_project/models
+	PYTHONPATH=plugins .venv/bin/lint-imports
 
 # Extraction and loading of 1M synthetic Zendesk tickets (records/s, peak RSS), the slow-marked
 # tests (memory flatness), then dbt full-build and one-night incremental times for one school
 # year at scale S (10,000 students) and M (100,000) (.local/bench/dbt.json). A year of M needs
 # about 100 GB of disk; BENCH_SCALES=S,M:12 runs M's last 12 school weeks.
 bench: setup
-	.venv/bin/python -m schoolcx.bench_extract $${BENCH_RECORDS:-1000000}
+	.venv/bin/python -m schoolcx.sandbox.bench.extract $${BENCH_RECORDS:-1000000}
 	.venv/bin/pytest -q -m slow -s
-	.venv/bin/python -m schoolcx.bench_dbt --scale $${BENCH_SCALES:-S,M}
+	.venv/bin/python -m schoolcx.sandbox.bench.dbt --scale $${BENCH_SCALES:-S,M}
 
 warehouse-down:
 	.venv/bin/schoolcx warehouse down

@@ -20,7 +20,7 @@ import holidays
 import yaml
 
 from schoolcx.config import DEFAULT_HIGH_RISK_TERMS, WEEKDAYS, DeploymentConfig, District
-from schoolcx.demo.world import Interaction, Rating, World
+from schoolcx.sandbox.demo.world import Interaction, Rating, World
 
 DONE = ("solved", "closed")
 PRIORITY_ORDER = ("low", "normal", "high", "urgent")

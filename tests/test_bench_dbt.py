@@ -11,8 +11,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from schoolcx import bench_dbt
 from schoolcx.privacy import person_hash
+from schoolcx.sandbox.bench import dbt as bench_dbt
 
 
 def test_tiny_synthesised_school_year_builds_one_interaction_per_ticket(warehouse, tmp_path):

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from schoolcx import bench_extract
-from schoolcx.emulators.zendesk import _metric_json, _ticket_json, synthetic_ticket
+from schoolcx.sandbox.bench import extract as bench_extract
+from schoolcx.sandbox.emulators.zendesk import _metric_json, _ticket_json, synthetic_ticket
 
 
 def test_synthetic_json_text_matches_the_ticket_it_stands_for():

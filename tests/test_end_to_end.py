@@ -16,9 +16,9 @@ import psycopg
 import pytest
 import yaml
 
-from schoolcx.demo.generator import generate_world, small_spec
-from schoolcx.demo.stack import DemoStack
 from schoolcx.publish import marts_checksum
+from schoolcx.sandbox.demo.generator import generate_world, small_spec
+from schoolcx.sandbox.demo.stack import DemoStack
 from tests import reference_metrics as ref
 
 

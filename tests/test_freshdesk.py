@@ -20,10 +20,10 @@ from schoolcx.connections import Connection
 from schoolcx.connectors.base import ConnectorContext, registry
 from schoolcx.connectors.freshdesk import FreshdeskConnector
 from schoolcx.connectors.http import AuthError, RetryPolicy
-from schoolcx.demo.world import Event, Interaction, Person, Rating, World
-from schoolcx.emulators import freshdesk as fd_emulator
-from schoolcx.emulators.http_base import Faults
 from schoolcx.load.raw_writer import RawWriter, read_state
+from schoolcx.sandbox.demo.world import Event, Interaction, Person, Rating, World
+from schoolcx.sandbox.emulators import freshdesk as fd_emulator
+from schoolcx.sandbox.emulators.http_base import Faults
 
 SOURCE = "d2-freshdesk"
 UTC = dt.UTC

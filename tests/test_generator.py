@@ -13,15 +13,15 @@ import pytest
 
 from schoolcx import config
 from schoolcx.config import SOURCE_TYPES, load_config
-from schoolcx.demo.clock import ServiceClock
-from schoolcx.demo.generator import (
+from schoolcx.paths import PROJECT_ROOT
+from schoolcx.sandbox.demo.clock import ServiceClock
+from schoolcx.sandbox.demo.generator import (
     demo_spec,
     generate_world,
     render_demo_config,
     small_spec,
     write_file_drop,
 )
-from schoolcx.paths import PROJECT_ROOT
 from tests import reference_metrics as ref
 
 EMAIL_EVENTS = ("auto_reply", "agent_reply", "requester_reply")
@@ -71,7 +71,8 @@ def test_small_spec_is_small_fast_and_complete():
 def test_committed_demo_config_is_the_rendered_one():
     path = PROJECT_ROOT / "config" / "demo.yml"
     assert path.read_text() == render_demo_config(), (
-        "config/demo.yml is stale: run .venv/bin/python -m schoolcx.demo.generator --write-config"
+        "config/demo.yml is stale: run "
+        ".venv/bin/python -m schoolcx.sandbox.demo.generator --write-config"
     )
     cfg = load_config(path)
     assert len(cfg.districts) >= 8

@@ -13,8 +13,9 @@ from schoolcx.config import DeploymentConfig
 from schoolcx.connections import Connection
 from schoolcx.connectors.base import ConnectorContext
 from schoolcx.connectors.imap import ImapConnector
-from schoolcx.demo.world import Event, Interaction, Person, World
-from schoolcx.emulators.imap_server import (
+from schoolcx.load.raw_writer import RawWriter, read_state
+from schoolcx.sandbox.demo.world import Event, Interaction, Person, World
+from schoolcx.sandbox.emulators.imap_server import (
     change_uidvalidity,
     deliver,
     deliver_world,
@@ -22,7 +23,6 @@ from schoolcx.emulators.imap_server import (
     render_source,
     start_dovecot,
 )
-from schoolcx.load.raw_writer import RawWriter, read_state
 
 DOMAIN = "lincoln.k12.il.us"
 HELP = f"help@{DOMAIN}"
@@ -454,8 +454,8 @@ def test_subject_fallback_rules():
 
 
 def test_generated_world_threads(warehouse, tmp_path):
-    from schoolcx.demo.generator import generate_world
-    from schoolcx.demo.spec import small_spec
+    from schoolcx.sandbox.demo.generator import generate_world
+    from schoolcx.sandbox.demo.spec import small_spec
 
     world = generate_world(small_spec())
     cfg = DeploymentConfig.model_validate(yaml.safe_load(world.config_yaml))

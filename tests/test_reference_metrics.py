@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from schoolcx.demo.world import Event, Interaction, Person, Rating, SurveyAnswerSet, World
+from schoolcx.sandbox.demo.world import Event, Interaction, Person, Rating, SurveyAnswerSet, World
 from tests import reference_metrics as ref
 
 EXAMPLES = Path(os.environ.get("SCHOOLCX_SHARED", "/work/shared")) / "examples"

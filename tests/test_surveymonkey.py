@@ -13,10 +13,10 @@ from schoolcx.connections import Connection
 from schoolcx.connectors.base import ConnectorContext
 from schoolcx.connectors.http import AuthError
 from schoolcx.connectors.surveymonkey import SurveyMonkeyConnector
-from schoolcx.demo.world import Rating, SurveyAnswerSet, World
-from schoolcx.emulators import surveymonkey
-from schoolcx.emulators.http_base import Faults
 from schoolcx.load.raw_writer import RawWriter, read_state
+from schoolcx.sandbox.demo.world import Rating, SurveyAnswerSet, World
+from schoolcx.sandbox.emulators import surveymonkey
+from schoolcx.sandbox.emulators.http_base import Faults
 
 CONFIG = """
 name: surveymonkey-test
@@ -201,8 +201,8 @@ def test_quarantine_kinds(warehouse):
 
 
 def test_generated_world_lands_whole():
-    from schoolcx.demo.generator import generate_world
-    from schoolcx.demo.spec import small_spec
+    from schoolcx.sandbox.demo.generator import generate_world
+    from schoolcx.sandbox.demo.spec import small_spec
 
     world = generate_world(small_spec())
     cfg = DeploymentConfig.model_validate(yaml.safe_load(world.config_yaml))

@@ -18,10 +18,10 @@ from schoolcx.connections import Connection
 from schoolcx.connectors.base import ConnectorContext, registry
 from schoolcx.connectors.http import AuthError, RetryBudgetExhausted, RetryPolicy
 from schoolcx.connectors.zendesk import ZendeskConnector
-from schoolcx.demo.world import Event, Interaction, Person, Rating, World
-from schoolcx.emulators import zendesk as zd_emulator
-from schoolcx.emulators.http_base import Faults
 from schoolcx.load.raw_writer import RawWriter, read_state
+from schoolcx.sandbox.demo.world import Event, Interaction, Person, Rating, World
+from schoolcx.sandbox.emulators import zendesk as zd_emulator
+from schoolcx.sandbox.emulators.http_base import Faults
 
 SOURCE = "d1-zendesk"
 UTC = dt.UTC

@@ -74,7 +74,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from schoolcx.demo.runner import run_demo
+    from schoolcx.sandbox.demo.runner import run_demo
 
     return 0 if run_demo(days=args.days) else 1
 

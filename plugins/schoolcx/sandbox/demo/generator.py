@@ -30,8 +30,9 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from schoolcx.config import DeploymentConfig, District, load_config
-from schoolcx.demo import configgen
-from schoolcx.demo.catalog import (
+from schoolcx.paths import PROJECT_ROOT
+from schoolcx.sandbox.demo import configgen
+from schoolcx.sandbox.demo.catalog import (
     CLIMATE_ITEMS,
     EMAIL_TOPICS,
     FIRST_NAMES,
@@ -43,10 +44,9 @@ from schoolcx.demo.catalog import (
     TOPICS,
     Topic,
 )
-from schoolcx.demo.clock import ServiceClock
-from schoolcx.demo.spec import DemoSpec, DistrictSpec, SourceSpec, demo_spec, small_spec
-from schoolcx.demo.world import Event, Interaction, Person, Rating, SurveyAnswerSet, World
-from schoolcx.paths import PROJECT_ROOT
+from schoolcx.sandbox.demo.clock import ServiceClock
+from schoolcx.sandbox.demo.spec import DemoSpec, DistrictSpec, SourceSpec, demo_spec, small_spec
+from schoolcx.sandbox.demo.world import Event, Interaction, Person, Rating, SurveyAnswerSet, World
 
 __all__ = [
     "DemoSpec",

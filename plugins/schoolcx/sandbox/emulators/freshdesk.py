@@ -24,8 +24,8 @@ import time
 from collections import defaultdict, deque
 from urllib.parse import urlencode
 
-from schoolcx.demo.world import Event, Interaction, Person, World
-from schoolcx.emulators.http_base import EmulatorServer, Faults, Request, Response
+from schoolcx.sandbox.demo.world import Event, Interaction, Person, World
+from schoolcx.sandbox.emulators.http_base import EmulatorServer, Faults, Request, Response
 
 UTC = dt.UTC
 EMULATOR_KEY = "fd-emulator-key"

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from schoolcx.config import Source
-from schoolcx.demo.world import SurveyAnswerSet, World
-from schoolcx.emulators.http_base import EmulatorServer, Faults, Request, Response
-from schoolcx.emulators.qualtrics import LABELS, rating_number, survey_sources
+from schoolcx.sandbox.demo.world import SurveyAnswerSet, World
+from schoolcx.sandbox.emulators.http_base import EmulatorServer, Faults, Request, Response
+from schoolcx.sandbox.emulators.qualtrics import LABELS, rating_number, survey_sources
 
 MAX_PER_PAGE = 100
 

@@ -14,8 +14,8 @@ import yaml
 
 from schoolcx.config import DeploymentConfig
 from schoolcx.connections import connection_json
-from schoolcx.demo.world import World, as_seen_at
 from schoolcx.paths import project_path
+from schoolcx.sandbox.demo.world import World, as_seen_at
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class DemoStack:
             )
 
     def __enter__(self) -> DemoStack:
-        from schoolcx.emulators import freshdesk, qualtrics, surveymonkey, zendesk
+        from schoolcx.sandbox.emulators import freshdesk, qualtrics, surveymonkey, zendesk
 
         try:
             for module, kind in (
@@ -73,7 +73,7 @@ class DemoStack:
         return self
 
     def _start_mail(self) -> None:
-        from schoolcx.emulators.imap_server import deliver_world, start_dovecot
+        from schoolcx.sandbox.emulators.imap_server import deliver_world, start_dovecot
 
         names = self._by_type("imap")
         if not names:
@@ -91,7 +91,7 @@ class DemoStack:
         self.counts["imap_messages"] = delivered
 
     def _drop_files(self) -> None:
-        from schoolcx.demo.generator import write_file_drop
+        from schoolcx.sandbox.demo.generator import write_file_drop
 
         for name in self._by_type("file_drop"):
             folder = project_path(self.cfg.source(name)[1].opts.path)

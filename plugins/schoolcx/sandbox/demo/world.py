@@ -1,6 +1,6 @@
 """The canonical, vendor-neutral world the generator produces.
 
-The generator (schoolcx.demo.generator) fills it; each vendor emulator renders the part that
+The generator (schoolcx.sandbox.demo.generator) fills it; each vendor emulator renders the part that
 belongs to its sources in that vendor's API shape; tests compute expected metrics straight from
 it. All datetimes are timezone-aware UTC.
 """

@@ -1,6 +1,6 @@
 """dbt build benchmark: one school year of synthetic Zendesk data, full build and one night.
 
-    python -m schoolcx.bench_dbt [--scale S|M|S,M|M:12] [--weeks N] [--out PATH] [--keep]
+    python -m schoolcx.sandbox.bench.dbt [--scale S|M|S,M|M:12] [--weeks N] [--out PATH] [--keep]
 
 Scales (issue 4): S = one 10,000-student district; M = a 100,000-student consortium of 12
 districts of varied sizes across US time zones. Both cover one school year, 2025-08-18 to
@@ -1644,7 +1644,7 @@ def main(argv: list[str] | None = None) -> int:
     from schoolcx.warehouse import warehouse_url
 
     parser = argparse.ArgumentParser(
-        prog="python -m schoolcx.bench_dbt", description=__doc__.split("\n")[0]
+        prog="python -m schoolcx.sandbox.bench.dbt", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--scale",

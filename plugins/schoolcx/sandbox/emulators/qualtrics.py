@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import yaml
 
 from schoolcx.config import DeploymentConfig, Source
-from schoolcx.demo.world import SurveyAnswerSet, World
-from schoolcx.emulators.http_base import EmulatorServer, Faults, Request, Response
+from schoolcx.sandbox.demo.world import SurveyAnswerSet, World
+from schoolcx.sandbox.emulators.http_base import EmulatorServer, Faults, Request, Response
 
 DONT_KNOW_CODE = 6
 LABELS = {

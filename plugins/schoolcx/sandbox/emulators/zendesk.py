@@ -30,8 +30,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from schoolcx.demo.world import Interaction, Person, World
-from schoolcx.emulators.http_base import EmulatorServer, Faults, Request, Response
+from schoolcx.sandbox.demo.world import Interaction, Person, World
+from schoolcx.sandbox.emulators.http_base import EmulatorServer, Faults, Request, Response
 
 UTC = dt.UTC
 SYSTEM_USER_ID = -1

@@ -1,6 +1,6 @@
 """Extraction benchmark: synthetic Zendesk tickets through the real connector and RawWriter.
 
-    python -m schoolcx.bench_extract 1000000 [WAREHOUSE_URL]
+    python -m schoolcx.sandbox.bench.extract 1000000 [WAREHOUSE_URL]
 
 The emulator synthesises ticket i from its index in a child process (nothing materialised, and
 its JSON encoding does not share this process's GIL); ZendeskConnector pages through the cursor
@@ -27,8 +27,8 @@ from schoolcx.config import DeploymentConfig
 from schoolcx.connections import Connection
 from schoolcx.connectors.base import ConnectorContext
 from schoolcx.connectors.zendesk import ZendeskConnector
-from schoolcx.emulators.zendesk import serve_synthetic
 from schoolcx.load.raw_writer import RawWriter
+from schoolcx.sandbox.emulators.zendesk import serve_synthetic
 
 SOURCE = "bench-zendesk"
 CONFIG = {

@@ -15,10 +15,10 @@ DEMO_CONFIG = PROJECT_ROOT / "config" / "demo.yml"
 def run_demo(days: int = 2) -> bool:
     from schoolcx import pipeline
     from schoolcx.config import load_config
-    from schoolcx.demo.generator import demo_spec, generate_world
-    from schoolcx.demo.stack import DemoStack
     from schoolcx.report import print_summary
     from schoolcx.runner import run_range
+    from schoolcx.sandbox.demo.generator import demo_spec, generate_world
+    from schoolcx.sandbox.demo.stack import DemoStack
 
     started = time.monotonic()
     print("generating the demo world ...", flush=True)
@@ -26,7 +26,8 @@ def run_demo(days: int = 2) -> bool:
     cfg = load_config(DEMO_CONFIG)
     if world.config_yaml.strip() != DEMO_CONFIG.read_text().strip():
         raise RuntimeError(
-            f"{DEMO_CONFIG} is out of date: run `python -m schoolcx.demo.generator --write-config`"
+            f"{DEMO_CONFIG} is out of date: run "
+            "`python -m schoolcx.sandbox.demo.generator --write-config`"
         )
     n_surveys = len(world.survey_responses)
     print(

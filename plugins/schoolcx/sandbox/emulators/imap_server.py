@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schoolcx.demo.world import World
+from schoolcx.sandbox.demo.world import World
 
 DOVECOT = os.environ.get("SCHOOLCX_DOVECOT", "/usr/sbin/dovecot")
 DOVEADM = os.environ.get("SCHOOLCX_DOVEADM", "/usr/bin/doveadm")
@@ -220,7 +220,7 @@ def _config_text(
             f"  inet_listener imaps {{\n    port = 0\n  }}\n"
         )
     )
-    return f"""# written by schoolcx.emulators.imap_server: a throwaway test server
+    return f"""# written by schoolcx.sandbox.emulators.imap_server: a throwaway test server
 protocols = imap
 listen = 127.0.0.1
 base_dir = {root}/run
