@@ -546,3 +546,66 @@ def test_extract_source_runs_it_from_config_and_an_airflow_connection(
     cfg = DeploymentConfig.model_validate(CONFIG)
     summary = extract_source(warehouse, cfg, SOURCE, run_id="r1", until=UNTIL)
     assert summary.inserted == sum(counts(warehouse).values()) > 0
+
+
+def test_comment_children_that_cannot_be_read_are_quarantined_not_landed_private(
+    warehouse, world, zd
+):
+    """include=comment_events not honoured the way it was asked: a comment child with neither
+    `public` nor `comment_public` (or no author anywhere) would stage as a private comment and
+    leave its ticket unanswered; it goes to quarantine with its event instead. The compact form
+    (comment_public, author = the event's updater) is read and lands."""
+    ts = int(at(25).timestamp())
+    base = {"ticket_id": 1, "timestamp": ts, "created_at": "2025-09-25T09:00:00Z", "via": "Mail"}
+    comment = {"id": 1, "via": "Mail", "via_reference_id": None, "event_type": "Comment"}
+    zd.add_raw(
+        SOURCE, "ticket_events", {**base, "id": 91, "updater_id": 101, "child_events": [comment]}
+    )
+    zd.add_raw(
+        SOURCE,
+        "ticket_events",
+        {
+            **base,
+            "id": 92,
+            "child_events": [{**comment, "comment_present": True, "comment_public": True}],
+        },
+    )
+    zd.add_raw(
+        SOURCE,
+        "ticket_events",
+        {
+            **base,
+            "id": 93,
+            "updater_id": 10,
+            "child_events": [
+                {**comment, "comment_present": True, "comment_public": True},
+                {
+                    "id": 2,
+                    "via": "Mail",
+                    "status": "open",
+                    "previous_value": "new",
+                    "type": "Change",
+                },
+            ],
+        },
+    )
+    summary = extract(warehouse, zd, UNTIL)
+    assert summary.quarantined == {"comment_visibility_missing": 1, "comment_author_missing": 1}
+    with psycopg.connect(warehouse) as conn:
+        rows = set(conn.execute("select stream, reason, field, record_id from quarantine.records"))
+        landed = {
+            r[0]
+            for r in conn.execute(
+                "select source_id from raw.zendesk_ticket_events where source_id in"
+                " ('91', '92', '93')"
+            )
+        }
+    assert rows == {
+        ("ticket_events", "comment_visibility_missing", "child_events[0]", "91"),
+        ("ticket_events", "comment_author_missing", "child_events[0]", "92"),
+    }
+    assert landed == {"93"}
+    assert (
+        counts(warehouse)["zendesk_ticket_events"]
+        == expected_counts(world)["zendesk_ticket_events"] + 1
+    )
