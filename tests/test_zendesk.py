@@ -15,13 +15,13 @@ import pytest
 
 from schoolcx.config import DeploymentConfig
 from schoolcx.connections import Connection
-from schoolcx.connectors.base import ConnectorContext, registry
+from schoolcx.connectors.base import ConnectorContext, ConnectorError, registry
 from schoolcx.connectors.http import AuthError, RetryBudgetExhausted, RetryPolicy
 from schoolcx.connectors.zendesk import ZendeskConnector
 from schoolcx.load.raw_writer import RawWriter, read_state
 from schoolcx.sandbox.demo.world import Event, Interaction, Person, Rating, World
 from schoolcx.sandbox.emulators import zendesk as zd_emulator
-from schoolcx.sandbox.emulators.http_base import Faults
+from schoolcx.sandbox.emulators.http_base import EmulatorServer, Faults, Request, Response
 
 SOURCE = "d1-zendesk"
 UTC = dt.UTC
@@ -609,3 +609,29 @@ def test_comment_children_that_cannot_be_read_are_quarantined_not_landed_private
         counts(warehouse)["zendesk_ticket_events"]
         == expected_counts(world)["zendesk_ticket_events"] + 1
     )
+
+
+def test_a_listing_endpoint_refusal_names_source_and_connection_never_the_secret(warehouse):
+    """A 404 from a listing endpoint (the account's groups gone, a wrong subdomain) is a
+    ConnectorError naming the source and the Airflow connection, at once (no retries), with the
+    vendor's words; the token is masked even where the vendor's body echoes it back."""
+    token = "zd-s3cret-t0ken"
+
+    def refuse(req: Request) -> Response:
+        return Response.json(
+            {"error": "InvalidEndpoint", "description": f"Not found for {token}"}, status=404
+        )
+
+    with EmulatorServer(refuse) as server:
+
+        class Running:
+            def connection(self, _name):
+                return {"conn_type": "http", "host": server.url, "login": "a@b.org"}
+
+        with pytest.raises(ConnectorError) as err:
+            extract(warehouse, Running(), UNTIL, password=token)
+        assert len(server.requests) == 1
+    message = str(err.value)
+    assert message.startswith(f"{SOURCE}: GET /api/v2/groups")
+    assert "HTTP 404" in message and "'zd_d1'" in message and "InvalidEndpoint" in message
+    assert token not in message and "***" in message
