@@ -635,3 +635,35 @@ def test_a_listing_endpoint_refusal_names_source_and_connection_never_the_secret
     assert message.startswith(f"{SOURCE}: GET /api/v2/groups")
     assert "HTTP 404" in message and "'zd_d1'" in message and "InvalidEndpoint" in message
     assert token not in message and "***" in message
+
+
+def test_emulator_serves_the_shapes_real_accounts_send_and_they_land(warehouse, world):
+    """API-made tickets (via.channel api), a deleted twin mixed into the export, compact comment
+    events (every third ticket's), links.next set on the last list page, no end_of_stream on
+    ticket events: the emulator serves them and the connector lands every record once."""
+    world.interactions.append(
+        _ticket(7, at(22), [(at(22, 11), "agent_reply", AGENT, None)], channel="other")
+    )
+    with zd_emulator.serve(world, [SOURCE]) as running:
+        summary = extract(warehouse, running, UNTIL)
+        groups = running.requests_to("api/v2/groups")
+    assert summary.quarantined_total == 0
+    assert counts(warehouse) == expected_counts(world)
+    assert len(groups) == 1  # has_more false ends it, though links.next is set
+    with psycopg.connect(warehouse) as conn:
+        tickets = dict(
+            conn.execute(
+                "select source_id, payload->>'status' || ' ' || (payload->'via'->>'channel')"
+                " from raw.zendesk_tickets"
+            ).fetchall()
+        )
+        compact = conn.execute(
+            "select payload->>'ticket_id', count(*) from raw.zendesk_ticket_events,"
+            " jsonb_array_elements(payload->'child_events') c"
+            " where c ? 'comment_public' and not c ? 'author_id' group by 1 order by 1"
+        ).fetchall()
+    # ticket 7 (id % 10 == 7) came in through the API and has a deleted twin
+    assert tickets["7"] == "open api" and tickets["900000007"] == "deleted api"
+    assert len(tickets) == len(world.interactions) + 1
+    # ticket 3 (agent-opened call: opening, the parent's reply, the agent's reply) is compact
+    assert compact == [("3", 3)]
