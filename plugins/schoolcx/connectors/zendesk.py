@@ -101,7 +101,7 @@ def check_comments(event: dict) -> tuple[str, str] | None:
             continue
         if child.get("comment_present") is False:
             continue  # the compact form's "no comment in this update"
-        if not isinstance(child.get("public", child.get("comment_public")), bool):
+        if not any(isinstance(child.get(k), bool) for k in ("public", "comment_public")):
             return "comment_visibility_missing", f"child_events[{i}]"
         if child.get("author_id") in (None, "") and event.get("updater_id") in (None, ""):
             return "comment_author_missing", f"child_events[{i}]"
