@@ -15,13 +15,13 @@ import pytest
 
 from schoolcx.config import DeploymentConfig
 from schoolcx.connections import Connection
-from schoolcx.connectors.base import ConnectorContext, registry
+from schoolcx.connectors.base import ConnectorContext, ConnectorError, registry
 from schoolcx.connectors.http import AuthError, RetryBudgetExhausted, RetryPolicy
 from schoolcx.connectors.zendesk import ZendeskConnector
 from schoolcx.load.raw_writer import RawWriter, read_state
 from schoolcx.sandbox.demo.world import Event, Interaction, Person, Rating, World
 from schoolcx.sandbox.emulators import zendesk as zd_emulator
-from schoolcx.sandbox.emulators.http_base import Faults
+from schoolcx.sandbox.emulators.http_base import EmulatorServer, Faults, Request, Response
 
 SOURCE = "d1-zendesk"
 UTC = dt.UTC
@@ -546,3 +546,124 @@ def test_extract_source_runs_it_from_config_and_an_airflow_connection(
     cfg = DeploymentConfig.model_validate(CONFIG)
     summary = extract_source(warehouse, cfg, SOURCE, run_id="r1", until=UNTIL)
     assert summary.inserted == sum(counts(warehouse).values()) > 0
+
+
+def test_comment_children_that_cannot_be_read_are_quarantined_not_landed_private(
+    warehouse, world, zd
+):
+    """include=comment_events not honoured the way it was asked: a comment child with neither
+    `public` nor `comment_public` (or no author anywhere) would stage as a private comment and
+    leave its ticket unanswered; it goes to quarantine with its event instead. The compact form
+    (comment_public, author = the event's updater) is read and lands."""
+    ts = int(at(25).timestamp())
+    base = {"ticket_id": 1, "timestamp": ts, "created_at": "2025-09-25T09:00:00Z", "via": "Mail"}
+    comment = {"id": 1, "via": "Mail", "via_reference_id": None, "event_type": "Comment"}
+    zd.add_raw(
+        SOURCE, "ticket_events", {**base, "id": 91, "updater_id": 101, "child_events": [comment]}
+    )
+    zd.add_raw(
+        SOURCE,
+        "ticket_events",
+        {
+            **base,
+            "id": 92,
+            "child_events": [{**comment, "comment_present": True, "comment_public": True}],
+        },
+    )
+    zd.add_raw(
+        SOURCE,
+        "ticket_events",
+        {
+            **base,
+            "id": 93,
+            "updater_id": 10,
+            "child_events": [
+                {**comment, "comment_present": True, "comment_public": True},
+                {
+                    "id": 2,
+                    "via": "Mail",
+                    "status": "open",
+                    "previous_value": "new",
+                    "type": "Change",
+                },
+            ],
+        },
+    )
+    summary = extract(warehouse, zd, UNTIL)
+    assert summary.quarantined == {"comment_visibility_missing": 1, "comment_author_missing": 1}
+    with psycopg.connect(warehouse) as conn:
+        rows = set(conn.execute("select stream, reason, field, record_id from quarantine.records"))
+        landed = {
+            r[0]
+            for r in conn.execute(
+                "select source_id from raw.zendesk_ticket_events where source_id in"
+                " ('91', '92', '93')"
+            )
+        }
+    assert rows == {
+        ("ticket_events", "comment_visibility_missing", "child_events[0]", "91"),
+        ("ticket_events", "comment_author_missing", "child_events[0]", "92"),
+    }
+    assert landed == {"93"}
+    assert (
+        counts(warehouse)["zendesk_ticket_events"]
+        == expected_counts(world)["zendesk_ticket_events"] + 1
+    )
+
+
+def test_a_listing_endpoint_refusal_names_source_and_connection_never_the_secret(warehouse):
+    """A 404 from a listing endpoint (the account's groups gone, a wrong subdomain) is a
+    ConnectorError naming the source and the Airflow connection, at once (no retries), with the
+    vendor's words; the token is masked even where the vendor's body echoes it back."""
+    token = "zd-s3cret-t0ken"
+
+    def refuse(req: Request) -> Response:
+        return Response.json(
+            {"error": "InvalidEndpoint", "description": f"Not found for {token}"}, status=404
+        )
+
+    with EmulatorServer(refuse) as server:
+
+        class Running:
+            def connection(self, _name):
+                return {"conn_type": "http", "host": server.url, "login": "a@b.org"}
+
+        with pytest.raises(ConnectorError) as err:
+            extract(warehouse, Running(), UNTIL, password=token)
+        assert len(server.requests) == 1
+    message = str(err.value)
+    assert message.startswith(f"{SOURCE}: GET /api/v2/groups")
+    assert "HTTP 404" in message and "'zd_d1'" in message and "InvalidEndpoint" in message
+    assert token not in message and "***" in message
+
+
+def test_emulator_serves_the_shapes_real_accounts_send_and_they_land(warehouse, world):
+    """API-made tickets (via.channel api), a deleted twin mixed into the export, compact comment
+    events (every third ticket's), links.next set on the last list page, no end_of_stream on
+    ticket events: the emulator serves them and the connector lands every record once."""
+    world.interactions.append(
+        _ticket(7, at(22), [(at(22, 11), "agent_reply", AGENT, None)], channel="other")
+    )
+    with zd_emulator.serve(world, [SOURCE]) as running:
+        summary = extract(warehouse, running, UNTIL)
+        groups = running.requests_to("api/v2/groups")
+    assert summary.quarantined_total == 0
+    assert counts(warehouse) == expected_counts(world)
+    assert len(groups) == 1  # has_more false ends it, though links.next is set
+    with psycopg.connect(warehouse) as conn:
+        tickets = dict(
+            conn.execute(
+                "select source_id, payload->>'status' || ' ' || (payload->'via'->>'channel')"
+                " from raw.zendesk_tickets"
+            ).fetchall()
+        )
+        compact = conn.execute(
+            "select payload->>'ticket_id', count(*) from raw.zendesk_ticket_events,"
+            " jsonb_array_elements(payload->'child_events') c"
+            " where c ? 'comment_public' and not c ? 'author_id' group by 1 order by 1"
+        ).fetchall()
+    # ticket 7 (id % 10 == 7) came in through the API and has a deleted twin
+    assert tickets["7"] == "open api" and tickets["900000007"] == "deleted api"
+    assert len(tickets) == len(world.interactions) + 1
+    # ticket 3 (agent-opened call: opening, the parent's reply, the agent's reply) is compact
+    assert compact == [("3", 3)]

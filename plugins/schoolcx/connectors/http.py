@@ -3,11 +3,16 @@
 Retries 5xx, timeouts and dropped connections with exponential backoff; on 429 waits the
 vendor's Retry-After. Gives up after a bounded budget with an error naming the source. A 401/403
 fails at once naming the connection id (never the secret): retrying bad credentials only burns
-the vendor's rate limit.
+the vendor's rate limit. Any other 4xx (a listing endpoint that is gone, a bad request) fails at
+once as a VendorHTTPError: a ConnectorError naming the source and the connection id, and still an
+httpx.HTTPStatusError carrying the response for connectors that look at it (a page cap, a
+vendor error code). No message carries a secret: the connection's password or token, and the
+values of credential headers, are masked wherever the URL or the vendor's body echoes them.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +28,16 @@ class AuthError(ConnectorError):
 
 class RetryBudgetExhausted(ConnectorError):
     pass
+
+
+class VendorHTTPError(ConnectorError, httpx.HTTPStatusError):
+    """A 4xx other than 401/403, named for an operator (source, connection id, never a secret)."""
+
+    def __init__(self, message: str, *, request: httpx.Request, response: httpx.Response):
+        httpx.HTTPStatusError.__init__(self, message, request=request, response=response)
+
+
+SECRET_HEADERS = ("authorization", "x-api-token", "x-api-key")
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,12 @@ class VendorClient:
     ):
         self.conn_id = conn_id
         self.source = source
+        # what must never appear in an error message (the masked values, longest first)
+        secrets = []
+        if isinstance(auth, tuple) and len(auth) == 2:  # basic auth: the password and the header
+            secrets += [auth[1], base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()]
+        secrets += [v for k, v in (headers or {}).items() if k.lower() in SECRET_HEADERS]
+        self._secrets = sorted({str(x) for x in secrets if x}, key=len, reverse=True)
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
         self.requests = 0
@@ -101,6 +122,21 @@ class VendorClient:
     def __exit__(self, *exc):
         self.close()
 
+    def _masked(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _refused(self, method: str, response: httpx.Response) -> VendorHTTPError:
+        url = response.request.url
+        where = url.path + (f"?{url.query.decode()}" if url.query else "")
+        body = " ".join(response.text[:300].split())
+        message = (
+            f"{self.source}: {method} {where} failed with HTTP {response.status_code} "
+            f"(Airflow connection {self.conn_id!r}): {body}"
+        )
+        return VendorHTTPError(self._masked(message), request=response.request, response=response)
+
     def request(
         self, method: str, url: str, *, expect_json: bool = False, **kwargs
     ) -> httpx.Response:
@@ -117,8 +153,10 @@ class VendorClient:
                 status = response.status_code
                 if status in (401, 403):
                     raise AuthError(
-                        f"{self.source}: {method} {url} was refused with HTTP {status}; check "
-                        f"the credentials of Airflow connection {self.conn_id!r}"
+                        self._masked(
+                            f"{self.source}: {method} {url} was refused with HTTP {status}; "
+                            f"check the credentials of Airflow connection {self.conn_id!r}"
+                        )
                     )
                 if status == 429:
                     delay = _retry_after(response, delay)
@@ -134,7 +172,8 @@ class VendorClient:
                     # A truncated or garbled page is a transient fault: fetch it again.
                     last_problem = f"HTTP {status} with a body that is not JSON"
                 else:
-                    response.raise_for_status()  # other 4xx: a bug or a bad request, not transient
+                    if not response.is_success:  # other 4xx: a bug or a bad request
+                        raise self._refused(method, response)
                     return response
             if attempt == self.policy.max_attempts or waited + delay > self.policy.total_budget:
                 break
@@ -142,8 +181,11 @@ class VendorClient:
             waited += delay
             self._sleep(delay)
         raise RetryBudgetExhausted(
-            f"{self.source}: {method} {url} failed after {attempt} attempts "
-            f"({waited:.1f}s waited); last problem: {last_problem}"
+            self._masked(
+                f"{self.source}: {method} {url} failed after {attempt} attempts "
+                f"({waited:.1f}s waited; Airflow connection {self.conn_id!r}); "
+                f"last problem: {last_problem}"
+            )
         )
 
     def get_json(self, url: str, **kwargs):

@@ -7,7 +7,12 @@ Streams, in order (each yields Pages whose state is committed with their rows):
   is attached as `metric_set`; version = generated_timestamp, which moves on system updates too
   (updated_at does not: using it misses updates).
 - ticket_events: time-based export with include=comment_events. Time-based pages repeat the
-  items of their last second on the next page, so events already seen are dropped by id.
+  items of their last second on the next page, so events already seen are dropped by id. The
+  envelope may lack `end_of_stream` (only count, next_page, end_time): a page shorter than the
+  one asked for is the end. Comments come in full (`public`, `author_id`) or compact
+  (`comment_public`, author = the event's `updater_id`) form, as accounts honour the sideload
+  or not; a comment that says neither whether it is public nor who wrote it is quarantined with
+  its event, never landed as a private comment that would leave its ticket unanswered.
 - satisfaction_ratings: scores change after a ticket is solved, so every run re-reads a lookback
   window (options.rating_lookback_days) before the last rating seen.
 
@@ -83,6 +88,23 @@ def check_record(record: Any, time_fields: tuple[str, ...]) -> tuple[str, str | 
     for name in time_fields:
         if parse_time(record.get(name)) is None:
             return "unparsable_timestamp", name
+    return None
+
+
+def check_comments(event: dict) -> tuple[str, str] | None:
+    """(reason, field) when a comment child of a ticket event can't be read in either form."""
+    children = event.get("child_events")
+    if not isinstance(children, list):
+        return None
+    for i, child in enumerate(children):
+        if not isinstance(child, dict) or child.get("event_type", child.get("type")) != "Comment":
+            continue
+        if child.get("comment_present") is False:
+            continue  # the compact form's "no comment in this update"
+        if not any(isinstance(child.get(k), bool) for k in ("public", "comment_public")):
+            return "comment_visibility_missing", f"child_events[{i}]"
+        if child.get("author_id") in (None, "") and event.get("updater_id") in (None, ""):
+            return "comment_author_missing", f"child_events[{i}]"
     return None
 
 
@@ -287,9 +309,10 @@ class ZendeskConnector:
             )
             page, page_ids, beyond = Page("ticket_events"), set(), False
             times: dict[str, int] = {}
-            for i, rec in enumerate(body.get("ticket_events") or []):
+            items = body.get("ticket_events") or []
+            for i, rec in enumerate(items):
                 position = f"ticket_events start_time={start} #{i}"
-                problem = check_record(rec, ("created_at",))
+                problem = check_record(rec, ("created_at",)) or check_comments(rec)
                 if problem:
                     page.quarantined.append(quarantine(problem[0], rec, problem[1], position))
                     continue
@@ -313,7 +336,9 @@ class ZendeskConnector:
             # the next page's repeats of them are dropped; persist only the boundary second's.
             seen = page_ids | (seen if next_start == start else set())
             boundary = sorted(k for k in seen if times.get(k, next_start) == next_start)
-            done = beyond or bool(body.get("end_of_stream")) or next_start >= limit
+            # end_of_stream when the envelope has it; else a page shorter than asked is the last
+            short = len(items) < self.opts.page_size
+            done = beyond or bool(body.get("end_of_stream")) or short or next_start >= limit
             page.state = {"start_time": next_start, "boundary_ids": boundary}
             yield page
             if done:

@@ -11,6 +11,11 @@
 -- One row per child event of a Zendesk ticket event: comments (public flag, author, automated
 -- or not) and status changes. Other field changes are kept with their event_type only. Comment
 -- bodies never leave raw.
+-- Comments come in two forms. With the comment_events sideload: `public`, `author_id`, `body`.
+-- Without it (or where an account does not honour it): a compact child with only
+-- `comment_present` and `comment_public`; its author is the event's updater. Both are read
+-- (the connector quarantines an event whose comment carries neither flag). The child's kind is
+-- `event_type`, or `type` in the generic form.
 with
 
 source as (
@@ -57,7 +62,7 @@ renamed as (
         children.child_position,
         children.ticket_id,
         children.created_at,
-        children.child ->> 'event_type' as child_event_type,
+        coalesce(children.child ->> 'event_type', children.child ->> 'type') as child_event_type,
         coalesce(
             case
                 when jsonb_typeof(children.child -> 'via') = 'object'
@@ -67,8 +72,15 @@ renamed as (
             children.event_via
         ) as via,
         children.event_via,
-        children.child ->> 'event_type' = 'Comment' as is_comment,
-        coalesce((children.child ->> 'public')::boolean, false) as is_public,
+        (
+            coalesce(children.child ->> 'event_type', children.child ->> 'type') = 'Comment'
+            and coalesce((children.child ->> 'comment_present')::boolean, true)
+        ) as is_comment,
+        coalesce(
+            (children.child ->> 'public')::boolean,
+            (children.child ->> 'comment_public')::boolean,
+            false
+        ) as is_public,
         coalesce(children.child ->> 'author_id', children.updater_id) as author_id,
         -- automated: a trigger/automation (via Rule, on the child or the event) or the system user
         (
@@ -80,13 +92,15 @@ renamed as (
         case
             when
                 children.child ? 'status'
-                and children.child ->> 'event_type' in ('Create', 'Change')
+                and coalesce(children.child ->> 'event_type', children.child ->> 'type')
+                in ('Create', 'Change')
                 then lower(children.child ->> 'status')
         end as status,
         case
             when
                 children.child ? 'status'
-                and children.child ->> 'event_type' in ('Create', 'Change')
+                and coalesce(children.child ->> 'event_type', children.child ->> 'type')
+                in ('Create', 'Change')
                 then lower(children.child ->> 'previous_value')
         end as previous_status,
         children._loaded_at

@@ -7,9 +7,18 @@ Endpoints (under a per-source path prefix, e.g. http://127.0.0.1:PORT/<source_na
 - GET /api/v2/incremental/users/cursor.json: the same for users (ordered by updated_at).
 - GET /api/v2/incremental/ticket_events.json (start_time, include=comment_events): time-based
   export; next start_time = end_time = the last item's time, so items sharing that second are
-  served again on the next page (Zendesk's documented boundary duplicates).
+  served again on the next page (Zendesk's documented boundary duplicates). The envelope has
+  count, next_page and end_time and no end_of_stream, as real responses show.
 - GET /api/v2/satisfaction_ratings (start_time/end_time on created_at, page[size]/page[after]),
-  /api/v2/groups, /api/v2/organizations: cursor pagination (meta.has_more, links.next).
+  /api/v2/groups, /api/v2/organizations: cursor pagination (meta.has_more, links.next); like
+  real responses, links.next is set on the last page too (meta.has_more false).
+
+Shapes real accounts send (tests/fixtures/recorded/SOURCES.md): a World channel "other" is a
+ticket an integration made (via.channel "api"); a share of tickets has a deleted twin (status
+"deleted", subject "SCRUBBED": spam or a duplicate, in the export but no interaction, not in the
+World); the comments of every third ticket come in the compact form (comment_present,
+comment_public, the author only as the event's updater) even when the sideload is asked, and
+every ticket's do when it is not.
 
 Basic auth `{email}/token:{api_token}`; anything else is a 401. The World is "now-free": the
 server's now is the end of world.as_of (UTC) unless set. Tests can mutate the World between runs,
@@ -51,7 +60,7 @@ CHANNEL = {
     "chat": "chat",
     "social": "twitter",
     "walk_in": "walk_in",
-    "other": "side_conversation",
+    "other": "api",
 }
 # The audit's `via` string for a person writing through that channel.
 VIA_TEXT = {
@@ -255,6 +264,54 @@ def _comment(cid: int, via: str, author_id: int, public: bool, body: str) -> dic
     }
 
 
+def _compact(child: dict) -> dict:
+    """A comment child without the comment_events sideload: public flag only; the author is
+    the event's updater (every audit here is made by its comment's author)."""
+    if child.get("event_type") != "Comment":
+        return child
+    return {
+        "id": child["id"],
+        "via": child["via"],
+        "via_reference_id": None,
+        "comment_present": True,
+        "comment_public": child["public"],
+        "event_type": "Comment",
+    }
+
+
+COMPACT_EVERY = 3  # every third ticket's comments come compact even with the sideload asked
+DELETED_EVERY = 10  # one ticket in ten has a deleted twin (spam, a duplicate)
+DELETED_ID_BASE = 900_000_000
+
+
+def _deleted_twin(it: Interaction) -> dict:
+    """A ticket made through the API beside `it` and deleted: what a cursor export page carries
+    for it (Zendesk scrubs the subject and description)."""
+    created = it.created_at + dt.timedelta(minutes=7)
+    deleted = created + dt.timedelta(hours=2)
+    tid = DELETED_ID_BASE + it.interaction_id
+    ticket = _ticket(it, {}, {})
+    ticket.update(
+        url=f"https://example.zendesk.com/api/v2/tickets/{tid}.json",
+        id=tid,
+        via={"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
+        created_at=iso(created),
+        updated_at=iso(deleted),
+        generated_timestamp=epoch(deleted),
+        subject="SCRUBBED",
+        raw_subject="SCRUBBED",
+        description="X",
+        status="deleted",
+        assignee_id=None,
+        organization_id=None,
+        group_id=None,
+        tags=[],
+        satisfaction_rating=None,
+        submitter_id=it.requester.person_id,
+    )
+    return ticket
+
+
 def _audit(aid: int, tid: int, at: dt.datetime, updater: int, via: str, children) -> dict:
     return {
         "id": aid,
@@ -402,7 +459,13 @@ def render(world: World, source_name: str) -> Rendered:
         t = _ticket(it, groups, orgs)
         out.tickets.append(t)
         out.metric_sets[it.interaction_id] = _metric_set(it, t)
-        out.ticket_events.extend(_ticket_events(it))
+        events = _ticket_events(it)
+        if it.interaction_id % COMPACT_EVERY == 0:
+            for e in events:
+                e["child_events"] = [_compact(c) for c in e["child_events"]]
+        out.ticket_events.extend(events)
+        if it.interaction_id % DELETED_EVERY == DELETED_EVERY - 3:
+            out.tickets.append(_deleted_twin(it))
     out.users = _users(its, orgs)
     out.satisfaction_ratings = _ratings(its, groups)
     first = iso(min((i.created_at for i in its), default=world_now(world)) - dt.timedelta(days=30))
@@ -638,21 +701,15 @@ class ZendeskEmulator:
         end_time = _ts_of(page[-1], "timestamp") if page else start
         if "comment_events" not in (req.arg("include") or ""):
             page = [
-                {
-                    **e,
-                    "child_events": [
-                        c for c in e.get("child_events", []) if c.get("event_type") != "Comment"
-                    ],
-                }
+                {**e, "child_events": [_compact(c) for c in e.get("child_events", [])]}
                 for e in page
             ]
         query = {"start_time": end_time, "include": req.arg("include") or "", "per_page": per_page}
         return {
             "ticket_events": _clean(page),
+            "next_page": f"{base}/api/v2/incremental/ticket_events.json?{urlencode(query)}",
             "count": len(page),
             "end_time": end_time,
-            "end_of_stream": len(page) == len(events),
-            "next_page": f"{base}/api/v2/incremental/ticket_events.json?{urlencode(query)}",
         }
 
     def _listing(self, kind: str, source: str, base: str, req: Request) -> dict:
@@ -667,14 +724,15 @@ class ZendeskEmulator:
         offset = int(decode_cursor(after)[1]) if after and decode_cursor(after) else 0
         page = items[offset : offset + size]
         has_more = offset + size < len(items)
-        after_cursor = encode_cursor(0, offset + size) if has_more else None
+        # Zendesk gives the cursor after the page, and a next link, on the last page too
+        after_cursor = encode_cursor(0, offset + len(page))
         query = {k: v[0] for k, v in req.query.items() if k != "page[after]"}
         path = req.path.partition(source)[2]
         next_query = urlencode({**query, "page[after]": after_cursor})
         return {
             kind: _clean(page),
             "meta": {"has_more": has_more, "after_cursor": after_cursor, "before_cursor": None},
-            "links": {"next": f"{base}{path}?{next_query}" if has_more else None, "prev": None},
+            "links": {"next": f"{base}{path}?{next_query}", "prev": None},
         }
 
 
@@ -880,7 +938,6 @@ class SyntheticZendesk:
                 "ticket_events": [],
                 "count": 0,
                 "end_time": epoch(dt.datetime.now(UTC)),
-                "end_of_stream": True,
                 "after_cursor": encode_cursor(SYNTH_T0, 0),
                 "meta": {"has_more": False},
                 "links": {"next": None},
