@@ -29,6 +29,7 @@ from schoolcx.sandbox.emulators.http_base import Faults
 from tests.faults_support import fresh_warehouse, raw_rows
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05)
+UNTIL_FD = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 CHAOS = (
     "rate_limit",
     "error_500",
@@ -149,3 +150,91 @@ def test_chaos_extract_equals_clean_extract(warehouse, pg_server, demo, kind, ki
         assert got[table] == expected[table], table
     hit = [k for n, k in faults.plan.items() if n <= requests]
     assert set(kinds) <= set(hit), f"faults never served: {set(kinds) - set(hit)}"
+
+
+# ---- file drop: a file still being written while it is read --------------------------------
+
+
+def test_file_growing_while_read_fails_then_lands_like_a_clean_load(warehouse, pg_server, tmp_path):
+    """The district's export job is still appending to the CSV when the night reads it: the run
+    stops naming the source and the file, the next run loads the finished file, and the newest
+    version of every row equals a clean load of the finished file."""
+    from schoolcx.config import District, Source
+    from schoolcx.connectors.base import ConnectorError
+    from schoolcx.connectors.file_drop import PAGE_ROWS, FileDropConnector
+    from tests.faults_support import latest_rows
+
+    district = District(
+        district_id="1700001",
+        name="Lincoln",
+        state="IL",
+        timezone="America/Chicago",
+        enrollment={2026: 5000},
+    )
+
+    def source(folder) -> Source:
+        return Source(
+            name="d1-calls",
+            type="file_drop",
+            start_date=dt.date(2025, 8, 1),
+            options={
+                "path": str(folder),
+                "kind": "interactions",
+                "columns": {"id": "Call ID", "created_at": "Started", "channel": "Channel"},
+            },
+        )
+
+    def rows(first: int, n: int) -> str:
+        return "".join(
+            f"c{i},2025-09-02T08:{i % 60:02d}:00,phone\n" for i in range(first, first + n)
+        )
+
+    def load(url, folder, between=None):
+        ctx = ConnectorContext(district, source(folder), None)
+        with RawWriter(
+            url,
+            source_instance="d1-calls",
+            source_type="file_drop",
+            district_id="1700001",
+            run_id="f",
+        ) as writer:
+
+            def watched(pages):
+                for page in pages:
+                    yield page
+                    if between:
+                        between()
+
+            return writer.write_pages(
+                watched(FileDropConnector(ctx).pages(writer.state(), UNTIL_FD))
+            )
+
+    first_part = "Call ID,Started,Channel\n" + rows(1, PAGE_ROWS + 1000)
+    growing = tmp_path / "growing"
+    growing.mkdir()
+    path = growing / "calls.csv"
+    path.write_text(first_part)
+    appended = []
+
+    def append():
+        if not appended:  # the export job writes its last rows after the first page
+            with path.open("a") as f:
+                f.write(rows(PAGE_ROWS + 1001, 500))
+            appended.append(True)
+
+    with pytest.raises(ConnectorError) as err:
+        load(warehouse, growing, append)
+    assert "d1-calls" in str(err.value) and "calls.csv" in str(err.value)
+    load(warehouse, growing)
+
+    finished = tmp_path / "finished"
+    finished.mkdir()
+    (finished / "calls.csv").write_text(path.read_text())
+    clean = fresh_warehouse(pg_server)
+    load(clean, finished)
+    got, expected = (
+        latest_rows(warehouse, ("file_drop_rows",)),
+        latest_rows(clean, ("file_drop_rows",)),
+    )
+    assert len(expected["file_drop_rows"]) == PAGE_ROWS + 1500
+    assert got == expected
