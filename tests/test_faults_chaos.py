@@ -43,7 +43,7 @@ CHAOS = (
     "timeout",
 )
 # Small pages so the faults land on data pages of every stream, not on one big page.
-OPTIONS = {"zendesk": {"page_size": 3}, "freshdesk": {"per_page": 3}}
+OPTIONS = {"zendesk": {"page_size": 20}, "freshdesk": {"per_page": 3}}
 TABLES = {
     "zendesk": (
         "zendesk_tickets",

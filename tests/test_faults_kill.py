@@ -127,9 +127,7 @@ districts:
 
 
 def _mail_world():
-    from tests.faults_support import zd_world as world_of
-
-    world = world_of(30)
+    world = zd_world(30)
     for t in world.interactions:
         t.source_name, t.channel = IMAP_SOURCE, "email"
     world.config_yaml = IMAP_CONFIG
