@@ -147,6 +147,7 @@ class SurveyOptions(_Strict):
     interaction_ref_question: str | None = None  # point-of-contact: question holding the ticket ref
     rating_question: str | None = None
     rating_scale: tuple[float, float] | None = None  # (lo, hi)
+    per_page: int = Field(default=100, ge=1, le=100)  # SurveyMonkey responses/bulk page size
 
 
 class FileDropOptions(_Strict):

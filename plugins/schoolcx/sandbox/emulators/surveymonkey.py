@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -178,6 +179,9 @@ class SurveyMonkeyEmulator:
     tokens: dict[str, str] = field(default_factory=dict)  # survey id -> bearer token
     base_url: str = ""
     day_used: int = 0
+    # Called after each bulk page is built (tests change responses between page requests).
+    on_bulk: Callable[[int], None] | None = None
+    bulk_served: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self):
@@ -261,7 +265,12 @@ class SurveyMonkeyEmulator:
                 return True  # a damaged record is served as it is
             return at is None or ((start is None or at >= start) and (end is None or at < end))
 
-        rows = [r for r in self.responses[survey_id] if wanted(r)]
+        # Sorted at every request, as the vendor's index is: a response modified while a
+        # client pages moves to the end and shifts the pages after it.
+        rows = sorted(
+            (r for r in self.responses[survey_id] if wanted(r)),
+            key=lambda r: (str(r.get("date_modified")), str(r.get("id"))),
+        )
         if req.arg("sort_order", "DESC").upper() == "DESC":
             rows = rows[::-1]
         chunk = rows[(page - 1) * per_page : page * per_page]
@@ -271,10 +280,12 @@ class SurveyMonkeyEmulator:
         if page * per_page < len(rows):
             links["next"] = f"{base}?{urlencode({**query, 'page': page + 1})}"
             links["last"] = f"{base}?{urlencode({**query, 'page': -(-len(rows) // per_page)})}"
-        return Response.json(
-            {"data": chunk, "per_page": per_page, "page": page, "total": len(rows), "links": links},
-            headers=limits,
-        )
+        body = {"data": chunk, "per_page": per_page, "page": page, "total": len(rows)}
+        response = Response.json({**body, "links": links}, headers=limits)
+        self.bulk_served += 1
+        if self.on_bulk is not None:
+            self.on_bulk(self.bulk_served)
+        return response
 
 
 def _error(status: int, code: str, name: str, message: str, headers: dict) -> Response:
