@@ -145,9 +145,40 @@ class SurveyOptions(_Strict):
     kind: Literal["climate", "point_of_contact"] = "climate"
     item_map: dict[str, str] = Field(default_factory=dict)  # question id -> stable item code
     interaction_ref_question: str | None = None  # point-of-contact: question holding the ticket ref
+    # Point-of-contact: each rating question id -> its scale (lo, hi). A survey may ask the
+    # rating on several questions (one per respondent's variant), each on its own scale.
+    rating_questions: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    # The older single-question form, still read: the same as rating_questions {q: scale}.
     rating_question: str | None = None
     rating_scale: tuple[float, float] | None = None  # (lo, hi)
     per_page: int = Field(default=100, ge=1, le=100)  # SurveyMonkey responses/bulk page size
+
+    @model_validator(mode="after")
+    def _rating_questions(self) -> SurveyOptions:
+        questions = dict(self.rating_questions)
+        if self.rating_question is not None:
+            if questions:
+                raise ValueError(
+                    "give rating_questions or rating_question with rating_scale, not both"
+                )
+            if self.rating_scale is None:
+                raise ValueError(f"rating_question {self.rating_question!r} needs rating_scale")
+            questions[self.rating_question] = self.rating_scale
+        elif self.rating_scale is not None:
+            raise ValueError("rating_scale without rating_question: use rating_questions")
+        for qid, (lo, hi) in questions.items():
+            if not lo < hi:
+                raise ValueError(
+                    f"rating scale of question {qid!r} is [{lo:g}, {hi:g}]: lo must be below hi"
+                )
+        if questions and self.kind != "point_of_contact":
+            raise ValueError("rating questions belong to a point_of_contact survey")
+        object.__setattr__(self, "rating_questions", questions)
+        return self
+
+    def rating_scales(self) -> dict[str, tuple[float, float]]:
+        """Every rating question id -> its (lo, hi), whichever form the config used."""
+        return dict(self.rating_questions)
 
 
 class FileDropOptions(_Strict):

@@ -41,6 +41,7 @@ from schoolcx.connectors.base import (
 from schoolcx.connectors.http import VendorClient
 from schoolcx.connectors.survey_common import (
     check_rating,
+    interaction_reference,
     parse_timestamp,
     retry_policy,
     start_of,
@@ -230,27 +231,17 @@ class SurveyMonkeyConnector:
             )
             return None
         answers = resolve_answers(response, choices)
-        if self.opts.kind == "point_of_contact" and self.opts.rating_question:
-            rating = answers.get(self.opts.rating_question)
-            if rating and rating["choice_id"] is not None and rating["position"] is None:
-                page.quarantined.append(
-                    QuarantinedRecord(
-                        "unknown_choice", raw_text, rid, self.opts.rating_question, position
+        extra: dict = {"answers": answers}
+        if self.opts.kind == "point_of_contact":
+            for question, scale in self.opts.rating_scales().items():
+                problem = _rating_problem(answers.get(question), scale, question, rid, raw_text)
+                if problem:
+                    page.quarantined.append(
+                        QuarantinedRecord(problem.reason, raw_text, rid, question, position)
                     )
-                )
-                return modified
-            value = None
-            if rating:
-                text = str(rating.get("text") or "").strip()
-                # A numeric choice text is the rating (0-10 scales start at 0); else position.
-                value = text if _is_number(text) else rating["position"]
-            bad = check_rating(
-                value, self.opts.rating_scale, self.opts.rating_question, rid, raw_text, position
-            )
-            if bad:
-                page.quarantined.append(bad)
-                return modified
-        payload = {**response, "_schoolcx": {"answers": answers}}
+                    return modified
+            extra["interaction_ref"] = _reference(response, self.opts.interaction_ref_question)
+        payload = {**response, "_schoolcx": extra}
         page.records.append(
             LandingRecord(
                 TABLE,
@@ -262,6 +253,31 @@ class SurveyMonkeyConnector:
             )
         )
         return modified
+
+
+def _rating_problem(rating, scale, question: str, rid: str, raw_text: str):
+    """The quarantine of one answered rating question, or None."""
+    if not rating:
+        return None
+    if rating["choice_id"] is not None and rating["position"] is None:
+        return QuarantinedRecord("unknown_choice", raw_text, rid, question)
+    text = str(rating.get("text") or "").strip()
+    # A numeric choice text is the rating (0-10 scales start at 0); else the position.
+    value = text if _is_number(text) else rating["position"]
+    return check_rating(value, scale, question, rid, raw_text, None)
+
+
+def _reference(response: dict, question: str | None) -> str | None:
+    """The open-ended answer of the interaction reference question, as given."""
+    if not question:
+        return None
+    for page in response.get("pages") or []:
+        for q in page.get("questions") or []:
+            if str(q.get("id")) == question:
+                for a in q.get("answers") or []:
+                    if a.get("text") is not None:
+                        return interaction_reference(a["text"])
+    return None
 
 
 def _is_number(text: str) -> bool:
