@@ -137,7 +137,7 @@ def _dbt_build(url: str, tmp: Path) -> None:
         [
             DBT, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
             str(DBT_PROJECT_DIR), "--vars", "{as_of_date: '2025-10-31'}",
-            "--select", "+int_ratings_normalised", "--exclude", "test_type:unit", "--indirect-selection", "cautious",
+            "--select", "+int_ratings_normalised", "--indirect-selection", "cautious",
         ],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip

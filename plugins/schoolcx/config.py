@@ -183,9 +183,34 @@ class SurveyOptions(_Strict):
 
 class FileDropOptions(_Strict):
     path: str
-    kind: Literal["interactions", "climate", "ratings"]
-    columns: dict[str, str]  # landing field -> CSV column name
-    delimiter: str = ","
+    # climate_wide: a survey file as the tools export it (Google Forms, Microsoft Forms, a
+    # spreadsheet): one row per respondent, one column per question, answers as labels.
+    kind: Literal["interactions", "climate", "ratings", "climate_wide"]
+    # landing field -> CSV column name. `id` is the row's own id within the source (the key:
+    # a row delivered again in a later, overlapping file is the same row, newest version
+    # wins); `updated_at`, when mapped, is the row's version (else the file's modification
+    # time). climate_wide: `submitted_at` (default "Timestamp") and an optional `id`.
+    columns: dict[str, str] = Field(default_factory=dict)
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    # climate_wide: column header -> stable item code; answer label -> point 1..5, or null
+    # for an answer that is not valid (added to / overriding the default agreement labels).
+    items: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, int | None] = Field(default_factory=dict)
+    ignore_columns: list[str] = Field(default_factory=list)  # headers that are not questions
+
+    @model_validator(mode="after")
+    def _wide(self) -> FileDropOptions:
+        if self.kind == "climate_wide":
+            if not self.items:
+                raise ValueError("a climate_wide file needs items (column header -> item code)")
+            bad = {k: v for k, v in self.labels.items() if v is not None and not 1 <= v <= 5}
+            if bad:
+                raise ValueError(f"labels must map to a point 1..5 or null, not {bad}")
+        elif self.items or self.labels or self.ignore_columns:
+            raise ValueError("items, labels and ignore_columns belong to kind climate_wide")
+        elif not self.columns:
+            raise ValueError(f"a {self.kind} file needs columns (landing field -> CSV column)")
+        return self
 
 
 OPTIONS_BY_TYPE = {
