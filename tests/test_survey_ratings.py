@@ -125,7 +125,7 @@ def _land(url: str, cfg: DeploymentConfig) -> None:
     )
 
 
-def _dbt_build(url: str, tmp: Path) -> None:
+def _dbt_build(url: str, tmp: Path, select: str = "+int_ratings_normalised") -> None:
     env = {
         **os.environ,
         **{f"SCHOOLCX_PG_{k.upper()}": v for k, v in url_parts(url).items()},
@@ -137,7 +137,7 @@ def _dbt_build(url: str, tmp: Path) -> None:
         [
             DBT, "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
             str(DBT_PROJECT_DIR), "--vars", "{as_of_date: '2025-10-31'}",
-            "--select", "+int_ratings_normalised", "--indirect-selection", "cautious",
+            "--select", select, "--indirect-selection", "cautious",
         ],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -163,3 +163,24 @@ def test_email_ratings_by_message_id_and_rating_questions_per_variant(warehouse,
         ("R_2", "nobody.9@x.org", "0-10", Decimal("3"), "unknown interaction", False, None),
         ("R_3", "lincoln-help:abc.1@x.org", "0-10", Decimal("5"), None, False, thread),
     ]
+
+
+def test_rating_scales_are_checked_at_config_check(tmp_path):
+    import pytest
+
+    from schoolcx.config import ConfigError, load_config
+
+    data = yaml.safe_load(CONFIG)
+    poc = data["districts"][0]["sources"][1]["options"]
+    for scale, message in (([5, 5], "[5, 5]: lo must be below hi"), ([10, 1], "[10, 1]")):
+        poc["rating_questions"] = {"QID5": [1, 5], "QID7": scale}
+        path = tmp_path / "c.yml"
+        path.write_text(yaml.safe_dump(data))
+        with pytest.raises(ConfigError) as err:
+            load_config(path)
+        assert message in str(err.value) and "1700001" in str(err.value)
+    poc["rating_question"] = "QID9"  # both forms at once: ambiguous
+    poc["rating_questions"] = {"QID5": [1, 5]}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="not both"):
+        load_config(path)
