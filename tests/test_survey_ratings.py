@@ -184,3 +184,47 @@ def test_rating_scales_are_checked_at_config_check(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match="not both"):
         load_config(path)
+
+
+def test_demo_world_email_ratings_attach_to_their_threads(warehouse, tmp_path, monkeypatch):
+    """The demo world rates some email threads through a point-of-contact survey by root
+    Message-ID (as a mail client shows it): served by the emulators and dovecot, extracted by
+    the real connectors, each attaches to its thread, as tests/reference_metrics.py counts it."""
+    from schoolcx.extract import extract_source
+    from schoolcx.sandbox.demo.generator import generate_world
+    from schoolcx.sandbox.demo.spec import small_spec
+    from schoolcx.sandbox.demo.stack import DemoStack
+
+    world = generate_world(small_spec())
+    rated = {r.response_id: r for r in world.survey_responses if r.interaction_ref}
+    assert rated  # the demo exercises it
+    cfg = DeploymentConfig.model_validate(yaml.safe_load(world.config_yaml))
+    districts = {r.district_id for r in rated.values()}
+    names = [
+        s.name
+        for d, s in cfg.sources()
+        if d.district_id in districts
+        and (s.type == "imap" or getattr(s.opts, "kind", None) == "point_of_contact")
+    ]
+    sync_config(warehouse, cfg, today=world.as_of)
+    with DemoStack(world, tmp_path / "stack") as stack:
+        for key, value in stack.env.items():
+            monkeypatch.setenv(key, value)
+        for name in names:
+            summary = extract_source(
+                warehouse, cfg, name, run_id="t", until=stack.served_at, progress=False
+            )
+            assert summary.quarantined_total == 0, name
+    _dbt_build(warehouse, tmp_path)
+    with psycopg.connect(warehouse) as conn:
+        rows = conn.execute(
+            "select r.rating_id, r.reject_reason, i.source_system, i.source_id"
+            " from int.int_ratings_normalised as r"
+            " left join int.int_interactions_unioned as i using (interaction_key)"
+            " where r.interaction_ref like '%@%'"
+        ).fetchall()
+    got = {r[0]: r[1:] for r in rows}
+    assert set(got) == set(rated)
+    for rid, response in rated.items():
+        domain = response.interaction_ref.rsplit("@", 1)[1].rstrip(">").lower()
+        assert got[rid] == (None, "imap", f"i{response.interaction_id}.0@{domain}"), rid
