@@ -125,7 +125,7 @@ def _land(url: str, cfg: DeploymentConfig) -> None:
     )
 
 
-def _dbt_build(url: str, tmp: Path, select: str = "+int_ratings_normalised") -> None:
+def _dbt_build(url: str, tmp: Path, select: str = "+int_ratings_rejected") -> None:
     env = {
         **os.environ,
         **{f"SCHOOLCX_PG_{k.upper()}": v for k, v in url_parts(url).items()},
@@ -163,6 +163,11 @@ def test_email_ratings_by_message_id_and_rating_questions_per_variant(warehouse,
         ("R_2", "nobody.9@x.org", "0-10", Decimal("3"), "unknown interaction", False, None),
         ("R_3", "lincoln-help:abc.1@x.org", "0-10", Decimal("5"), None, False, thread),
     ]
+    with psycopg.connect(warehouse) as conn:
+        rejected = conn.execute(
+            "select rating_id, reject_reason from int.int_ratings_rejected"
+        ).fetchall()
+    assert rejected == [("R_2", "unknown interaction")]  # counted, with its reason
 
 
 def test_rating_scales_are_checked_at_config_check(tmp_path):
