@@ -103,3 +103,37 @@ def test_google_forms_export_to_percent_agree(warehouse, tmp_path):
         ("feel_safe", 2026, 4, 2, Decimal("50.00")),
         ("staff_respect", 2026, 3, 2, Decimal("66.67")),
     ]
+
+
+def test_microsoft_forms_export_with_id_and_ignored_columns(warehouse, tmp_path):
+    from schoolcx.connectors.climate_wide import parse_submitted
+
+    assert parse_submitted("9/22/25 10:15:32") == "2025-09-22T10:15:32"  # Microsoft Forms
+    assert parse_submitted("2025/09/22 1:05:09 PM GMT-5") == "2025-09-22T13:05:09"
+    assert parse_submitted("2025-09-22T10:15:32-05:00") == "2025-09-22T10:15:32-05:00"
+    assert parse_submitted("last Tuesday") is None
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "ms.csv").write_text(
+        f'ID,Start time,Completion time,Email,Name,"{SAFE}"\n'
+        "1,9/22/25 10:10:00,9/22/25 10:15:32,anonymous,,Agree\n"
+        "2,9/22/25 11:10:00,,anonymous,,Agree\n",  # no completion time: quarantined
+        encoding="utf-8",
+    )
+    data = yaml.safe_load(yaml.safe_dump(_config(folder).model_dump(mode="json")))
+    options = data["districts"][0]["sources"][0]["options"]
+    options["columns"] = {"id": "ID", "submitted_at": "Completion time"}
+    options["items"] = {SAFE: "feel_safe"}
+    options["ignore_columns"] = ["Start time", "Email", "Name"]
+    cfg = DeploymentConfig.model_validate(data)
+    summary = _load(warehouse, cfg)
+    assert summary.inserted == 1 and dict(summary.quarantined) == {"missing_value": 1}
+    with psycopg.connect(warehouse) as conn:
+        row = conn.execute("select source_id, payload from raw.file_drop_rows").fetchone()
+    assert row[0] == "1:feel_safe"
+    assert row[1]["row"] == {
+        "id": "1",
+        "submitted_at": "2025-09-22T10:15:32",
+        "item_code": "feel_safe",
+        "answer": "4",
+    }
