@@ -180,11 +180,12 @@ def test_as_of_is_the_run_date(night, world):
 
 def _source_id_number(source_system: str, source_id: str) -> int:
     """The world's interaction id inside a mart source_id: helpdesk ticket ids as they are, an
-    email thread's root Message-ID `i<id>.0@domain`, a file-drop row `<file>:<id>`."""
+    email thread's root Message-ID `i<id>.0@domain`, a file-drop row its own `<id>` (or
+    `<file>:<row number>` when the file has no id column)."""
     if source_system == "imap":
         return int(re.match(r"i(\d+)\.", source_id).group(1))
     if source_system == "file_drop":
-        return int(source_id.rsplit(":", 1)[1])
+        return int(source_id.rsplit(":", 1)[-1])
     return int(source_id)
 
 

@@ -91,11 +91,11 @@ def test_loaded_once_changed_file_reloaded_as_new_version(warehouse, tmp_path):
         ).fetchall()
         state = read_state(conn, "d1-calls")["files"]
         hashes = conn.execute(
-            "select count(distinct person_hash) from raw.file_drop_rows where source_id like '%:c1'"
+            "select count(distinct person_hash) from raw.file_drop_rows where source_id = 'c1'"
         ).fetchone()[0]
-    versions = [(r[0], r[1]) for r in rows if r[0] == "calls_2025-09-02.csv:c1"]
+    versions = [(r[0], r[1]) for r in rows if r[0] == "c1"]
     assert [v[1].timestamp() for v in versions] == [t1, t2]
-    latest = rows[[r[0] for r in rows].index("calls_2025-09-02.csv:c1") + 1][2]
+    latest = rows[[r[0] for r in rows].index("c1") + 1][2]
     assert latest["row"] == {
         "id": "c1",
         "created_at": "2025-09-02T08:00:00-05:00",
@@ -201,3 +201,62 @@ def test_bad_config_and_missing_folder(tmp_path):
     connector = FileDropConnector(ConnectorContext(DISTRICT, _source(tmp_path / "gone"), None))
     with pytest.raises(ConnectorError, match="does not exist"):
         list(connector.pages({}, UNTIL))
+
+
+def _latest_rows(url: str) -> dict[str, tuple[dt.datetime, dict]]:
+    with psycopg.connect(url) as conn:
+        return {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                "select distinct on (source_id) source_id, updated_at, payload"
+                " from raw.file_drop_rows order by source_id, updated_at desc"
+            ).fetchall()
+        }
+
+
+def test_row_in_two_overlapping_files_is_one_row_newest_wins(warehouse, tmp_path):
+    # "Last 7 days" exports: c2 is in both files, corrected in the later one.
+    t1 = dt.datetime(2025, 9, 3, 12, tzinfo=dt.UTC).timestamp()
+    t2 = t1 + 86400
+    _write(
+        tmp_path / "calls_2025-09-03.csv",
+        HEADER + "c1,2025-09-01T08:00:00-05:00,phone,high,a@x.org,,z\n"
+        "c2,2025-09-02T10:00:00-05:00,phone,low,b@x.org,,z\n",
+        t1,
+    )
+    _write(
+        tmp_path / "calls_2025-09-04.csv",
+        HEADER + "c2,2025-09-02T10:00:00-05:00,phone,urgent,b@x.org,,z\n"
+        "c3,2025-09-03T11:00:00-05:00,email,low,c@x.org,,z\n",
+        t2,
+    )
+    _load(warehouse, _source(tmp_path))
+    latest = _latest_rows(warehouse)
+    assert set(latest) == {"c1", "c2", "c3"}  # c2 once, keyed on its own id
+    assert latest["c2"][1]["row"]["priority"] == "urgent"  # the newer file's version
+    assert latest["c2"][0].timestamp() == t2
+
+
+def test_updated_at_column_is_the_version(warehouse, tmp_path):
+    columns = {**COLUMNS, "updated_at": "Changed"}
+    header = "Call ID,Started,Channel,Priority,Caller Email,Answered,Changed\n"
+    t1 = dt.datetime(2025, 9, 3, 12, tzinfo=dt.UTC).timestamp()
+    # the later file re-delivers c1 unchanged (same Changed): the same version, not a new one;
+    # the earlier-named file holds the newer c2
+    _write(
+        tmp_path / "a.csv",
+        header + "c1,2025-09-01T08:00:00,phone,high,,,2025-09-01T09:00:00Z\n"
+        "c2,2025-09-01T08:00:00,phone,urgent,,,2025-09-02T09:00:00Z\n",
+        t1 + 86400,
+    )
+    _write(
+        tmp_path / "b.csv",
+        header + "c1,2025-09-01T08:00:00,phone,high,,,2025-09-01T09:00:00Z\n"
+        "c2,2025-09-01T08:00:00,phone,low,,,2025-09-01T09:00:00Z\n",
+        t1,
+    )
+    summary = _load(warehouse, _source(tmp_path, columns=columns))
+    assert (summary.received, summary.inserted) == (4, 3)
+    latest = _latest_rows(warehouse)
+    assert latest["c2"][1]["row"]["priority"] == "urgent"
+    assert latest["c1"][0] == dt.datetime(2025, 9, 1, 9, tzinfo=dt.UTC)

@@ -38,6 +38,12 @@ districts:
         start_date: 2025-08-01
         options: {survey_id: SV_poc1, kind: point_of_contact, interaction_ref_question: QID10_TEXT,
                   rating_question: QID11, rating_scale: [1, 5]}
+      - name: d1-poc-variants
+        type: qualtrics
+        conn_id: d1_poc_variants
+        start_date: 2025-08-01
+        options: {survey_id: SV_poc2, kind: point_of_contact, interaction_ref_question: ticket_ref,
+                  rating_questions: {QID5: [1, 5], QID7: [0, 10]}}
 """
 T0 = dt.datetime(2025, 9, 1, 15, 0, tzinfo=dt.UTC)
 
@@ -223,3 +229,36 @@ def test_generated_world_lands_whole():
             ids = {r.source_id for p in pages for r in p.records}
             assert ids == {r.response_id for r in world.responses_for_source(name)}
             assert not [q for p in pages for q in p.quarantined]
+
+
+def test_each_rating_question_checked_on_its_own_scale(warehouse):
+    def variant(n: int, scale: str, value: int, ref: str) -> SurveyAnswerSet:
+        at = T0 + dt.timedelta(days=n)
+        return SurveyAnswerSet(
+            f"R_v{n}", "1700001", "d1-poc-variants", at, "parent", {},
+            rating=Rating(at, scale, value), interaction_ref=ref,
+        )  # fmt: skip
+
+    # 7 is out of 1-5 but inside 0-10: each question is checked on its own scale
+    world = _world(
+        [
+            variant(1, "1-5", 4, "<AbC.1@x.org>"),
+            variant(2, "0-10", 7, "1042"),
+            variant(3, "0-10", 11, "1043"),
+        ]
+    )
+    with qualtrics.serve(world, ["d1-poc-variants"]) as running:
+        summary = _extract(warehouse, running, "d1-poc-variants", T0 + dt.timedelta(days=30))
+    assert summary.inserted == 2
+    with psycopg.connect(warehouse) as conn:
+        q = conn.execute("select reason, record_id, field from quarantine.records").fetchall()
+        landed = dict(
+            conn.execute(
+                "select source_id, payload from raw.qualtrics_responses order by source_id"
+            ).fetchall()
+        )
+    assert q == [("rating_out_of_scale", "R_v3", "QID7")]
+    assert landed["R_v1"]["values"]["QID5"] == 4 and "QID7" not in landed["R_v1"]["values"]
+    assert landed["R_v2"]["values"]["QID7"] == 7
+    # the reference is landed whole, Message-ID brackets and case as given
+    assert landed["R_v1"]["_schoolcx"] == {"interaction_ref": "<AbC.1@x.org>"}

@@ -73,8 +73,13 @@ def _extract(
     until: dt.datetime,
     password: str | None = None,
     day_reserve: int | None = None,
+    per_page: int | None = None,
 ):
-    cfg = DeploymentConfig.model_validate(yaml.safe_load(CONFIG))
+    data = yaml.safe_load(CONFIG)
+    if per_page is not None:
+        for s in data["districts"][0]["sources"]:
+            s["options"]["per_page"] = per_page
+    cfg = DeploymentConfig.model_validate(data)
     district, src = cfg.source(source)
     kwargs = running.connection(source)
     kwargs["extra"] = {**kwargs["extra"], "retry_base_delay": 0.01}
@@ -102,11 +107,12 @@ def test_full_incremental_pagination_and_answers(warehouse):
     world = _world([_climate(n) for n in range(250)])
     with surveymonkey.serve(world, ["d1-sm"]) as running:
         first, _ = _extract(warehouse, running, "d1-sm", T0 + dt.timedelta(hours=180))
-        assert (first.inserted, first.pages) == (180, 2)  # 100 + 80 through links.next
+        assert (first.inserted, first.pages) == (180, 2)  # 100, then 80 more
         bulk = [p for m, p, s in running.server.requests if "/responses/bulk" in p]
         assert "start_modified_at=2025-08-01T00%3A00%3A00" in bulk[0]
         assert "end_modified_at=2025-09-09T03%3A00%3A00" in bulk[0]
-        assert "page=2" in bulk[1]
+        # Key-based: page 1 again, from the newest date_modified of page 1 (response 99).
+        assert "start_modified_at=2025-09-05T18%3A00%3A00" in bulk[1] and "page=1" in bulk[1]
         details = [p for m, p, s in running.server.requests if p.endswith("/details")]
         assert len(details) == 1
         with psycopg.connect(warehouse) as conn:
@@ -138,17 +144,18 @@ def test_day_budget_stops_early_with_state_and_resumes(warehouse):
         summary, connector = _extract(
             warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), day_reserve=2
         )
-        # details (4 left), page 1 (3 left), page 2 (2 left: at the reserve) -> stop.
-        assert summary.inserted == 200
+        # details (4 left), page 1 (3 left), page 2 (2 left: at the reserve) -> stop. Page 2
+        # starts again at response 99 (the overlap), so it brings 99 new ones.
+        assert summary.inserted == 199
         assert connector.stopped_early and "2 SurveyMonkey calls left" in connector.stopped_early
         with psycopg.connect(warehouse) as conn:
             state = read_state(conn, "d1-sm")["responses"]
-        assert state["last_modified"].startswith("2025-09-09T22:00")  # response 199
+        assert state["last_modified"].startswith("2025-09-09T21:00")  # response 198
         running.emulator.day_used = 0  # a new day
         rest, connector = _extract(
             warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), day_reserve=2
         )
-        assert connector.stopped_early is None and rest.inserted == 150
+        assert connector.stopped_early is None and rest.inserted == 151
     assert len(_rows(warehouse)) == 350
 
 
@@ -219,3 +226,56 @@ def test_generated_world_lands_whole():
             ids = {r.source_id for p in pages for r in p.records}
             assert ids == {r.response_id for r in world.responses_for_source(name)}
             assert not [q for p in pages for q in p.quarantined]
+
+
+def _latest(url: str) -> dict[str, dict]:
+    with psycopg.connect(url) as conn:
+        return dict(
+            conn.execute(
+                "select distinct on (source_id) source_id, payload from raw.surveymonkey_responses"
+                " order by source_id, updated_at desc"
+            ).fetchall()
+        )
+
+
+def test_response_modified_while_paging_is_not_lost(warehouse):
+    # Six responses, two a page, ordered by date_modified. After page 1 is served, response
+    # 900000 (already read) is modified: it moves to the end of the list, so by page number
+    # page 2 would start at 900003 and 900002 would never be read, while the saved state
+    # (the newest date_modified seen) moves past it.
+    world = _world([_climate(n) for n in range(6)])
+    with surveymonkey.serve(world, ["d1-sm"]) as running:
+        responses = running.emulator.responses["500001"]
+
+        def modify(served: int) -> None:
+            if served == 1:
+                r = next(r for r in responses if r["id"] == "900000")
+                r["date_modified"] = "2025-09-02T12:00:00+00:00"  # after the others (Sep 1)
+                r["pages"][0]["questions"][0]["answers"] = [{"choice_id": "10103"}]
+
+        running.emulator.on_bulk = modify
+        _extract(warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), per_page=2)
+        final = {r["id"]: r for r in running.emulator.responses["500001"]}
+    loaded = _latest(warehouse)
+    # Equal to a clean extract of the final state: every response, in its final version.
+    assert set(loaded) == set(final) == {f"9{n:05d}" for n in range(6)}
+    for rid, response in final.items():
+        payload = {k: v for k, v in loaded[rid].items() if k != "_schoolcx"}
+        assert payload == response, rid
+    assert loaded["900000"]["_schoolcx"]["answers"]["101"]["position"] == 3
+
+
+def test_more_responses_in_one_second_than_a_page(warehouse):
+    # Key-based paging cannot move past a second shared by a whole page: it pages by number
+    # within that second, then resumes by key.
+    same = [
+        SurveyAnswerSet(f"7{n:05d}", "1700001", "d1-sm", T0, "parent", {"safe_school": 4})
+        for n in range(5)
+    ]
+    world = _world([*same, _climate(3)])
+    with surveymonkey.serve(world, ["d1-sm"]) as running:
+        summary, _ = _extract(warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), per_page=2)
+    assert summary.inserted == 6 and set(_latest(warehouse)) == {
+        *(f"7{n:05d}" for n in range(5)),
+        "900003",
+    }

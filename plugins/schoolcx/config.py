@@ -145,15 +145,72 @@ class SurveyOptions(_Strict):
     kind: Literal["climate", "point_of_contact"] = "climate"
     item_map: dict[str, str] = Field(default_factory=dict)  # question id -> stable item code
     interaction_ref_question: str | None = None  # point-of-contact: question holding the ticket ref
+    # Point-of-contact: each rating question id -> its scale (lo, hi). A survey may ask the
+    # rating on several questions (one per respondent's variant), each on its own scale.
+    rating_questions: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    # The older single-question form, still read: the same as rating_questions {q: scale}.
     rating_question: str | None = None
     rating_scale: tuple[float, float] | None = None  # (lo, hi)
+    per_page: int = Field(default=100, ge=1, le=100)  # SurveyMonkey responses/bulk page size
+
+    @model_validator(mode="after")
+    def _rating_questions(self) -> SurveyOptions:
+        questions = dict(self.rating_questions)
+        if self.rating_question is not None:
+            if questions:
+                raise ValueError(
+                    "give rating_questions or rating_question with rating_scale, not both"
+                )
+            if self.rating_scale is None:
+                raise ValueError(f"rating_question {self.rating_question!r} needs rating_scale")
+            questions[self.rating_question] = self.rating_scale
+        elif self.rating_scale is not None:
+            raise ValueError("rating_scale without rating_question: use rating_questions")
+        for qid, (lo, hi) in questions.items():
+            if not lo < hi:
+                raise ValueError(
+                    f"rating scale of question {qid!r} is [{lo:g}, {hi:g}]: lo must be below hi"
+                )
+        if questions and self.kind != "point_of_contact":
+            raise ValueError("rating questions belong to a point_of_contact survey")
+        object.__setattr__(self, "rating_questions", questions)
+        return self
+
+    def rating_scales(self) -> dict[str, tuple[float, float]]:
+        """Every rating question id -> its (lo, hi), whichever form the config used."""
+        return dict(self.rating_questions)
 
 
 class FileDropOptions(_Strict):
     path: str
-    kind: Literal["interactions", "climate", "ratings"]
-    columns: dict[str, str]  # landing field -> CSV column name
-    delimiter: str = ","
+    # climate_wide: a survey file as the tools export it (Google Forms, Microsoft Forms, a
+    # spreadsheet): one row per respondent, one column per question, answers as labels.
+    kind: Literal["interactions", "climate", "ratings", "climate_wide"]
+    # landing field -> CSV column name. `id` is the row's own id within the source (the key:
+    # a row delivered again in a later, overlapping file is the same row, newest version
+    # wins); `updated_at`, when mapped, is the row's version (else the file's modification
+    # time). climate_wide: `submitted_at` (default "Timestamp") and an optional `id`.
+    columns: dict[str, str] = Field(default_factory=dict)
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    # climate_wide: column header -> stable item code; answer label -> point 1..5, or null
+    # for an answer that is not valid (added to / overriding the default agreement labels).
+    items: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, int | None] = Field(default_factory=dict)
+    ignore_columns: list[str] = Field(default_factory=list)  # headers that are not questions
+
+    @model_validator(mode="after")
+    def _wide(self) -> FileDropOptions:
+        if self.kind == "climate_wide":
+            if not self.items:
+                raise ValueError("a climate_wide file needs items (column header -> item code)")
+            bad = {k: v for k, v in self.labels.items() if v is not None and not 1 <= v <= 5}
+            if bad:
+                raise ValueError(f"labels must map to a point 1..5 or null, not {bad}")
+        elif self.items or self.labels or self.ignore_columns:
+            raise ValueError("items, labels and ignore_columns belong to kind climate_wide")
+        elif not self.columns:
+            raise ValueError(f"a {self.kind} file needs columns (landing field -> CSV column)")
+        return self
 
 
 OPTIONS_BY_TYPE = {

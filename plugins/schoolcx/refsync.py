@@ -27,6 +27,7 @@ REF_TABLES = (
     "school_enrollment",
     "unit_mappings",
     "survey_items",
+    "survey_rating_questions",
 )
 
 # Explicit so the copy does not depend on the physical column order of ref.sources.
@@ -60,12 +61,15 @@ def closures(district: District, start: dt.date, end: dt.date) -> dict[dt.date, 
 
 
 def _survey_options(source) -> tuple:
-    """Point-of-contact survey columns of ref.sources (migration 0004)."""
+    """Point-of-contact survey columns of ref.sources (migration 0005). The rating question and
+    scale columns are kept for a source with one rating question; every rating question with
+    its own scale is in ref.survey_rating_questions (migration 0009)."""
     opts = source.opts
     if source.type not in ("qualtrics", "surveymonkey"):
         return (None, None, None, None, None)
-    scale = opts.rating_scale or (None, None)
-    return (opts.kind, opts.interaction_ref_question, opts.rating_question, scale[0], scale[1])
+    scales = opts.rating_scales()
+    qid, (lo, hi) = next(iter(scales.items())) if len(scales) == 1 else (None, (None, None))
+    return (opts.kind, opts.interaction_ref_question, qid, lo, hi)
 
 
 def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]]:
@@ -130,6 +134,10 @@ def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]
                     ]
             for qid, code in (getattr(opts, "item_map", None) or {}).items():
                 rows["survey_items"].append((s.name, qid, code))
+            if s.type in ("qualtrics", "surveymonkey"):
+                rows["survey_rating_questions"] += [
+                    (s.name, qid, lo, hi) for qid, (lo, hi) in opts.rating_scales().items()
+                ]
     return rows
 
 

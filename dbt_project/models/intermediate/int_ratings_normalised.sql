@@ -46,6 +46,10 @@ surveymonkey_responses as (
     select * from {{ ref('stg_surveymonkey__responses') }}
 ),
 
+rating_questions as (
+    select * from {{ ref('stg_ref__survey_rating_questions') }}
+),
+
 file_drop_rows as (
     select * from {{ ref('stg_file_drop__rows') }}
 ),
@@ -119,29 +123,36 @@ freshdesk as (
 ),
 
 -- survey tools and file drops name the interaction by reference: '<source instance>:<id>' or a
--- bare id, looked up within the district
-survey_values as (
+-- bare id, looked up within the district; an email thread by its root Message-ID, normalised
+-- as staging does (normalise_reference). Each rating question has its own scale
+-- (ref.survey_rating_questions); a response answering several is rejected, not counted twice.
+survey_answered as (
     select
         qualtrics_responses.source_system,
         qualtrics_responses.source_instance,
         qualtrics_responses.district_id,
         qualtrics_responses.response_id as rating_id,
-        qualtrics_responses.answers ->> sources.interaction_ref_question as interaction_ref,
+        coalesce(
+            qualtrics_responses.interaction_ref,
+            {{ normalise_reference("qualtrics_responses.answers ->> sources.interaction_ref_question") }}
+        ) as interaction_ref,
         qualtrics_responses.submitted_at as rated_at,
-        qualtrics_responses.answers ->> sources.rating_question as rating_value,
+        rating_questions.question_id,
+        qualtrics_responses.answers ->> rating_questions.question_id as rating_value,
         {{ generate_schema_name('stg', none) }}.try_numeric(
-            qualtrics_responses.answers ->> sources.rating_question
+            qualtrics_responses.answers ->> rating_questions.question_id
         ) as rating_number,
-        sources.rating_scale_lo as scale_lo,
-        sources.rating_scale_hi as scale_hi,
-        null::text as scale_label,
+        rating_questions.scale_lo,
+        rating_questions.scale_hi,
         qualtrics_responses._loaded_at
     from qualtrics_responses
     inner join sources
         on qualtrics_responses.source_instance = sources.source_instance
-    where
-        sources.survey_kind = 'point_of_contact'
-        and qualtrics_responses.answers ? sources.rating_question
+    inner join rating_questions
+        on
+            qualtrics_responses.source_instance = rating_questions.source_instance
+            and qualtrics_responses.answers ? rating_questions.question_id
+    where sources.survey_kind = 'point_of_contact'
     union all
     select
         surveymonkey_responses.source_system,
@@ -149,36 +160,75 @@ survey_values as (
         surveymonkey_responses.district_id,
         surveymonkey_responses.response_id as rating_id,
         coalesce(
-            surveymonkey_responses.text_references ->> sources.interaction_ref_question,
+            surveymonkey_responses.interaction_ref,
+            {{ normalise_reference("surveymonkey_responses.text_references ->> sources.interaction_ref_question") }},
             surveymonkey_responses.answers -> sources.interaction_ref_question ->> 'choice_id'
         ) as interaction_ref,
         surveymonkey_responses.submitted_at as rated_at,
+        rating_questions.question_id,
         -- a choice whose text is a number is that rating (a 0-10 question may list 10 first);
         -- else choice position 1..n on a lo..hi scale: lo + position - 1
         coalesce(
-            surveymonkey_responses.answers -> sources.rating_question ->> 'number',
+            surveymonkey_responses.answers -> rating_questions.question_id ->> 'number',
             (
-                sources.rating_scale_lo
-                + (surveymonkey_responses.answers -> sources.rating_question ->> 'position')::numeric
+                rating_questions.scale_lo
+                + (surveymonkey_responses.answers -> rating_questions.question_id ->> 'position')::numeric
                 - 1
             )::float8::text
         ) as rating_value,
         coalesce(
-            (surveymonkey_responses.answers -> sources.rating_question ->> 'number')::numeric,
-            sources.rating_scale_lo
-            + (surveymonkey_responses.answers -> sources.rating_question ->> 'position')::numeric
+            (surveymonkey_responses.answers -> rating_questions.question_id ->> 'number')::numeric,
+            rating_questions.scale_lo
+            + (surveymonkey_responses.answers -> rating_questions.question_id ->> 'position')::numeric
             - 1
         ) as rating_number,
-        sources.rating_scale_lo as scale_lo,
-        sources.rating_scale_hi as scale_hi,
-        null::text as scale_label,
+        rating_questions.scale_lo,
+        rating_questions.scale_hi,
         surveymonkey_responses._loaded_at
     from surveymonkey_responses
     inner join sources
         on surveymonkey_responses.source_instance = sources.source_instance
-    where
-        sources.survey_kind = 'point_of_contact'
-        and surveymonkey_responses.answers ? sources.rating_question
+    inner join rating_questions
+        on
+            surveymonkey_responses.source_instance = rating_questions.source_instance
+            and surveymonkey_responses.answers ? rating_questions.question_id
+    where sources.survey_kind = 'point_of_contact'
+),
+
+-- one rating per response: the first answered question (by id); several answered is an error
+survey_one_per_response as (
+    select
+        survey_answered.*,
+        count(*) over (
+            partition by survey_answered.source_instance, survey_answered.rating_id
+        ) as answered_questions,
+        row_number() over (
+            partition by survey_answered.source_instance, survey_answered.rating_id
+            order by survey_answered.question_id
+        ) as question_rank
+    from survey_answered
+),
+
+survey_values as (
+    select
+        survey_one_per_response.source_system,
+        survey_one_per_response.source_instance,
+        survey_one_per_response.district_id,
+        survey_one_per_response.rating_id,
+        survey_one_per_response.interaction_ref,
+        survey_one_per_response.rated_at,
+        survey_one_per_response.rating_value,
+        survey_one_per_response.rating_number,
+        survey_one_per_response.scale_lo,
+        survey_one_per_response.scale_hi,
+        null::text as scale_label,
+        case
+            when survey_one_per_response.answered_questions > 1
+                then 'several rating questions answered'
+        end as response_reason,
+        survey_one_per_response._loaded_at
+    from survey_one_per_response
+    where survey_one_per_response.question_rank = 1
     union all
     select
         file_drop_rows.source_system,
@@ -204,6 +254,7 @@ survey_values as (
             when lower(file_drop_rows.rating_text) in ('good', 'bad') then 5 else file_drop_rows.scale_hi
         end as scale_hi,
         case when lower(file_drop_rows.rating_text) in ('good', 'bad') then 'good_bad' end as scale_label,
+        null::text as response_reason,
         file_drop_rows._loaded_at
     from file_drop_rows
     left join districts
@@ -230,6 +281,7 @@ surveys as (
         1 + 4.0 * (survey_values.rating_number - survey_values.scale_lo)
         / nullif(survey_values.scale_hi - survey_values.scale_lo, 0) as rating_1_5,
         case
+            when survey_values.response_reason is not null then survey_values.response_reason
             when survey_values.scale_lo is null or survey_values.scale_hi is null
                 then 'no rating scale'
             when survey_values.scale_hi <= survey_values.scale_lo then 'invalid rating scale'

@@ -11,6 +11,15 @@ file and the raw primary key skips the rows already landed.
 Each row keeps the config's landing fields (opts.columns: landing field -> CSV column) as text.
 A row with a missing id or required field, an unparsable timestamp or a value out of range goes
 to quarantine with its row number (the header is row 1) and the offending field.
+
+Key and version: districts send overlapping "last 7 days" exports, so the same row arrives in
+several files. source_id is the row's own id (the mapped `id` column) within the source, not the
+file name, and the newest version wins in staging: the version is the mapped `updated_at` column
+when there is one (an unchanged row re-delivered is the same version and skipped), else the
+file's modification time (a re-delivered row lands as a newer version of the same key). A file
+without an id column keys its rows `<file>:<row number>` (nothing else identifies them).
+
+kind climate_wide (climate_wide.py) reads survey files as the tools export them.
 """
 
 from __future__ import annotations
@@ -45,18 +54,23 @@ REQUIRED = {
     "ratings": ("id", "interaction_id", "rated_at", "rating"),
 }
 TIMESTAMPS = {
-    "interactions": ("created_at", "first_response_at", "resolved_at"),
-    "climate": ("submitted_at",),
-    "ratings": ("rated_at",),
+    "interactions": ("created_at", "first_response_at", "resolved_at", "updated_at"),
+    "climate": ("submitted_at", "updated_at"),
+    "ratings": ("rated_at", "updated_at"),
 }
 
 
 def _is_timestamp(text: str) -> bool:
+    return _timestamp(text) is not None
+
+
+def _timestamp(text: str) -> dt.datetime | None:
+    """An ISO 8601 timestamp, aware (naive is taken as UTC: only used to order versions)."""
     try:
-        dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return False
-    return True
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _number(text: str) -> float | None:
@@ -115,7 +129,7 @@ class FileDropConnector:
         self.ctx = ctx
         self.opts = ctx.source.opts
         self.folder = project_path(self.opts.path)
-        unknown = set(self.opts.columns) - set(_fields(self.opts.kind))
+        unknown = set(self.opts.columns) - set(_fields(self.opts.kind)) - {"updated_at"}
         if unknown:
             raise ConnectorError(
                 f"{ctx.source.name}: columns maps unknown landing fields "
@@ -143,6 +157,11 @@ class FileDropConnector:
             done[path.name] = sha
 
     def _file_pages(self, path: Path, sha: str, done: dict) -> Iterator[Page]:
+        if self.opts.kind == "climate_wide":
+            from schoolcx.connectors.climate_wide import wide_file_pages
+
+            yield from wide_file_pages(self.ctx.source.name, self.opts, path, sha, done)
+            return
         before = path.stat()
         version = dt.datetime.fromtimestamp(before.st_mtime, dt.UTC)
         columns = self.opts.columns
@@ -213,7 +232,7 @@ class FileDropConnector:
                 QuarantinedRecord(problem[0], raw_text, row.get("id") or None, problem[1], position)
             )
             return
-        key = row["id"] if "id" in row else str(row_number)
+        key = row.get("id", f"{name}:{row_number}")
         if key in seen:
             page.quarantined.append(
                 QuarantinedRecord("duplicate_id", raw_text, key, "id", position)
@@ -228,15 +247,17 @@ class FileDropConnector:
             "row": row,
         }
         email = (row.get("requester_email") or None) if self.opts.kind == "interactions" else None
+        own_version = _timestamp(row["updated_at"]) if row.get("updated_at") else None
         page.records.append(
             LandingRecord(
-                TABLE, f"{name}:{key}", version, payload, person_email=email, position=position
+                TABLE, key, own_version or version, payload, person_email=email, position=position
             )
         )
 
 
 def _fields(kind: str) -> tuple[str, ...]:
     return {
+        "climate_wide": ("id", "submitted_at"),
         "interactions": (
             "id",
             "created_at",

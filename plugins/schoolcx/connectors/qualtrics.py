@@ -40,6 +40,7 @@ from schoolcx.connectors.base import (
 from schoolcx.connectors.http import AuthError, RetryBudgetExhausted, VendorClient
 from schoolcx.connectors.survey_common import (
     check_rating,
+    interaction_reference,
     parse_timestamp,
     retry_policy,
     start_of,
@@ -258,21 +259,19 @@ class QualtricsConnector:
                 )
             )
             return None
-        if self.opts.kind == "point_of_contact" and self.opts.rating_question:
-            bad = check_rating(
-                values.get(self.opts.rating_question),
-                self.opts.rating_scale,
-                self.opts.rating_question,
-                rid,
-                raw_text,
-                position,
-            )
-            if bad:
-                page.quarantined.append(bad)
-                return recorded
+        payload = response
+        if self.opts.kind == "point_of_contact":
+            for question, scale in self.opts.rating_scales().items():
+                bad = check_rating(values.get(question), scale, question, rid, raw_text, position)
+                if bad:
+                    page.quarantined.append(bad)
+                    return recorded
+            ref = self.opts.interaction_ref_question
+            reference = interaction_reference(values.get(ref)) if ref else None
+            payload = {**response, "_schoolcx": {"interaction_ref": reference}}
         email = values.get("recipientEmail") or None
         page.records.append(
-            LandingRecord(TABLE, rid, recorded, response, person_email=email, position=position)
+            LandingRecord(TABLE, rid, recorded, payload, person_email=email, position=position)
         )
         return recorded
 

@@ -40,6 +40,17 @@ def check_rating(
     return None
 
 
+def interaction_reference(value) -> str | None:
+    """A point-of-contact answer naming the rated interaction, as given (trimmed): a helpdesk
+    ticket id, '<source>:<id>', or an email thread's root Message-ID ('<AbC.1@x.org>'). Kept
+    whole under `_schoolcx.interaction_ref` so staging compares it as METRICS.md says (the
+    address inside the angle brackets, case-insensitively) instead of filtering it as text."""
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    text = str(value).strip()
+    return text[:998] or None  # an RFC 5322 line; a reference is never longer
+
+
 def retry_policy(conn: Connection) -> RetryPolicy:
     """The default retry policy, with the base delay tunable per connection (extra)."""
     base = conn.extra.get("retry_base_delay")

@@ -3,10 +3,13 @@
 1. GET /v3/surveys/{id}/details once per run: choice id -> (1-based position in the order the
    survey lists the question's choices, text, number of choices).
 2. GET /v3/surveys/{id}/responses/bulk?start_modified_at=<state or start_date>
-   &end_modified_at=<until>&sort_by=date_modified&sort_order=ASC&per_page=100, then follow
-   links.next. Each page of responses is one landed Page whose state is the greatest
-   date_modified seen, so a crash resumes at the last committed page (the boundary response is
-   fetched again and skipped by the raw primary key).
+   &end_modified_at=<until>&sort_by=date_modified&sort_order=ASC&per_page=100&page=1. While
+   links.next says there is more, the next request is page 1 again from the newest
+   date_modified of the page just read (key-based paging, see pages()): following page numbers
+   loses a response when one already read is modified mid-paging. Each page of responses is
+   one landed Page whose state is the greatest date_modified seen, so a crash resumes at the
+   last committed page (the boundary responses are fetched again and skipped by the raw
+   primary key).
 
 Budget: private apps get a few hundred calls a day. Every answer's
 X-Ratelimit-App-Global-Day-Remaining is read; when it falls to `day_reserve` (connection extra,
@@ -38,6 +41,7 @@ from schoolcx.connectors.base import (
 from schoolcx.connectors.http import VendorClient
 from schoolcx.connectors.survey_common import (
     check_rating,
+    interaction_reference,
     parse_timestamp,
     retry_policy,
     start_of,
@@ -47,7 +51,6 @@ log = logging.getLogger(__name__)
 
 TABLE = "surveymonkey_responses"
 STREAM = "responses"
-PER_PAGE = 100
 DAY_REMAINING = "X-Ratelimit-App-Global-Day-Remaining"
 
 
@@ -147,40 +150,63 @@ class SurveyMonkeyConnector:
             if self._budget_low():
                 yield from self._stop(last)
                 return
-            params = {
-                "start_modified_at": _sm_time(start),
-                "end_modified_at": _sm_time(until),
-                "sort_by": "date_modified",
-                "sort_order": "ASC",
-                "per_page": PER_PAGE,
-            }
-            url: str | None = f"/surveys/{survey}/responses/bulk"
-            n_page = 0
-            while url:
-                body = self._get(client, url, params=params)
-                params = None  # links.next carries the query
+            url = f"/surveys/{survey}/responses/bulk"
+            query_from, page_number, n_page = start, 1, 0
+            seen: set[tuple[str, str]] = set()  # (id, date_modified) landed in this run
+            while True:
+                body = self._get(
+                    client,
+                    url,
+                    params={
+                        "start_modified_at": _sm_time(query_from),
+                        "end_modified_at": _sm_time(until),
+                        "sort_by": "date_modified",
+                        "sort_order": "ASC",
+                        "per_page": self.opts.per_page,
+                        "page": page_number,
+                    },
+                )
                 n_page += 1
                 page = Page(STREAM)
+                newest: dt.datetime | None = None
                 for n, response in enumerate(body.get("data") or [], start=1):
+                    if isinstance(response, dict) and response.get("id"):
+                        key = (str(response["id"]), str(response.get("date_modified")))
+                        if key in seen:
+                            continue  # the overlap of a re-query: already landed in this run
+                        seen.add(key)
                     modified = self._add(page, response, choices, f"page {n_page} #{n}")
-                    if modified and (last is None or modified > last):
-                        last = modified
+                    if modified and (newest is None or modified > newest):
+                        newest = modified
+                if newest and (last is None or newest > last):
+                    last = newest
                 page.state = {"last_modified": last.isoformat()} if last else None
                 yield page
-                url = (body.get("links") or {}).get("next")
-                if (
-                    url
-                    and urlsplit(url).netloc
-                    and urlsplit(url).netloc != urlsplit(self.base).netloc
-                ):
-                    # Never send the bearer token to a host the connection does not name.
-                    raise ConnectorError(
-                        f"{self.ctx.source.name}: links.next points at another "
-                        f"host ({urlsplit(url).netloc}); refusing to follow it"
-                    )
-                if url and self._budget_low():
+                if not (body.get("links") or {}).get("next"):
+                    return
+                self._check_next_host(body["links"]["next"])
+                # Key-based paging: the next request starts again at page 1 from this page's
+                # newest date_modified (inclusive, so responses sharing that second come again
+                # and are skipped above). Page numbers over a list ordered by date_modified
+                # shift when a response already read is modified (it moves to the end), and
+                # the response after it would never be read. Only when a whole page shares one
+                # date_modified (no progress by key) does the next page number follow.
+                if newest is not None and newest > query_from:
+                    query_from, page_number = newest, 1
+                else:
+                    page_number += 1
+                if self._budget_low():
                     yield from self._stop(last)
                     return
+
+    def _check_next_host(self, url: str) -> None:
+        netloc = urlsplit(url).netloc
+        if netloc and netloc != urlsplit(self.base).netloc:
+            # Never send the bearer token to a host the connection does not name.
+            raise ConnectorError(
+                f"{self.ctx.source.name}: links.next points at another host ({netloc}); "
+                "refusing to follow it"
+            )
 
     def _stop(self, last: dt.datetime | None) -> Iterator[Page]:
         self.stopped_early = (
@@ -205,27 +231,17 @@ class SurveyMonkeyConnector:
             )
             return None
         answers = resolve_answers(response, choices)
-        if self.opts.kind == "point_of_contact" and self.opts.rating_question:
-            rating = answers.get(self.opts.rating_question)
-            if rating and rating["choice_id"] is not None and rating["position"] is None:
-                page.quarantined.append(
-                    QuarantinedRecord(
-                        "unknown_choice", raw_text, rid, self.opts.rating_question, position
+        extra: dict = {"answers": answers}
+        if self.opts.kind == "point_of_contact":
+            for question, scale in self.opts.rating_scales().items():
+                problem = _rating_problem(answers.get(question), scale, question, rid, raw_text)
+                if problem:
+                    page.quarantined.append(
+                        QuarantinedRecord(problem.reason, raw_text, rid, question, position)
                     )
-                )
-                return modified
-            value = None
-            if rating:
-                text = str(rating.get("text") or "").strip()
-                # A numeric choice text is the rating (0-10 scales start at 0); else position.
-                value = text if _is_number(text) else rating["position"]
-            bad = check_rating(
-                value, self.opts.rating_scale, self.opts.rating_question, rid, raw_text, position
-            )
-            if bad:
-                page.quarantined.append(bad)
-                return modified
-        payload = {**response, "_schoolcx": {"answers": answers}}
+                    return modified
+            extra["interaction_ref"] = _reference(response, self.opts.interaction_ref_question)
+        payload = {**response, "_schoolcx": extra}
         page.records.append(
             LandingRecord(
                 TABLE,
@@ -237,6 +253,31 @@ class SurveyMonkeyConnector:
             )
         )
         return modified
+
+
+def _rating_problem(rating, scale, question: str, rid: str, raw_text: str):
+    """The quarantine of one answered rating question, or None."""
+    if not rating:
+        return None
+    if rating["choice_id"] is not None and rating["position"] is None:
+        return QuarantinedRecord("unknown_choice", raw_text, rid, question)
+    text = str(rating.get("text") or "").strip()
+    # A numeric choice text is the rating (0-10 scales start at 0); else the position.
+    value = text if _is_number(text) else rating["position"]
+    return check_rating(value, scale, question, rid, raw_text, None)
+
+
+def _reference(response: dict, question: str | None) -> str | None:
+    """The open-ended answer of the interaction reference question, as given."""
+    if not question:
+        return None
+    for page in response.get("pages") or []:
+        for q in page.get("questions") or []:
+            if str(q.get("id")) == question:
+                for a in q.get("answers") or []:
+                    if a.get("text") is not None:
+                        return interaction_reference(a["text"])
+    return None
 
 
 def _is_number(text: str) -> bool:

@@ -38,7 +38,7 @@ renamed as (
         nullif(trim(source.payload -> 'row' ->> 'item_code'), '') as item_code,
         nullif(trim(source.payload -> 'row' ->> 'answer'), '') as answer_text,
         -- ratings
-        nullif(trim(source.payload -> 'row' ->> 'interaction_id'), '') as interaction_ref,
+        {{ normalise_reference("source.payload -> 'row' ->> 'interaction_id'") }} as interaction_ref,
         source.payload -> 'row' ->> 'rated_at' as rated_at_text,
         nullif(trim(source.payload -> 'row' ->> 'rating'), '') as rating_text,
         {{ generate_schema_name('stg', none) }}.try_numeric(

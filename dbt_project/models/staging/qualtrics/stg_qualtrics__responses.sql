@@ -11,6 +11,9 @@
 -- data fields (a point-of-contact survey's ticket reference arrives as embedded data, e.g.
 -- ticket_id) that are codes or short references; free text (anything with spaces, or long)
 -- and the export's metadata that identifies a person (IP, recipient, location) stay in raw.
+-- interaction_ref: a point-of-contact response's interaction reference as the connector read
+-- it from the configured question (_schoolcx.interaction_ref), normalised for comparison: a
+-- thread's root Message-ID ('<AbC.1@x.org>') would not pass the answers filter.
 with
 
 source as (
@@ -48,6 +51,8 @@ renamed as (
             ),
             '{}'::jsonb
         ) as answers,
+        {{ normalise_reference("source.payload -> '_schoolcx' ->> 'interaction_ref'") }}
+            as interaction_ref,
         source.person_hash,
         source.updated_at,
         source._loaded_at

@@ -73,6 +73,10 @@ renamed as (
             ),
             '{}'::jsonb
         ) as text_references,
+        -- the configured reference question's answer, as the connector read it, normalised
+        -- (a root Message-ID such as '<AbC.1@x.org>' is not a text_reference)
+        {{ normalise_reference("source.payload -> '_schoolcx' ->> 'interaction_ref'") }}
+            as interaction_ref,
         source.person_hash,
         source.updated_at,
         source._loaded_at

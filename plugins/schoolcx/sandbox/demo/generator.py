@@ -216,6 +216,9 @@ class _DistrictWorld:
             if s.type in ("zendesk", "freshdesk")
         }
         self.poc = next((s for s in d.sources if s.kind == "point_of_contact"), None)
+        # Email ratings draw from their own stream, so adding them left the rest of the world
+        # (every other draw of self.rng) as it was.
+        self.mail_rng = random.Random(f"{spec.seed}:{d.district_id}:email-ratings")
 
     # -- people --------------------------------------------------------------------------------
 
@@ -483,13 +486,15 @@ class _DistrictWorld:
         elif self.rng.random() < 0.5:
             line.add(solved + self.rng.uniform(1, 3) * DAY, "status", agent, "closed")
 
-    def _satisfaction(self, waited: float | None) -> float:
+    def _satisfaction(self, waited: float | None, rng: random.Random | None = None) -> float:
         """A latent 1..5 satisfaction that falls with the business minutes waited."""
         base = 2.2 if waited is None else 4.55 - 0.42 * math.log1p(waited / 60)
-        return min(5.0, max(1.0, self.rng.gauss(base, 0.75)))
+        return min(5.0, max(1.0, (rng or self.rng).gauss(base, 0.75)))
 
-    def _rating(self, at: float, scale: str, waited: float | None) -> Rating:
-        s = self._satisfaction(waited)
+    def _rating(
+        self, at: float, scale: str, waited: float | None, rng: random.Random | None = None
+    ) -> Rating:
+        s = self._satisfaction(waited, rng)
         if scale == "good_bad":
             value: int | str = "good" if s >= 3.0 else "bad"
         elif scale == "1-5":
@@ -530,6 +535,34 @@ class _DistrictWorld:
                     )
                 )
 
+    def _rate_email(self, i: Interaction, t0: float, first: float | None) -> None:
+        """Some email threads are rated through the district's point-of-contact survey, which
+        names the thread by its root Message-ID as the requester's mail client shows it (angle
+        brackets, upper case): staging must compare it as the address inside the brackets,
+        case-insensitively (METRICS.md "Ratings"). The imap emulator gives the thread's first
+        message the Message-ID <i{id}.0@{requester's domain}>."""
+        rng = self.mail_rng
+        if self.poc is None or rng.random() >= 0.3:
+            return
+        waited = None if first is None else self.clock.minutes_between(t0, first)
+        at = (t0 if first is None else first) + rng.uniform(2, 96) * HOUR
+        if at >= self.cutoff:
+            return
+        domain = i.requester.email.rsplit("@", 1)[1]
+        self.responses.append(
+            SurveyAnswerSet(
+                self._response_id(self.poc, rng),
+                self.d.district_id,
+                self.poc.name,
+                _utc(math.floor(at)),
+                i.requester.role,
+                {},
+                interaction_id=i.interaction_id,
+                rating=self._rating(at, self.poc.scale or "1-5", waited, rng),
+                interaction_ref=f"<I{i.interaction_id}.0@{domain.upper()}>",
+            )
+        )
+
     def _thread(self, t0: float, source: SourceSpec) -> None:
         """An email thread: requester message, optional auto-reply, agent replies."""
         mailbox = configgen.mailbox_address(self.d, source)
@@ -557,6 +590,7 @@ class _DistrictWorld:
         line = _Timeline(self.cutoff)
         if self.rng.random() < (0.5 if source.internal else 0.6):
             line.add(t0 + self.rng.uniform(5, 60), "auto_reply", self._mail_agent(mailbox, True))
+        first: float | None = None
         if self.rng.random() >= 0.07:
             first = max(self.clock.add(t0, self._reply_delay(t0, "normal")), t0 + 120)
             line.add(first, "agent_reply", self.rng.choice(agents))
@@ -569,6 +603,8 @@ class _DistrictWorld:
                     self.rng.choice(agents),
                 )
         i.events = line.events(self.ids)
+        if not source.internal:
+            self._rate_email(i, t0, first if first is not None and first < self.cutoff else None)
 
     def _mail_agent(self, address: str, automated: bool = False) -> Person:
         """The person behind a mailbox address (its auto-responder when automated)."""
@@ -616,11 +652,12 @@ class _DistrictWorld:
 
     # -- surveys -------------------------------------------------------------------------------
 
-    def _response_id(self, source: SourceSpec) -> str:
+    def _response_id(self, source: SourceSpec, rng: random.Random | None = None) -> str:
+        rng = rng or self.rng
         if source.type == "surveymonkey":
-            return str(self.rng.randrange(10**10, 10**11))
+            return str(rng.randrange(10**10, 10**11))
         alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-        return "R_" + "".join(self.rng.choices(alphabet, k=15))
+        return "R_" + "".join(rng.choices(alphabet, k=15))
 
     def _climate(self, source: SourceSpec) -> None:
         """A fall climate survey each school year: 22 September to 10 October, local dates."""

@@ -161,7 +161,9 @@ ROSTER: tuple[DistrictSpec, ...] = (
         {2025: 33, 2026: 35},
         ("Illinois Bluff Elementary", "Illinois Bluff High School"),
         (
-            _helpdesk("illinois-bluff", "zendesk", 1.0, None),
+            _helpdesk("illinois-bluff", "zendesk", 0.99, None),
+            # email rated through the point-of-contact survey by root Message-ID
+            SourceSpec("mail-illinois-bluff-help", "imap", share=0.01),
             SourceSpec("qx-illinois-bluff-poc", "qualtrics", kind="point_of_contact", scale="0-10"),
             _climate("illinois-bluff", "qualtrics"),
         ),
@@ -178,7 +180,8 @@ ROSTER: tuple[DistrictSpec, ...] = (
         {2025: 31, 2026: 30},
         ("Vermilion Fork School",),
         (
-            _helpdesk("vermilion", "freshdesk", 1.0, None),
+            _helpdesk("vermilion", "freshdesk", 0.99, None),
+            SourceSpec("mail-vermilion-help", "imap", share=0.01),
             SourceSpec("sm-vermilion-poc", "surveymonkey", kind="point_of_contact", scale="1-10"),
             _climate("vermilion", "surveymonkey"),
         ),

@@ -103,6 +103,9 @@ class SurveyAnswerSet:
     answers: dict[str, int | str | None]
     interaction_id: int | None = None  # point-of-contact survey: rated interaction
     rating: Rating | None = None
+    # The reference the respondent's survey carries when it is not the interaction id: an
+    # email thread's root Message-ID as a mail client shows it ('<I12.0@EXAMPLE.ORG>').
+    interaction_ref: str | None = None
 
 
 @dataclass

@@ -12,8 +12,9 @@ apply as for every vendor.
 
 World rendering: climate answers by stable item code are written under the survey's own
 question ids (the source's item_map inverted); "dont_know" is code 6, a blank answer is absent.
-A point-of-contact response carries the rated interaction's id in interaction_ref_question and
-the rating in rating_question.
+A point-of-contact response carries the rated interaction's reference (its id, or an email
+thread's root Message-ID) in interaction_ref_question and the rating in the rating question
+whose scale is the rating's (rating_questions: one question per respondent's variant).
 """
 
 from __future__ import annotations
@@ -67,6 +68,25 @@ def rating_number(rating, scale: tuple[float, float] | None) -> float | int | No
     return value
 
 
+def rating_question_for(source: Source, rating) -> tuple[str, tuple[float, float]] | None:
+    """The rating question a response answers: the one whose scale is the rating's own (one
+    question per respondent's variant), else the first configured."""
+    scales = source.opts.rating_scales()
+    if not scales or rating is None:
+        return None
+    for qid, (lo, hi) in scales.items():
+        if rating.scale == f"{lo:g}-{hi:g}":
+            return qid, (lo, hi)
+    return next(iter(scales.items()))
+
+
+def reference_text(r: SurveyAnswerSet) -> str | None:
+    """What the response's reference question holds: the world's reference, else the id."""
+    if r.interaction_ref is not None:
+        return r.interaction_ref
+    return None if r.interaction_id is None else str(r.interaction_id)
+
+
 def _iso(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -96,11 +116,12 @@ def render_response(r: SurveyAnswerSet, source: Source) -> dict:
         values[qid] = value
         labels[qid] = LABELS.get(value, str(value))
     if opts.kind == "point_of_contact":
-        if opts.interaction_ref_question and r.interaction_id is not None:
-            values[opts.interaction_ref_question] = str(r.interaction_id)
-        number = rating_number(r.rating, opts.rating_scale)
-        if opts.rating_question and number is not None:
-            values[opts.rating_question] = number
+        if opts.interaction_ref_question and reference_text(r) is not None:
+            values[opts.interaction_ref_question] = reference_text(r)
+        question = rating_question_for(source, r.rating)
+        number = rating_number(r.rating, question[1] if question else None)
+        if question and number is not None:
+            values[question[0]] = number
     return {
         "responseId": r.response_id,
         "values": values,

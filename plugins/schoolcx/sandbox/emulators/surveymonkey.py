@@ -19,13 +19,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from schoolcx.config import Source
 from schoolcx.sandbox.demo.world import SurveyAnswerSet, World
 from schoolcx.sandbox.emulators.http_base import EmulatorServer, Faults, Request, Response
-from schoolcx.sandbox.emulators.qualtrics import LABELS, rating_number, survey_sources
+from schoolcx.sandbox.emulators.qualtrics import (
+    LABELS,
+    rating_number,
+    rating_question_for,
+    reference_text,
+    survey_sources,
+)
 
 MAX_PER_PAGE = 100
 
@@ -34,19 +41,23 @@ def _choice_id(question_id: str, position: int) -> str:
     return f"{question_id}{position:02d}"
 
 
-def rating_values(source: Source, responses: list[SurveyAnswerSet] = ()) -> list[int]:
-    """The rating question's choices: the configured scale, plus any value the world's
+def rating_values(source: Source, responses: list[SurveyAnswerSet] = ()) -> dict[str, list[int]]:
+    """Each rating question's choices: its configured scale, plus any value the world's
     responses use outside it (a survey whose choices disagree with the config)."""
-    lo, hi = source.opts.rating_scale or (1, 5)
-    used = {
-        int(n)
-        for r in responses
-        if (n := rating_number(r.rating, source.opts.rating_scale)) is not None
-    }
-    return sorted(set(range(int(lo), int(hi) + 1)) | used)
+    out = {}
+    for qid, (lo, hi) in source.opts.rating_scales().items():
+        used = set()
+        for r in responses:
+            question = rating_question_for(source, r.rating)
+            if question and question[0] == qid:
+                n = rating_number(r.rating, question[1])
+                if n is not None:
+                    used.add(int(n))
+        out[qid] = sorted(set(range(int(lo), int(hi) + 1)) | used)
+    return out
 
 
-def survey_details(source: Source, values: list[int] | None = None) -> dict:
+def survey_details(source: Source, values: dict[str, list[int]] | None = None) -> dict:
     opts = source.opts
     questions = []
     for qid, code in opts.item_map.items():
@@ -79,23 +90,23 @@ def survey_details(source: Source, values: list[int] | None = None) -> dict:
                     "headings": [{"heading": "Ticket number"}],
                 }
             )
-        if opts.rating_question:
-            values = values or rating_values(source)
+        values = values or rating_values(source)
+        for qid in opts.rating_scales():
             questions.append(
                 {
-                    "id": opts.rating_question,
+                    "id": qid,
                     "family": "single_choice",
                     "subtype": "vertical",
                     "headings": [{"heading": "How satisfied are you with the answer?"}],
                     "answers": {
                         "choices": [
                             {
-                                "id": _choice_id(opts.rating_question, n),
+                                "id": _choice_id(qid, n),
                                 "text": str(v),
                                 "position": n,
                                 "visible": True,
                             }
-                            for n, v in enumerate(values, start=1)
+                            for n, v in enumerate(values[qid], start=1)
                         ]
                     },
                 }
@@ -115,7 +126,7 @@ def _stamp(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
-def render_response(r: SurveyAnswerSet, source: Source, values: list[int]) -> dict:
+def render_response(r: SurveyAnswerSet, source: Source, values: dict[str, list[int]]) -> dict:
     opts = source.opts
     by_code = {code: qid for qid, code in opts.item_map.items()}
     questions = []
@@ -126,18 +137,16 @@ def render_response(r: SurveyAnswerSet, source: Source, values: list[int]) -> di
         pos = 6 if answer == "dont_know" else int(answer)
         questions.append({"id": qid, "answers": [{"choice_id": _choice_id(qid, pos)}]})
     if opts.kind == "point_of_contact":
-        if opts.interaction_ref_question and r.interaction_id is not None:
+        if opts.interaction_ref_question and reference_text(r) is not None:
             questions.append(
-                {"id": opts.interaction_ref_question, "answers": [{"text": str(r.interaction_id)}]}
+                {"id": opts.interaction_ref_question, "answers": [{"text": reference_text(r)}]}
             )
-        number = rating_number(r.rating, opts.rating_scale)
-        if opts.rating_question and number is not None:
-            pos = values.index(int(number)) + 1
+        question = rating_question_for(source, r.rating)
+        number = rating_number(r.rating, question[1] if question else None)
+        if question and number is not None:
+            pos = values[question[0]].index(int(number)) + 1
             questions.append(
-                {
-                    "id": opts.rating_question,
-                    "answers": [{"choice_id": _choice_id(opts.rating_question, pos)}],
-                }
+                {"id": question[0], "answers": [{"choice_id": _choice_id(question[0], pos)}]}
             )
     modified = r.rating.at if r.rating and r.rating.at > r.submitted_at else r.submitted_at
     return {
@@ -178,13 +187,16 @@ class SurveyMonkeyEmulator:
     tokens: dict[str, str] = field(default_factory=dict)  # survey id -> bearer token
     base_url: str = ""
     day_used: int = 0
+    # Called after each bulk page is built (tests change responses between page requests).
+    on_bulk: Callable[[int], None] | None = None
+    bulk_served: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self):
         self.by_survey = {s.opts.survey_id: (name, s) for name, s in self.sources.items()}
         for name, s in self.sources.items():
             self.tokens.setdefault(s.opts.survey_id, f"surveymonkey-token-{name}")
-        self.rating_choices: dict[str, list[int]] = {}
+        self.rating_choices: dict[str, dict[str, list[int]]] = {}
         # Mutable (tests add or break responses): per survey id, sorted by date_modified.
         self.responses: dict[str, list[dict]] = {}
         for name, s in self.sources.items():
@@ -261,7 +273,12 @@ class SurveyMonkeyEmulator:
                 return True  # a damaged record is served as it is
             return at is None or ((start is None or at >= start) and (end is None or at < end))
 
-        rows = [r for r in self.responses[survey_id] if wanted(r)]
+        # Sorted at every request, as the vendor's index is: a response modified while a
+        # client pages moves to the end and shifts the pages after it.
+        rows = sorted(
+            (r for r in self.responses[survey_id] if wanted(r)),
+            key=lambda r: (str(r.get("date_modified")), str(r.get("id"))),
+        )
         if req.arg("sort_order", "DESC").upper() == "DESC":
             rows = rows[::-1]
         chunk = rows[(page - 1) * per_page : page * per_page]
@@ -271,10 +288,12 @@ class SurveyMonkeyEmulator:
         if page * per_page < len(rows):
             links["next"] = f"{base}?{urlencode({**query, 'page': page + 1})}"
             links["last"] = f"{base}?{urlencode({**query, 'page': -(-len(rows) // per_page)})}"
-        return Response.json(
-            {"data": chunk, "per_page": per_page, "page": page, "total": len(rows), "links": links},
-            headers=limits,
-        )
+        body = {"data": chunk, "per_page": per_page, "page": page, "total": len(rows)}
+        response = Response.json({**body, "links": links}, headers=limits)
+        self.bulk_served += 1
+        if self.on_bulk is not None:
+            self.on_bulk(self.bulk_served)
+        return response
 
 
 def _error(status: int, code: str, name: str, message: str, headers: dict) -> Response:
