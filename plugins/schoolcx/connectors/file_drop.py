@@ -24,6 +24,7 @@ kind climate_wide (climate_wide.py) reads survey files as the tools export them.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -114,12 +115,32 @@ def check_row(kind: str, row: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path) -> tuple[str, str | None]:
+    """The file's SHA-256 and, in the same pass, why it is not UTF-8 (None when it is).
+
+    Checked before any row is read: a file whose first bad byte sits after the first page
+    would otherwise land its first rows and lose the rest. A file that is not UTF-8 (Excel's
+    cp1252 "CSV") is quarantined whole, so it is counted once and none of it is half-loaded."""
     sha = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, problem = 0, None
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             sha.update(block)
-    return sha.hexdigest()
+            if problem is None:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    problem = (
+                        f"not UTF-8: byte 0x{block[exc.start]:02x} at offset {offset + exc.start}"
+                    )
+            offset += len(block)
+    if problem is None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            problem = "not UTF-8: the file ends inside a character"
+    return sha.hexdigest(), problem
 
 
 class FileDropConnector:
@@ -150,10 +171,14 @@ class FileDropConnector:
             if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith(".")
         )
         for path in files:
-            sha = _sha256(path)
+            sha, not_utf8 = _sha256(path)
             if done.get(path.name) == sha:
                 continue
-            yield from self._file_pages(path, sha, done)
+            if not_utf8:
+                bad = QuarantinedRecord("unreadable_file", not_utf8, None, None, path.name)
+                yield Page(STREAM, quarantined=[bad], state={**done, path.name: sha})
+            else:
+                yield from self._file_pages(path, sha, done)
             done[path.name] = sha
 
     def _file_pages(self, path: Path, sha: str, done: dict) -> Iterator[Page]:

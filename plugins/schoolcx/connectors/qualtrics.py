@@ -22,6 +22,7 @@ import datetime as dt
 import io
 import json
 import logging
+import re
 import tempfile
 import time
 import zipfile
@@ -44,11 +45,15 @@ from schoolcx.connectors.survey_common import (
     parse_timestamp,
     retry_policy,
     start_of,
+    unmapped_climate_answers,
 )
 
 log = logging.getLogger(__name__)
 
 TABLE = "qualtrics_responses"
+# An answer in `values` (QID12, a matrix row QID12_3, QID12_TEXT); metadata keys and display
+# orders (QID12_DO) are not answers.
+ANSWER_KEY = re.compile(r"^QID\d+(?:_\d+)*(?:_TEXT)?$")
 STREAM = "responses"
 PAGE_SIZE = 1000
 
@@ -260,6 +265,12 @@ class QualtricsConnector:
             )
             return None
         payload = response
+        if self.opts.kind == "climate":
+            answered = [k for k, v in values.items() if ANSWER_KEY.match(k) and v not in ("", None)]
+            bad = unmapped_climate_answers(answered, self.opts.item_map, rid, raw_text, position)
+            if bad:
+                page.quarantined.append(bad)
+                return recorded
         if self.opts.kind == "point_of_contact":
             for question, scale in self.opts.rating_scales().items():
                 bad = check_rating(values.get(question), scale, question, rid, raw_text, position)

@@ -59,3 +59,17 @@ def retry_policy(conn: Connection) -> RetryPolicy:
 
 def start_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def unmapped_climate_answers(
+    answered: list[str], item_map: dict[str, str], record_id: str, raw_text: str, position
+) -> QuarantinedRecord | None:
+    """A climate response that answers questions but none of the mapped ones would land and
+    never be counted (items are matched through item_map): quarantine it, naming the ids, so
+    an edited survey (new question ids) shows up instead of shrinking percent_agree. A
+    response that also answers mapped questions lands: unmapped extra questions (demographics,
+    comments) are normal."""
+    if not item_map or not answered or any(q in item_map for q in answered):
+        return None
+    ids = ",".join(sorted(answered))
+    return QuarantinedRecord("unknown_question_ids", raw_text, record_id, ids, position)

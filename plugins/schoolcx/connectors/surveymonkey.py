@@ -45,6 +45,7 @@ from schoolcx.connectors.survey_common import (
     parse_timestamp,
     retry_policy,
     start_of,
+    unmapped_climate_answers,
 )
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,13 @@ class SurveyMonkeyConnector:
             return None
         answers = resolve_answers(response, choices)
         extra: dict = {"answers": answers}
+        if self.opts.kind == "climate":
+            bad = unmapped_climate_answers(
+                list(answers), self.opts.item_map, rid, raw_text, position
+            )
+            if bad:
+                page.quarantined.append(bad)
+                return modified
         if self.opts.kind == "point_of_contact":
             for question, scale in self.opts.rating_scales().items():
                 problem = _rating_problem(answers.get(question), scale, question, rid, raw_text)
