@@ -36,9 +36,9 @@
 {#- The matched term (its normal form without padding, e.g. `special education`) of `words` (a
     text already in normal form, high_risk_words) against `term_words` (a district's array from
     high_risk_term_lists); NULL when none matches, and the first in alphabetical order when
-    several do. `words` must be a column (e.g. of a lateral subquery with `offset 0`), not the
-    high_risk_words() expression itself: inside this correlated subquery an expression would be
-    evaluated once per term, a column is passed in once per row. -#}
+    several do. `words` must be a column (e.g. of `cross join lateral unnest(array[...])`), not
+    the high_risk_words() expression itself: inside this correlated subquery an expression would
+    be evaluated once per term, a column is passed in once per row. -#}
 {% macro high_risk_term(words, term_words) -%}
     (
         select min(btrim(risk_term.words))

@@ -507,13 +507,14 @@ district_risk_terms as (
     {{ high_risk_term_lists('high_risk_terms') }}
 ),
 
-district_label_terms as (
+district_risky_labels as (
     -- Per district, the labels (tags and topics, as they appear) that match a high-risk term,
-    -- label -> term. Labels repeat across interactions, so the match runs once per distinct
-    -- label (macros/classification.sql), and each interaction then looks its labels up.
+    -- and the term. Labels repeat across interactions, so the match runs once per distinct
+    -- label (macros/classification.sql), not once per interaction.
     select
         district_labels.district_id,
-        jsonb_object_agg(district_labels.label, district_labels.term) as terms_by_label
+        district_labels.label,
+        district_labels.term
     from (
         select
             labels.district_id,
@@ -529,15 +530,27 @@ district_label_terms as (
         ) as labels
         inner join district_risk_terms
             on labels.district_id = district_risk_terms.district_id
-        cross join lateral (
-            select {{ high_risk_words('labels.label') }} as words offset 0
-        ) as label_text
+        -- the label's normal form once (a function scan: not folded into each term's test)
+        cross join lateral unnest(array[{{ high_risk_words('labels.label') }}]) as label_text (words)
     ) as district_labels
     where district_labels.term is not null
-    group by district_labels.district_id
 ),
 
-joined as (
+label_risks as (
+    -- each interaction with a risky tag or topic: its term, the first alphabetically
+    select
+        keyed.interaction_key,
+        min(district_risky_labels.term) as term
+    from keyed
+    cross join lateral unnest(keyed.tags || coalesce(keyed.topic, '')) as label (value)
+    inner join district_risky_labels
+        on
+            keyed.district_id = district_risky_labels.district_id
+            and label.value = district_risky_labels.label
+    group by keyed.interaction_key
+),
+
+enriched as (
     select
         keyed.interaction_key,
         keyed.source_system,
@@ -554,14 +567,17 @@ joined as (
         keyed.topic,
         keyed.tags,
         -- METRICS.md high-risk: a term matching a tag or the topic, or the subject (matched in
-        -- staging); the first in alphabetical order when several match
-        least(
-            (
-                select min(district_label_terms.terms_by_label ->> label.value)
-                from unnest(keyed.tags || coalesce(keyed.topic, '')) as label (value)
-            ),
-            keyed.subject_high_risk_term
-        ) as high_risk_term,
+        -- staging); the first in alphabetical order when several match (least ignores NULL)
+        least(label_risks.term, keyed.subject_high_risk_term) as high_risk_term,
+        least(label_risks.term, keyed.subject_high_risk_term) is not null as high_risk,
+        -- high-risk interactions are at least `high`
+        case
+            when
+                least(label_risks.term, keyed.subject_high_risk_term) is not null
+                and keyed.base_priority in ('normal', 'low')
+                then 'high'
+            else keyed.base_priority
+        end as priority,
         keyed.base_priority,
         keyed.requester_hash,
         coalesce(keyed.language, 'unknown') as language,
@@ -592,23 +608,8 @@ joined as (
         on keyed.source_instance = sources.source_instance
     left join units
         on keyed.interaction_key = units.interaction_key
-    left join district_label_terms
-        on keyed.district_id = district_label_terms.district_id
-    -- evaluated once per row, not once per use below
-    offset 0
-),
-
-enriched as (
-    select
-        joined.*,
-        joined.high_risk_term is not null as high_risk,
-        -- high-risk interactions are at least `high`
-        case
-            when joined.high_risk_term is not null and joined.base_priority in ('normal', 'low')
-                then 'high'
-            else joined.base_priority
-        end as priority
-    from joined
+    left join label_risks
+        on keyed.interaction_key = label_risks.interaction_key
 ),
 
 final as (
