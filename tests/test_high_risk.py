@@ -175,3 +175,12 @@ def test_subjects_never_leave_raw(built):
             if hits:
                 found.append(f"{schema}.{table}")
     assert len(tables) > 20 and found == []
+
+
+@pytest.mark.parametrize("term", ["", "  ", "--", "!"])
+def test_a_term_without_letters_fails_config_check(term):
+    data = copy.deepcopy(fx.CONFIG)
+    data["districts"][0]["high_risk_terms"] = ["lockdown", term]
+    with pytest.raises(ValueError, match="high_risk_terms") as err:
+        DeploymentConfig.model_validate(data)
+    assert "has no letter or digit" in str(err.value)
