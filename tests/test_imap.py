@@ -405,13 +405,16 @@ def test_quarantine_and_messages_without_message_id(warehouse, dovecot):
     assert rows["news@x"]["_schoolcx"]["is_automated"] is True
     with psycopg.connect(warehouse) as conn:
         q = conn.execute(
-            "select reason, field, source_position from quarantine.records order by reason"
+            "select reason, field, source_position, record_id from quarantine.records"
+            " order by reason"
         ).fetchall()
     assert [r[:2] for r in q] == [
         ("missing_message_id_and_date", "message-id"),
         ("unparsable_headers", "from"),
     ]
     assert all(r[2].startswith("INBOX:") for r in q)
+    # identified by the header block, not by folder state a UIDVALIDITY change renumbers
+    assert all(r[3].startswith("headers-sha256:") for r in q)
 
 
 def test_plain_imap_and_wrong_password(warehouse, tmp_path):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import imaplib
 import logging
 import re
@@ -336,6 +337,9 @@ class ImapConnector:
         index: ThreadIndex,
     ) -> None:
         position = f"{folder}:{validity}:{uid}"
+        # a quarantined message's identity: its header block, which a UIDVALIDITY change does
+        # not alter (the position does), so a re-read finds the same record
+        header_id = "headers-sha256:" + hashlib.sha256(raw).hexdigest()[:32]
         try:
             h = parse_headers(raw)
         except UnparsableHeaders as exc:
@@ -343,7 +347,7 @@ class ImapConnector:
                 QuarantinedRecord(
                     "unparsable_headers",
                     raw.decode("utf-8", "replace"),
-                    record_id=position,
+                    record_id=header_id,
                     field=exc.field,
                     position=position,
                 )
@@ -356,7 +360,7 @@ class ImapConnector:
                 QuarantinedRecord(
                     "missing_message_id_and_date",
                     raw.decode("utf-8", "replace"),
-                    record_id=position,
+                    record_id=header_id,
                     field="message-id",
                     position=position,
                 )
