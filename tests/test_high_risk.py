@@ -51,9 +51,8 @@ def _mail(mid: str, at: str, sender: str, subject: str, thread: str) -> dict:
     return row
 
 
-# subject / tags -> (high_risk, term, priority), from METRICS.md's wording
 ZENDESK = {
-    # (subject, base priority, tags): expected (high_risk, term, priority)
+    # ticket: (subject, base priority, tags), expected (high_risk, term, priority)
     7001: (("Question about legal (ref 3264)", "normal", ()), (True, "legal", "high")),
     7002: (("Need a legal-aid contact", "low", ()), (True, "legal", "high")),
     7003: (("Cars parked illegally at pickup", "normal", ()), (False, None, "normal")),
@@ -64,7 +63,7 @@ ZENDESK = {
     7007: (("Threat report", "normal", ("bus_safety",)), (True, "safety", "high")),
     # words that contain a term are not the term; a term split by punctuation is not the phrase
     7008: (
-        ("specialist.education visit", "normal", ("unsafe", "threatening")),
+        ("special.education visit", "normal", ("unsafe", "threatening")),
         (False, None, "normal"),
     ),
 }
