@@ -9,14 +9,15 @@
     - each ASCII punctuation character other than `-` and `_` becomes ` . `: a word boundary that
       is not a separator (`safety:bus` has the word safety; `special.education` is not the
       phrase special education);
-    - runs of whitespace, `_` and `-` become one space (the separators between words);
+    - runs of whitespace (Unicode's, as Python's `\s`: a no-break space too), `_` and `-`
+      become one space (the separators between words);
     - padded with a space at both ends.
     A term matches when its padded normal form is a substring of the text's. Characters outside
     ASCII count as letters (the same on every server locale). -#}
 {% macro high_risk_words(text) -%}
     ' ' || regexp_replace(
         regexp_replace(lower(coalesce({{ text }}, '')), '[!-,./:-@[-^`{-~]', ' . ', 'g'),
-        '[ \t\n\r\f\v_-]+',
+        '[ \t\n\r\f\v\x1c-\x1f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000_-]+',
         ' ',
         'g'
     ) || ' '
