@@ -155,29 +155,57 @@ def was_reopened(i: Interaction, as_of: dt.datetime | None = None) -> bool:
     return any(a in DONE and b not in DONE for a, b in itertools.pairwise(statuses))
 
 
-def _token(text: str) -> str:
-    return re.sub(r"[\s-]+", "_", text.strip().lower())
+_SEPARATORS = r"[\s_-]+"
+# a word character for the boundary test: a letter or digit (`_` is a boundary, METRICS.md)
+_WORD = r"[^\W_]"
+
+
+def _term_words(term: str) -> list[str]:
+    return [w for w in re.split(_SEPARATORS, term.strip().lower()) if w]
+
+
+@cache
+def _term_pattern(term: str) -> re.Pattern[str]:
+    """`special education` -> special, any run of whitespace / _ / -, education; neither end
+    next to another letter or digit."""
+    words = _term_words(term)
+    body = _SEPARATORS.join(re.escape(w) for w in words)
+    return re.compile(f"(?<!{_WORD}){body}(?!{_WORD})", re.IGNORECASE)
 
 
 @cache
 def _terms(extra: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(_token(t) for t in (*DEFAULT_HIGH_RISK_TERMS, *extra))
+    return frozenset(t for t in (*DEFAULT_HIGH_RISK_TERMS, *extra) if _term_words(t))
 
 
 def high_risk_terms(district: District) -> frozenset[str]:
     return _terms(tuple(district.high_risk_terms))
 
 
-def is_high_risk(i: Interaction, district: District, source_type: str) -> bool:
-    """Tagged or categorised as a high-risk term: a label matches as a whole or by one of its
-    words (`bus_safety` is tagged safety; `Special Education` is special_education). Only a
-    file drop carries the topic as a category column; helpdesks carry tags (the generator
-    puts the topic first among them); email carries neither."""
-    labels = [_token(t) for t in i.tags if t.strip()]
+def high_risk_term(i: Interaction, district: District, source_type: str) -> str | None:
+    """METRICS.md "Response time", literally: a district term matching one of the tags, the
+    topic / category, or the subject (the ticket's; an email thread's first), case-insensitive,
+    as a whole word or phrase. The matched term in its normal form (words joined by one space),
+    the first in alphabetical order when several match; None when none does.
+
+    A file drop carries the topic as a category column; helpdesks carry tags (the generator
+    puts the topic first among them) and a subject; email carries only the subject (the
+    thread's first message is the interaction's subject)."""
+    texts = [t for t in i.tags if t.strip()]
     if source_type == "file_drop" and i.topic.strip():
-        labels.append(_token(i.topic))
-    words = set(labels) | {w for label in labels for w in re.split(r"[_:/.]+", label) if w}
-    return bool(words & high_risk_terms(district))
+        texts.append(i.topic)
+    if source_type in ("zendesk", "freshdesk", "imap"):
+        texts.append(i.subject)
+    matched = {
+        " ".join(_term_words(term))
+        for term in high_risk_terms(district)
+        if any(_term_pattern(term).search(text) for text in texts)
+    }
+    return min(matched) if matched else None
+
+
+def is_high_risk(i: Interaction, district: District, source_type: str) -> bool:
+    return high_risk_term(i, district, source_type) is not None
 
 
 def effective_priority(i: Interaction, high_risk: bool) -> str:

@@ -108,7 +108,14 @@ def _world(interactions: list[Interaction]) -> World:
 
 @pytest.fixture(scope="module")
 def dovecot(tmp_path_factory) -> Iterator:
-    users = {HELP: "help-secret", HR: "hr-secret", "crash@x": "c", "uidv@x": "u", "q@x": "q"}
+    users = {
+        HELP: "help-secret",
+        HR: "hr-secret",
+        "crash@x": "c",
+        "uidv@x": "u",
+        "q@x": "q",
+        "nomid@x": "n",
+    }
     with start_dovecot(tmp_path_factory.mktemp("imap"), users) as running:
         yield running
 
@@ -392,18 +399,22 @@ def test_quarantine_and_messages_without_message_id(warehouse, dovecot):
     summary = _extract(warehouse, dovecot, "d1-mail", "q@x")
     assert dict(summary.quarantined) == {"missing_message_id_and_date": 1, "unparsable_headers": 1}
     rows = _rows(warehouse, "d1-mail")
-    no_id = [k for k in rows if k.startswith("uid:INBOX:")]
-    assert len(no_id) == 1 and no_id[0].endswith(":3")
+    no_id = [k for k, v in rows.items() if v["message_id"] is None]
+    assert len(no_id) == 1 and no_id[0].endswith("@no-message-id.invalid")
+    assert rows[no_id[0]]["uid"] == 3 and rows[no_id[0]]["subject"] == "no id but dated"
     assert rows["news@x"]["_schoolcx"]["is_automated"] is True
     with psycopg.connect(warehouse) as conn:
         q = conn.execute(
-            "select reason, field, source_position from quarantine.records order by reason"
+            "select reason, field, source_position, record_id from quarantine.records"
+            " order by reason"
         ).fetchall()
     assert [r[:2] for r in q] == [
         ("missing_message_id_and_date", "message-id"),
         ("unparsable_headers", "from"),
     ]
     assert all(r[2].startswith("INBOX:") for r in q)
+    # identified by the header block, not by folder state a UIDVALIDITY change renumbers
+    assert all(r[3].startswith("headers-sha256:") for r in q)
 
 
 def test_plain_imap_and_wrong_password(warehouse, tmp_path):
@@ -493,3 +504,50 @@ def test_auto_submitted_value_without_parameters_or_comments(value, automated):
 
     raw = f"From: a@gmail.com\r\nTo: help@d.org\r\nAuto-Submitted: {value}\r\n\r\n".encode()
     assert parse_headers(raw).is_automated is automated
+
+
+def _without_message_id(url: str) -> dict[str, tuple[str, str, int]]:
+    """from address + subject -> (source_id, thread id, versions landed) of the test's mail."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select (payload->>'from_address') || ' ' || (payload->>'subject'), source_id,"
+            " payload->'_schoolcx'->>'thread_id', count(*) over (partition by source_id)"
+            " from raw.imap_messages"
+            " where payload->>'message_id' is null and payload->>'from_address' like 'parent7_@%'"
+        ).fetchall()
+    return {key: (sid, thread, n) for key, sid, thread, n in rows}
+
+
+def test_messages_without_message_id_survive_a_uidvalidity_change(warehouse, dovecot):
+    """Defect 11: a message without a Message-ID gets an identity from its own headers (never
+    the UID or folder state), so re-reading a folder after a UIDVALIDITY change lands nothing
+    twice, and every such message keeps its thread."""
+    user = "nomid@x"
+    for raw in (
+        _raw_message("parent70@gmail.com", user, "Lost lunch card"),
+        _raw_message(
+            "parent70@gmail.com", user, "Re: Lost lunch card", date="Tue, 2 Dec 2025 09:30:00 +0000"
+        ),
+        # the same subject and time from another sender is another message
+        _raw_message("parent71@gmail.com", user, "Lost lunch card"),
+    ):
+        deliver(dovecot, user, "INBOX", raw)
+    landed = _extract(warehouse, dovecot, "d1-mail", user)
+    assert (landed.inserted, landed.quarantined_total) == (3, 0)
+    before = _without_message_id(warehouse)
+    first, reply, other = (
+        before["parent70@gmail.com Lost lunch card"],
+        before["parent70@gmail.com Re: Lost lunch card"],
+        before["parent71@gmail.com Lost lunch card"],
+    )
+    assert len({first[0], reply[0], other[0]}) == 3
+    assert not any(sid.startswith("uid:") for sid, _t, _n in before.values())
+    # threads: the first message roots its own thread, the marked reply joins it (subject
+    # fallback, same counterpart), the other sender's message is a thread of its own
+    assert (first[1], reply[1], other[1]) == (first[0], first[0], other[0])
+
+    change_uidvalidity(dovecot, user, "INBOX")
+    resync = _extract(warehouse, dovecot, "d1-mail", user)
+    assert (resync.received, resync.inserted) == (3, 0)
+    assert _without_message_id(warehouse) == before  # same ids, same threads, one version each
+    assert {n for _sid, _t, n in before.values()} == {1}

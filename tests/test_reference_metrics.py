@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import os
 from pathlib import Path
@@ -225,6 +226,19 @@ def test_high_risk_is_tagged_or_categorised_and_at_least_high(cfg, cal):
     assert ref.is_high_risk(_ticket([], tags=("Bus-Safety",)), district, "zendesk")
     assert ref.is_high_risk(_ticket([], tags=("Special Education",)), district, "freshdesk")
     assert not ref.is_high_risk(_ticket([], tags=("unsafe", "specialist")), district, "zendesk")
+    # ... and the subject, as a whole word or phrase (METRICS.md's examples)
+    for subject, term in [
+        ("Question about legal (ref 3264)", "legal"),
+        ("legal-aid", "legal"),
+        ("illegally", None),
+        ("Special  Education", "special education"),
+        ("special_education", "special education"),
+        ("Threat: legal safety", "legal"),  # several: the first alphabetically
+    ]:
+        risky = dataclasses.replace(_ticket([]), subject=subject)
+        assert ref.high_risk_term(risky, district, "zendesk") == term, subject
+        assert ref.high_risk_term(risky, district, "imap") == term, subject
+        assert ref.high_risk_term(risky, district, "file_drop") is None  # no subject there
     assert ref.effective_priority(bullying, True) == "high"
     # Answered at 10:00 the next day: 450 + 150 business minutes, over one service day (540),
     # late for `high` though within the five days of `low`.
@@ -233,7 +247,7 @@ def test_high_risk_is_tagged_or_categorised_and_at_least_high(cfg, cal):
     logged = _ticket([], topic="Safety", source="drop")
     assert ref.is_high_risk(logged, district, "file_drop")
     emailed = _ticket([], topic="safety", source="mail")
-    assert not ref.is_high_risk(emailed, district, "imap")  # not observable in a mailbox
+    assert not ref.is_high_risk(emailed, district, "imap")  # a topic is not observable in mail
 
 
 def test_ratings_normalise_to_five_points():

@@ -292,6 +292,16 @@ class District(_Strict):
                 raise ValueError(f"school year {year} is not a school year's end year")
         return value
 
+    @field_validator("high_risk_terms")
+    @classmethod
+    def _matchable_terms(cls, value: list[str]) -> list[str]:
+        # A term is matched as whole words (METRICS.md): one without a letter or digit would
+        # match every subject with punctuation in it, or nothing.
+        for term in value:
+            if not any(c.isalnum() for c in term):
+                raise ValueError(f"high-risk term {term!r} has no letter or digit")
+        return value
+
     def sla_minutes(self) -> dict[str, float]:
         out = {}
         for priority in PRIORITIES:

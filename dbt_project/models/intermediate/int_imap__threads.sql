@@ -17,7 +17,8 @@
 -- own address and its configured responders. Automated messages never count as a response.
 -- Every thread has a row; is_interaction says whether it is one, so that an incremental run
 -- replaces a thread that stopped being one (an earlier message landed later) instead of
--- keeping it. Incremental: threads with a message loaded since the watermark are recomputed.
+-- keeping it. subject_high_risk_term: the high-risk term the first message's subject matches.
+-- Incremental: threads with a message loaded since the watermark are recomputed.
 with
 
 messages as (
@@ -49,6 +50,7 @@ classified as (
         messages.from_domain,
         messages.sender_is_district,
         messages.is_automated,
+        messages.subject_high_risk_term,
         messages.person_hash,
         messages._loaded_at,
         coalesce(sources.is_internal, false) as is_internal_mailbox,
@@ -121,6 +123,8 @@ final as (
         first_messages.is_internal_mailbox,
         first_messages.person_hash as requester_hash,
         first_messages.is_interaction,
+        -- METRICS.md: the high-risk term of the thread's first subject
+        first_messages.subject_high_risk_term,
         replies.first_response_at,
         coalesce(replies.agent_response_count, 0) as agent_response_count,
         loads.thread_loaded_at

@@ -17,9 +17,10 @@
 -- Freshdesk tickets, inbound email threads, file-drop interactions. Deduplicated on (source
 -- system, source instance, source id) (staging keeps the latest version of each record);
 -- interaction_key = md5 of the three. Adds units (school, department, stakeholder type) from the
--- config mappings, high-risk classification, effective priority and SLA target, and the
--- reject_reason of records that break the contract (response or resolution before creation,
--- unparseable times): those go to int_interactions_rejected, never to the facts.
+-- config mappings, high-risk classification (the flag and the matched term), effective priority
+-- and SLA target, and the reject_reason of records that break the contract (response or
+-- resolution before creation, unparseable times): those go to int_interactions_rejected, never
+-- to the facts.
 -- Incremental: the records of each source loaded since the watermark (a ticket, its events or
 -- conversations, its requester; a mail thread; a file row) are recomputed. A record that stopped
 -- being an interaction (a ticket deleted since) comes through with is_interaction false, so it
@@ -115,6 +116,7 @@ zendesk as (
             else 'normal'
         end as base_priority,
         zendesk_tickets.tags,
+        zendesk_tickets.subject_high_risk_term,
         coalesce(zendesk_users.person_hash, zendesk_tickets.person_hash) as requester_hash,
         zendesk_users.language,
         zendesk_users.email_domain as requester_domain,
@@ -229,6 +231,7 @@ freshdesk as (
         {{ ticket_topic('freshdesk_tickets.tags', 'freshdesk_tickets.ticket_type', freshdesk_custom_topic('freshdesk_tickets.custom_fields')) }} as topic,
         freshdesk_tickets.priority as base_priority,
         freshdesk_tickets.tags,
+        freshdesk_tickets.subject_high_risk_term,
         coalesce(freshdesk_contacts.person_hash, freshdesk_tickets.person_hash) as requester_hash,
         freshdesk_contacts.language,
         freshdesk_contacts.email_domain as requester_domain,
@@ -329,6 +332,8 @@ imap as (
         null::text as topic,
         'normal' as base_priority,
         '{}'::text[] as tags,
+        -- METRICS.md: email is `normal` unless high-risk, by the thread's first subject
+        imap_threads.subject_high_risk_term,
         imap_threads.requester_hash,
         null::text as language,
         imap_threads.from_domain as requester_domain,
@@ -396,6 +401,7 @@ file_drop as (
             when file_drop_parsed.topic is not null then array[file_drop_parsed.topic]
             else '{}'::text[]
         end as tags,
+        null::text as subject_high_risk_term,
         file_drop_parsed.person_hash as requester_hash,
         null::text as language,
         null::text as requester_domain,
@@ -498,32 +504,50 @@ units as (
 ),
 
 district_risk_terms as (
-    select
-        high_risk_terms.district_id,
-        array_agg(regexp_replace(trim(high_risk_terms.term), '[\s-]+', '_', 'g')) as terms
-    from high_risk_terms
-    group by high_risk_terms.district_id
+    {{ high_risk_term_lists('high_risk_terms') }}
 ),
 
 district_risky_labels as (
-    -- Per district, the labels (tags and topics, as they appear) that are high risk. Labels
-    -- repeat across interactions, so the term test runs once per distinct label, and each
-    -- interaction is then one array overlap with its district's risky labels.
+    -- Per district, the labels (tags and topics, as they appear) that match a high-risk term,
+    -- and the term. Labels repeat across interactions, so the match runs once per distinct
+    -- label (macros/classification.sql), not once per interaction.
     select
         district_labels.district_id,
-        array_agg(district_labels.label) as labels
+        district_labels.label,
+        district_labels.term
     from (
-        select distinct
-            keyed.district_id,
-            label.value as label
-        from keyed
-        cross join lateral unnest(keyed.tags || coalesce(keyed.topic, '')) as label (value)
-        where trim(label.value) != ''
+        select
+            labels.district_id,
+            labels.label,
+            {{ high_risk_term('label_text.words', 'district_risk_terms.term_words') }} as term
+        from (
+            select distinct
+                keyed.district_id,
+                label.value as label
+            from keyed
+            cross join lateral unnest(keyed.tags || coalesce(keyed.topic, '')) as label (value)
+            where trim(label.value) != ''
+        ) as labels
+        inner join district_risk_terms
+            on labels.district_id = district_risk_terms.district_id
+        -- the label's normal form once (a function scan: not folded into each term's test)
+        cross join lateral unnest(array[{{ high_risk_words('labels.label') }}]) as label_text (words)
     ) as district_labels
-    inner join district_risk_terms
-        on district_labels.district_id = district_risk_terms.district_id
-    where {{ is_high_risk_label('district_labels.label', 'district_risk_terms.terms') }}
-    group by district_labels.district_id
+    where district_labels.term is not null
+),
+
+label_risks as (
+    -- each interaction with a risky tag or topic: its term, the first alphabetically
+    select
+        keyed.interaction_key,
+        min(district_risky_labels.term) as term
+    from keyed
+    cross join lateral unnest(keyed.tags || coalesce(keyed.topic, '')) as label (value)
+    inner join district_risky_labels
+        on
+            keyed.district_id = district_risky_labels.district_id
+            and label.value = district_risky_labels.label
+    group by keyed.interaction_key
 ),
 
 enriched as (
@@ -542,15 +566,14 @@ enriched as (
         keyed.channel,
         keyed.topic,
         keyed.tags,
-        -- an array overlap, cheap enough to write twice
-        coalesce(
-            (keyed.tags || coalesce(keyed.topic, '')) && district_risky_labels.labels, false
-        ) as high_risk,
+        -- METRICS.md high-risk: a term matching a tag or the topic, or the subject (matched in
+        -- staging); the first in alphabetical order when several match (least ignores NULL)
+        least(label_risks.term, keyed.subject_high_risk_term) as high_risk_term,
+        least(label_risks.term, keyed.subject_high_risk_term) is not null as high_risk,
+        -- high-risk interactions are at least `high`
         case
             when
-                coalesce(
-                    (keyed.tags || coalesce(keyed.topic, '')) && district_risky_labels.labels, false
-                )
+                least(label_risks.term, keyed.subject_high_risk_term) is not null
                 and keyed.base_priority in ('normal', 'low')
                 then 'high'
             else keyed.base_priority
@@ -585,8 +608,8 @@ enriched as (
         on keyed.source_instance = sources.source_instance
     left join units
         on keyed.interaction_key = units.interaction_key
-    left join district_risky_labels
-        on keyed.district_id = district_risky_labels.district_id
+    left join label_risks
+        on keyed.interaction_key = label_risks.interaction_key
 ),
 
 final as (
@@ -609,6 +632,7 @@ final as (
         enriched.topic,
         enriched.tags,
         enriched.high_risk,
+        enriched.high_risk_term,
         enriched.priority,
         case enriched.priority
             when 'urgent' then sla_targets.urgent

@@ -112,6 +112,7 @@ final as (
         measured.topic::text as topic,
         measured.priority::text as priority,
         measured.high_risk::boolean as high_risk,
+        measured.high_risk_term::text as high_risk_term,
         measured.requester_hash::text as requester_hash,
         measured.created_at::timestamptz as created_at,
         measured.local_date::date as local_date,

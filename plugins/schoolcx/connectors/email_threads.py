@@ -15,12 +15,16 @@ Threading (landing.md: thread_id = normalised root message id):
    The counterpart is the outside party: the sender of an inbound message, the first
    recipient outside the mailbox (and, on a non-internal mailbox, outside the district's
    domains) of an outbound one.
+
+A message without a Message-ID gets one made from its own headers (fallback_message_id), so it
+lands, dedupes and roots a thread like any other message.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -167,6 +171,33 @@ def parse_headers(raw: bytes) -> ParsedHeaders:
         precedence=_header_text(msg.get("Precedence")),
         list_id=_header_text(msg.get("List-Id")),
     )
+
+
+# The domain of the identities made for messages that have no Message-ID: `.invalid` (RFC 2606)
+# can never be a real sender's domain, so a made-up id never collides with a real one.
+FALLBACK_ID_DOMAIN = "no-message-id.invalid"
+
+
+def fallback_message_id(h: ParsedHeaders) -> str:
+    """A stable identity for a message without a Message-ID (needs its Date).
+
+    Made from what the sender wrote (Date, From, To and Cc, Subject, In-Reply-To, References),
+    never from the folder, UID or UIDVALIDITY: a server that renumbers a folder, or the same
+    message seen in two folders, gives the same id, so the raw key dedupes it as it would a
+    real Message-ID. Two messages identical in all of these are one message to the warehouse.
+    """
+    if h.date is None:
+        raise ValueError("a fallback message id needs the Date header")
+    parts = (
+        h.date.isoformat(),
+        h.from_address,
+        ",".join(h.to_addresses),
+        h.subject,
+        h.in_reply_to or "",
+        " ".join(h.references),
+    )
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return f"{digest}@{FALLBACK_ID_DOMAIN}"
 
 
 @dataclass(frozen=True)

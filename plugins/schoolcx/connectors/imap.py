@@ -4,6 +4,8 @@ State per stream (= IMAP folder name): {"uidvalidity": V, "last_uid": U}. Each r
 folder read-only, and when the server's UIDVALIDITY differs from the stored one, every UID is
 new: the folder is read again from UID 1 and the landed rows dedupe on the normalised Message-ID
 (raw primary key source_instance, source_id, updated_at), so a resync never doubles a message.
+A message without a Message-ID is keyed by an id made from its headers (email_threads.
+fallback_message_id), never by its UID, so it dedupes the same way.
 
 Only headers are fetched (BODY.PEEK[HEADER] + INTERNALDATE: no bodies, nothing marked \\Seen),
 UID batch by UID batch (opts.batch_size), one Page per batch with the folder's state after it,
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import imaplib
 import logging
 import re
@@ -41,6 +44,7 @@ from schoolcx.connectors.email_threads import (
     MailboxRules,
     ThreadIndex,
     UnparsableHeaders,
+    fallback_message_id,
     message_id_list,
     normalise_message_id,
     normalise_subject,
@@ -333,6 +337,9 @@ class ImapConnector:
         index: ThreadIndex,
     ) -> None:
         position = f"{folder}:{validity}:{uid}"
+        # a quarantined message's identity: its header block, which a UIDVALIDITY change does
+        # not alter (the position does), so a re-read finds the same record
+        header_id = "headers-sha256:" + hashlib.sha256(raw).hexdigest()[:32]
         try:
             h = parse_headers(raw)
         except UnparsableHeaders as exc:
@@ -340,19 +347,20 @@ class ImapConnector:
                 QuarantinedRecord(
                     "unparsable_headers",
                     raw.decode("utf-8", "replace"),
-                    record_id=position,
+                    record_id=header_id,
                     field=exc.field,
                     position=position,
                 )
             )
             return
         if h.message_id is None and h.date is None:
-            # Neither a stable id nor a usable date: it could never be deduplicated or placed.
+            # Neither a Message-ID nor a usable Date: no stable identity can be made for it (the
+            # UID changes with UIDVALIDITY), and it could not be placed in time.
             page.quarantined.append(
                 QuarantinedRecord(
                     "missing_message_id_and_date",
                     raw.decode("utf-8", "replace"),
-                    record_id=position,
+                    record_id=header_id,
                     field="message-id",
                     position=position,
                 )
@@ -370,7 +378,7 @@ class ImapConnector:
                 )
             )
             return
-        source_id = h.message_id or f"uid:{folder}:{validity}:{uid}"
+        source_id = h.message_id or fallback_message_id(h)
         outbound = self.rules.is_outbound(h, folder)
         counterpart = self.rules.counterpart(h, outbound)
         thread_id = index.resolve(source_id, h, counterpart, updated_at)

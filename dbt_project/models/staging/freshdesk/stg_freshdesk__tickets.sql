@@ -8,11 +8,16 @@
         ],
     )
 }}
--- One row per Freshdesk ticket (latest version), codes decoded. Subject stays in raw.
+-- One row per Freshdesk ticket (latest version), codes decoded. Subject stays in raw: only the
+-- high-risk term it matches comes through.
 with
 
 source as (
     {{ latest_versions(source('freshdesk', 'freshdesk_tickets')) }}
+),
+
+high_risk_terms as (
+    {{ high_risk_term_lists(ref('stg_ref__high_risk_terms')) }}
 ),
 
 renamed as (
@@ -44,6 +49,9 @@ renamed as (
         {{ freshdesk_channel("(source.payload ->> 'source')::int") }} as channel,
         lower(source.payload ->> 'type') as ticket_type,
         {{ jsonb_text_array("source.payload -> 'tags'") }} as tags,
+        -- METRICS.md high-risk: the district's term the subject matches (macros/classification.sql)
+        {{ high_risk_term('subject_text.words', 'high_risk_terms.term_words') }}
+            as subject_high_risk_term,
         source.payload ->> 'requester_id' as requester_id,
         source.payload ->> 'responder_id' as responder_id,
         source.payload ->> 'group_id' as group_id,
@@ -57,6 +65,14 @@ renamed as (
         (source.payload -> 'stats' ->> 'agent_responded_at')::timestamptz as agent_responded_at,
         (source.payload -> 'stats' ->> 'status_updated_at')::timestamptz as status_updated_at
     from source
+    -- the subject's normal form, once per row (a function scan, not folded into each term's
+    -- test); only the matched term leaves this model, never the subject
+    cross join
+        lateral unnest(
+            array[{{ high_risk_words("source.payload ->> 'subject'") }}]
+        ) as subject_text (words)
+    left join high_risk_terms
+        on source.district_id = high_risk_terms.district_id
 )
 
 select * from renamed

@@ -9,12 +9,17 @@
     )
 }}
 -- One row per mail message of a monitored mailbox (deduplicated on Message-ID by the landing
--- key). Headers and connector-derived thread/direction only: no subjects or bodies; the
--- sender address is used by int_imap__threads only to tell agents and is never carried past it.
+-- key). Headers and connector-derived thread/direction only: no subjects (only the high-risk
+-- term a subject matches) and no bodies; the sender address is used by int_imap__threads only to
+-- tell agents and is never carried past it.
 with
 
 source as (
     {{ latest_versions(source('imap', 'imap_messages')) }}
+),
+
+high_risk_terms as (
+    {{ high_risk_term_lists(ref('stg_ref__high_risk_terms')) }}
 ),
 
 renamed as (
@@ -34,6 +39,9 @@ renamed as (
         lower(trim(source.payload ->> 'from_address')) as from_address,
         lower(source.payload ->> 'from_domain') as from_domain,
         {{ jsonb_text_array("source.payload -> 'to_domains'") }} as to_domains,
+        -- METRICS.md high-risk: the district's term the subject matches (macros/classification.sql)
+        {{ high_risk_term('subject_text.words', 'high_risk_terms.term_words') }}
+            as subject_high_risk_term,
         source.payload ->> 'folder' as folder,
         lower(source.payload ->> 'mailbox') as mailbox,
         lower(coalesce(source.payload -> '_schoolcx' ->> 'direction', 'inbound')) as direction,
@@ -65,6 +73,14 @@ renamed as (
         source.updated_at,
         source._loaded_at
     from source
+    -- the subject's normal form, once per row (a function scan, not folded into each term's
+    -- test); only the matched term leaves this model, never the subject
+    cross join
+        lateral unnest(
+            array[{{ high_risk_words("source.payload ->> 'subject'") }}]
+        ) as subject_text (words)
+    left join high_risk_terms
+        on source.district_id = high_risk_terms.district_id
 )
 
 select * from renamed

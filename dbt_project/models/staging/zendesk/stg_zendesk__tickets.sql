@@ -8,11 +8,16 @@
         ],
     )
 }}
--- One row per Zendesk ticket (latest landed version). Subject and descriptions stay in raw.
+-- One row per Zendesk ticket (latest landed version). Subject and descriptions stay in raw:
+-- of the subject only the high-risk term it matches comes through.
 with
 
 source as (
     {{ latest_versions(source('zendesk', 'zendesk_tickets')) }}
+),
+
+high_risk_terms as (
+    {{ high_risk_term_lists(ref('stg_ref__high_risk_terms')) }}
 ),
 
 renamed as (
@@ -29,6 +34,9 @@ renamed as (
         lower(source.payload ->> 'priority') as priority,
         lower(source.payload ->> 'type') as ticket_type,
         {{ jsonb_text_array("source.payload -> 'tags'") }} as tags,
+        -- METRICS.md high-risk: the district's term the subject matches (macros/classification.sql)
+        {{ high_risk_term('subject_text.words', 'high_risk_terms.term_words') }}
+            as subject_high_risk_term,
         source.payload -> 'via' ->> 'channel' as via_channel,
         {{ zendesk_channel("source.payload -> 'via' ->> 'channel'") }} as channel,
         source.payload ->> 'requester_id' as requester_id,
@@ -49,6 +57,14 @@ renamed as (
             source.payload -> 'metric_set' -> 'reply_time_in_minutes' ->> 'calendar'
         )::numeric as zendesk_reply_calendar_minutes
     from source
+    -- the subject's normal form, once per row (a function scan, not folded into each term's
+    -- test); only the matched term leaves this model, never the subject
+    cross join
+        lateral unnest(
+            array[{{ high_risk_words("source.payload ->> 'subject'") }}]
+        ) as subject_text (words)
+    left join high_risk_terms
+        on source.district_id = high_risk_terms.district_id
 )
 
 select * from renamed

@@ -168,7 +168,12 @@ TOPICS: tuple[Topic, ...] = (
         "Special Education",
         ("iep",),
         True,
-        ("IEP meeting request", "504 plan question", "Evaluation request for my child"),
+        (
+            "IEP meeting request",
+            "504 plan question",
+            "Evaluation request for my child",
+            "Special education services",
+        ),
         ("Solicitud de reunión IEP",),
     ),
     Topic(
@@ -177,13 +182,14 @@ TOPICS: tuple[Topic, ...] = (
         "Superintendent's Office",
         ("records_request",),
         True,
-        ("Public records request", "Letter from our attorney"),
+        ("Public records request", "Letter from our attorney", "Legal question about custody"),
     ),
 )
 TOPIC_BY_KEY = {t.key: t for t in TOPICS}
-# Email carries no tags or categories, so a mailbox's contacts cannot be classified high-risk by
-# the warehouse; the generator keeps them on the ordinary topics to stay truthful.
-EMAIL_TOPICS = tuple(t for t in TOPICS if not t.high_risk and t.key != "human_resources")
+# Email carries no tags or categories: the warehouse sees a mailbox's contact as high-risk only
+# when the thread's first subject names a high-risk term (METRICS.md), as some of these
+# topics' subjects do ("Bullying on the bus") and others do not ("Report of harassment").
+EMAIL_TOPICS = tuple(t for t in TOPICS if t.key != "human_resources")
 
 CLIMATE_ITEMS = (
     "safe_at_school",
