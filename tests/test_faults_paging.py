@@ -197,13 +197,6 @@ def test_imap_connection_kicked_mid_fetch_then_rerun_equals_clean(
     assert err.value is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 operability: a dropped IMAP session surfaces as a bare imaplib.abort "
-    "('command: UID => Server shutting down.') that names neither the source nor the "
-    "connection; connectors/imap.py should wrap imaplib.IMAP4.error/abort and OSError in a "
-    "ConnectorError naming both (slice owning 'every connector error names the source')",
-)
 def test_imap_connection_kicked_mid_fetch_names_the_source(warehouse, tmp_path, mail_world):
     with start_dovecot(tmp_path / "imap", {MAILBOX: "pw"}, use_ssl=False) as running:
         deliver_world(running, mail_world, IMAP_SOURCE, MAILBOX)

@@ -243,6 +243,7 @@ class ImapConnector:
         )
         index = ThreadIndex(lookup)
         client = self._connect()
+        folder = None
         try:
             plan = []
             for folder in self.folders:
@@ -265,6 +266,14 @@ class ImapConnector:
             for folder, validity, uids in plan:
                 self._select(client, folder)
                 yield from self._folder_pages(client, folder, validity, uids, until, index)
+        except (imaplib.IMAP4.error, OSError) as exc:
+            # A session the server dropped (restart, kick, idle timeout) mid-fetch: what was
+            # committed stays, the next run resumes from its state; say which source it was.
+            conn_id = self.ctx.connection.conn_id if self.ctx.connection else None
+            raise ConnectorError(
+                f"{self.ctx.source.name} (connection {conn_id}): IMAP session failed in "
+                f"folder {folder!r}: {type(exc).__name__}: {exc}"
+            ) from exc
         finally:
             with contextlib.suppress(OSError, imaplib.IMAP4.error):
                 client.logout()
