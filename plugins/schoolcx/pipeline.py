@@ -31,7 +31,10 @@ def resolve_warehouse_url() -> str:
         from schoolcx.warehouse import warehouse_url
 
         return warehouse_url()
-    return f"postgresql://{c.login}:{c.password}@{c.host}:{c.port or 5432}/{c.schema or 'schoolcx'}"
+    from schoolcx.warehouse.connect import make_url
+
+    # libpq quoting (not an f-string URL): a password with @ / : # stays the password
+    return make_url(c.host, c.port, c.login, c.password, c.schema or "schoolcx")
 
 
 def current_config() -> DeploymentConfig:
