@@ -56,4 +56,10 @@ def mask_secret(secret: str | dict | None) -> None:
         return
     from airflow.sdk.log import mask_secret as airflow_mask_secret
 
+    if isinstance(secret, dict):
+        # Airflow checks a value's length before its key, and warns about every short one
+        # (a page size, a flag): pass only values long enough to be masked at all.
+        secret = {k: v for k, v in secret.items() if isinstance(v, str) and len(v) >= 5}
+        if not secret:
+            return
     airflow_mask_secret(secret)
