@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -209,6 +210,10 @@ def test_a_night_writes_no_secret_anywhere(scram_login, tmp_path):
         }
         assert owners == {ROLE}
         assert conn.execute("select bool_or(published) from ops.publish_log").fetchone()[0]
+        extracts = conn.execute(
+            "select count(*), count(*) filter (where status <> 'success') from ops.extract_runs"
+        ).fetchone()
+        assert extracts[0] > 5 and extracts[1] == 0  # the connections were really used
         ops_rows = "\n".join(
             str(row)
             for table in ("extract_runs", "publish_log", "gate_results")
@@ -218,6 +223,8 @@ def test_a_night_writes_no_secret_anywhere(scram_login, tmp_path):
     for task_line in ("extract summary:", "stg_zendesk__tickets", "published:", "report:"):
         assert task_line in output, task_line
     assert (docs / "index.html").exists()
+    with sqlite3.connect(home / "airflow" / "airflow.db") as meta:  # XComs are scanned in it
+        assert meta.execute("select count(*) from xcom").fetchone()[0] > 5
     assert list((home / "reports").rglob("index.html"))
     assert (DBT_PROJECT_DIR / "target" / "manifest.json").exists()
 
