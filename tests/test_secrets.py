@@ -111,9 +111,9 @@ def test_connection_secrets_are_registered_with_airflow_masker(tmp_path):
         )
         os.environ["WAREHOUSE_URL"] = {make_conninfo("h", 5432, "u", PASSWORD, "d")!r}
         from schoolcx.connections import get_connection
-        from schoolcx.warehouse import warehouse_url
+        from schoolcx.pipeline import resolve_warehouse_url
         get_connection("d1_zendesk")
-        warehouse_url()
+        resolve_warehouse_url()  # what every task calls; WAREHOUSE_URL is how runner passes it
         print(redact("token {TOKEN} extra extra-{TOKEN} page 100 pw {PASSWORD}"))
         """
     )

@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 def resolve_warehouse_url() -> str:
     """WAREHOUSE_URL, else the Airflow connection schoolcx_warehouse, else the embedded server."""
     if os.environ.get("WAREHOUSE_URL"):
-        return os.environ["WAREHOUSE_URL"]
+        from schoolcx.warehouse.connect import mask_password
+
+        return mask_password(os.environ["WAREHOUSE_URL"])  # a task's log must not show it
     from schoolcx.connections import ConnectionNotFound, get_connection
 
     try:
