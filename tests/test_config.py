@@ -31,6 +31,14 @@ GOOD = {
             },
             "mail_domains": ["lincoln.k12.il.us"],
             "sla": {"urgent": {"minutes": 120}},
+            "departments": ["transport", "nutrition"],
+            "schools": [
+                {
+                    "school_id": "170000100001",
+                    "name": "Lincoln Elementary",
+                    "enrollment": {2026: 600},
+                }
+            ],
             "sources": [
                 {
                     "name": "lincoln-zendesk",
@@ -133,3 +141,161 @@ def test_cli_config_check_exit_codes(tmp_path, capsys):
 @pytest.mark.parametrize("path", sorted(Path("config").glob("*.yml")))
 def test_shipped_configs_are_valid(path):
     load_config(path)
+
+
+# Defect 14: each of these passed `config check` and then failed at run time with a bare
+# database error (or silently did the wrong thing). Each must now fail at config check, with
+# the file, the district (where there is one) and the field in the message.
+WHERE = "district 1700001 (Lincoln CUSD): "
+
+
+def _second_district(data) -> dict:
+    other = copy.deepcopy(data["districts"][0])
+    other.update(district_id="1700002", name="Douglas CUSD", sources=[], schools=[])
+    data["districts"].append(other)
+    return other
+
+
+def _source_options(data, index: int) -> dict:
+    return data["districts"][0]["sources"][index]["options"]
+
+
+def _file_drop(data, **options) -> None:
+    data["districts"][0]["sources"].append(
+        {
+            "name": "lincoln-files",
+            "type": "file_drop",
+            "start_date": "2025-07-01",
+            "options": {"path": "/srv/drop", "kind": "interactions", "columns": {}, **options},
+        }
+    )
+
+
+CONFIG_CASES = {
+    "school enrollment 0": (
+        lambda d: d["districts"][0]["schools"][0]["enrollment"].update({2026: 0}),
+        WHERE + "schools.0.enrollment.2026: Input should be greater than 0",
+    ),
+    "consortium defined twice": (
+        lambda d: d["consortiums"].append({"consortium_id": "PRAIRIE", "name": "Prairie 2"}),
+        "consortiums.1.consortium_id: consortium 'PRAIRIE' is listed twice",
+    ),
+    "district joins a consortium twice": (
+        lambda d: d["districts"][0]["consortium_ids"].append("PRAIRIE"),
+        WHERE + "consortium_ids.1: consortium 'PRAIRIE' is listed twice",
+    ),
+    "school id in two districts": (
+        lambda d: _second_district(d)["schools"].append(
+            {"school_id": "170000100001", "name": "Copy", "enrollment": {2026: 5}}
+        ),
+        "district 1700002 (Douglas CUSD): schools.0.school_id: school 170000100001 is "
+        "already a school of district 1700001 (Lincoln CUSD)",
+    ),
+    "rating scale [5, 5]": (
+        lambda d: _source_options(d, 1).update(rating_scale=[5, 5]),
+        WHERE + "sources.1: Value error, options.rating_scale: Value error, rating scale "
+        "[5.0, 5.0]: the lowest point must be below the highest",
+    ),
+    "rating scale [10, 1]": (
+        lambda d: _source_options(d, 1).update(rating_scale=[10, 1]),
+        WHERE + "sources.1: Value error, options.rating_scale: Value error, rating scale "
+        "[10.0, 1.0]",
+    ),
+    "multi-character delimiter": (
+        lambda d: _file_drop(d, delimiter=";;"),
+        WHERE + "sources.2: Value error, options.delimiter: String should have at most 1",
+    ),
+    "unknown school id in a mapping": (
+        lambda d: d["districts"][0]["sources"][0]["mappings"].update(
+            school={"field": "organization_id", "values": {"7": "170000100009"}}
+        ),
+        WHERE + "sources.0.mappings.school.values.7: school '170000100009' is not "
+        "in this district's schools",
+    ),
+    "unknown department in a mapping": (
+        lambda d: d["districts"][0]["sources"][0]["mappings"]["department"]["values"].update(
+            {"12": "transportation"}
+        ),
+        WHERE + "sources.0.mappings.department.values.12: department "
+        "'transportation' is not in this district's departments",
+    ),
+    "unknown department of a source": (
+        lambda d: d["districts"][0]["sources"][1].update(department="hr"),
+        WHERE + "sources.1.department: department 'hr' is not in this district's departments",
+    ),
+    "empty service weekdays": (
+        lambda d: d["districts"][0]["calendar"].update(weekdays=[]),
+        WHERE + "calendar.weekdays: List should have at least 1 item",
+    ),
+    "reader role name over 63 bytes": (
+        lambda d: d.update(bi_readers={"bi_" + "x" * 61: ["1700001"]}),
+        "bi_readers: role name 'bi_" + "x" * 61 + "' is 64 bytes",
+    ),
+    "typo in a gate severity": (
+        lambda d: d.update(gate={"severity": {"volume_jmp": "warning"}}),
+        "gate.severity: Value error, 'volume_jmp' is neither a check kind",
+    ),
+    "privacy check kind downgraded": (
+        lambda d: d.update(gate={"severity": {"peer_k_min": "warning"}}),
+        "gate.severity: Value error, 'peer_k_min' is a privacy check (peer k)",
+    ),
+    "privacy check name downgraded": (
+        lambda d: d.update(
+            gate={"severity": {"peer_benchmarks.aggregates_only_for_k_districts": "warning"}}
+        ),
+        "gate.severity: Value error, 'peer_benchmarks.aggregates_only_for_k_districts' is a "
+        "privacy check",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIG_CASES))
+def test_config_check_rejects_what_would_fail_at_run_time(tmp_path, capsys, case):
+    mutate, expected = CONFIG_CASES[case]
+    data = copy.deepcopy(GOOD)
+    mutate(data)
+    path = _write(tmp_path, data)
+    assert main(["config", "check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"config error: {path}: " in err
+    assert expected in err
+
+
+def test_long_role_names_truncating_to_one_role_are_rejected(tmp_path):
+    # Two names that differ only after byte 63 would both become the same PostgreSQL role.
+    base = "bi_" + "y" * 60
+    data = copy.deepcopy(GOOD)
+    data["bi_readers"] = {base + "_a": ["1700001"], base + "_b": ["1700001"]}
+    with pytest.raises(ConfigError, match="truncates names over 63"):
+        load_config(_write(tmp_path, data))
+    data["bi_readers"] = {base: ["1700001"]}  # exactly 63 bytes is a role PostgreSQL keeps
+    assert len(load_config(_write(tmp_path, data)).bi_readers) == 1
+
+
+def test_severity_by_name_and_privacy_kept_critical(tmp_path):
+    data = copy.deepcopy(GOOD)
+    data["gate"] = {
+        "severity": {
+            "fct_daily_volume.no_jump_vs_trailing_median": "critical",
+            "peer_k_min": "critical",
+            "row_count_drop": "warning",
+        }
+    }
+    assert load_config(_write(tmp_path, data)).gate.severity["row_count_drop"] == "warning"
+
+
+def test_gate_catalogue_matches_the_gate_checks():
+    """config's catalogue of check kinds and names is the set the gate really builds."""
+    from schoolcx.config import GATE_CHECK_KINDS, GATE_CHECK_NAMES, PRIVACY_CHECKS
+    from schoolcx.quality.checks import DEFAULT_SEVERITY, all_checks
+
+    cfg = load_config("config/demo.yml")
+    checks = all_checks(cfg, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), True)
+    hint = "a gate check was added or renamed: update config.GATE_CHECK_NAMES / GATE_CHECK_KINDS"
+    assert {c.name for c in checks} == GATE_CHECK_NAMES, hint
+    assert set(DEFAULT_SEVERITY) == GATE_CHECK_KINDS, hint
+    kinds = {c.name: c.kind for c in checks}
+    assert {name: kinds[name] for name in PRIVACY_CHECKS} == PRIVACY_CHECKS
+    assert {
+        c.kind for c in checks if c.mart == "peer_benchmarks" and "k" in c.kind.split("_")
+    } == set(PRIVACY_CHECKS.values())

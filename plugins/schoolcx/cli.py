@@ -21,12 +21,12 @@ def _date(text: str) -> dt.date:
 
 def cmd_warehouse(args) -> int:
     from schoolcx.warehouse import embedded, migrate
-    from schoolcx.warehouse.connect import embedded_data_dir, warehouse_url
+    from schoolcx.warehouse.connect import embedded_data_dir, redacted, warehouse_url
 
     if args.action == "up":
         url = warehouse_url()
         applied = migrate(url)
-        print(f"warehouse up: {_redact(url)} ({len(applied)} migrations applied now)")
+        print(f"warehouse up: {redacted(url)} ({len(applied)} migrations applied now)")
     elif args.action == "down":
         if os.environ.get("WAREHOUSE_URL"):
             print("WAREHOUSE_URL is set: that server is not ours to stop")
@@ -34,14 +34,10 @@ def cmd_warehouse(args) -> int:
         stopped = embedded.stop(embedded_data_dir())
         print("embedded warehouse stopped" if stopped else "embedded warehouse was not running")
     else:
-        print(warehouse_url(start=False))
+        # the password only when asked: terminal scrollback, CI logs and screen shares keep it
+        url = warehouse_url(start=False)
+        print(url if args.show_password else redacted(url))
     return 0
-
-
-def _redact(url: str) -> str:
-    import re
-
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def cmd_config_check(args) -> int:
@@ -108,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         "action",
         choices=["up", "down", "url"],
         help="up: start (if embedded) and migrate; down: stop; url: print its URL",
+    )
+    w.add_argument(
+        "--show-password",
+        action="store_true",
+        help="url: print the password too (redacted by default)",
     )
     w.set_defaults(func=cmd_warehouse)
 

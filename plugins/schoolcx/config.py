@@ -35,6 +35,72 @@ DEFAULT_HIGH_RISK_TERMS = (
     "legal",
 )
 SOURCE_TYPES = ("zendesk", "freshdesk", "imap", "qualtrics", "surveymonkey", "file_drop")
+# PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1): a longer role name would be
+# created under a shorter one, and two long names could become the same role.
+MAX_ROLE_NAME_BYTES = 63
+
+# What `gate.severity` may name: a check kind, or one check by name. The gate's checks live in
+# schoolcx.quality.checks, a layer above config, so the catalogue is written down here and
+# tests/test_config.py keeps it equal to the checks the gate really builds.
+GATE_CHECK_KINDS = frozenset(
+    {
+        "key_not_null",
+        "key_unique",
+        "not_empty",
+        "elapsed_non_negative",
+        "business_within_calendar",
+        "response_after_creation",
+        "rating_in_scale",
+        "percent_agree_in_range",
+        "volume_band",
+        "volume_jump",
+        "row_count_drop",
+        "district_row_count_drop",
+        "freshness",
+        "peer_k_min",
+        "peer_aggregates_k",
+    }
+)
+# Privacy (peer k) checks: a deployment may not make them warnings, by kind or by name.
+PRIVACY_CHECKS = {
+    "peer_benchmarks.k_min_districts": "peer_k_min",
+    "peer_benchmarks.aggregates_only_for_k_districts": "peer_aggregates_k",
+}
+_KEYED_MARTS = {
+    "dim_district": ("district_id",),
+    "fct_interactions": ("interaction_key",),
+    "fct_ratings": ("interaction_key",),
+    "fct_daily_volume": ("district_id", "local_date"),
+    "fct_survey_item_results": ("district_id", "school_year", "item_code"),
+    "district_scorecard": ("district_id", "period_type", "period_start"),
+    "peer_benchmarks": ("district_id", "metric", "period_type", "period_start"),
+    "yoy_trends": ("district_id", "metric", "school_year"),
+}
+GATE_CHECK_NAMES = frozenset(
+    [f"{m}.{c}.not_null" for m, keys in _KEYED_MARTS.items() for c in keys]
+    + [f"{m}.{keys[0] if len(keys) == 1 else 'key'}.unique" for m, keys in _KEYED_MARTS.items()]
+    + [f"{m}.row_count_vs_last_publish" for m in _KEYED_MARTS]
+    + [
+        f"fct_interactions.{c}_{unit}_minutes.non_negative"
+        for c in ("first_response", "resolution")
+        for unit in ("business", "calendar")
+    ]
+    + [
+        "fct_interactions.business_minutes_within_calendar",
+        "fct_interactions.first_response_at.not_before_created_at",
+        "fct_interactions.resolved_at.not_before_created_at",
+        "fct_interactions.district_rows_vs_published",
+        "fct_ratings.rating_1_5.not_null",
+        "fct_ratings.rating_1_5.within_1_5",
+        "fct_survey_item_results.percent_agree.within_0_100",
+        "fct_daily_volume.interactions_per_1000_students.plausible",
+        "district_scorecard.interactions_per_1000_students_per_service_day.plausible",
+        "dim_district.not_empty",
+        "fct_daily_volume.no_jump_vs_trailing_median",
+        "sources.loaded_within_max_lag",
+        *PRIVACY_CHECKS,
+    ]
+)
 
 
 class ConfigError(Exception):
@@ -64,8 +130,9 @@ class Closure(_Strict):
 class Calendar(_Strict):
     open: dt.time = dt.time(7, 30)
     close: dt.time = dt.time(16, 30)
+    # At least one: a calendar without service days has no business minutes at all.
     weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"]
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"], min_length=1
     )
     federal_holidays: bool = True
     closures: list[Closure | dt.date] = Field(default_factory=list)
@@ -180,6 +247,16 @@ class SurveyOptions(_Strict):
         """Every rating question id -> its (lo, hi), whichever form the config used."""
         return dict(self.rating_questions)
 
+    @field_validator("rating_scale")
+    @classmethod
+    def _scale_ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        # staging rescales (x - lo) / (hi - lo): lo == hi divides by zero, lo > hi inverts
+        if value is not None and not value[0] < value[1]:
+            raise ValueError(
+                f"rating scale {list(value)}: the lowest point must be below the highest"
+            )
+        return value
+
 
 class FileDropOptions(_Strict):
     path: str
@@ -197,6 +274,13 @@ class FileDropOptions(_Strict):
     items: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, int | None] = Field(default_factory=dict)
     ignore_columns: list[str] = Field(default_factory=list)  # headers that are not questions
+
+    @field_validator("delimiter")
+    @classmethod
+    def _plain_delimiter(cls, value: str) -> str:
+        if value in ('"', "\r", "\n"):
+            raise ValueError(f"delimiter {value!r} cannot separate CSV fields")
+        return value
 
     @model_validator(mode="after")
     def _wide(self) -> FileDropOptions:
@@ -254,7 +338,8 @@ class Source(_Strict):
 class School(_Strict):
     school_id: str = Field(pattern=r"^\d{12}$")
     name: str
-    enrollment: dict[int, int] = Field(default_factory=dict)
+    # enrollment is a denominator (volume per 1,000 students); the ref table checks > 0
+    enrollment: dict[int, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
 
 
 class District(_Strict):
@@ -302,6 +387,32 @@ class District(_Strict):
                 raise ValueError(f"high-risk term {term!r} has no letter or digit")
         return value
 
+    @model_validator(mode="after")
+    def _units_known(self) -> District:
+        """A school or department a source names must be one of this district's."""
+        schools = [s.school_id for s in self.schools]
+        for i, school_id in enumerate(schools):
+            if school_id in schools[:i]:
+                raise ValueError(f"schools.{i}.school_id: school {school_id} is listed twice")
+        known = {"school": set(schools), "department": set(self.departments)}
+        listed = {"school": "schools", "department": "departments"}
+        for i, s in enumerate(self.sources):
+            for unit in ("school", "department"):
+                fixed = s.school_id if unit == "school" else s.department
+                if fixed is not None and fixed not in known[unit]:
+                    raise ValueError(
+                        f"sources.{i}.{'school_id' if unit == 'school' else 'department'}: "
+                        f"{unit} {fixed!r} is not in this district's {listed[unit]}"
+                    )
+                mapping = getattr(s.mappings, unit)
+                for key, value in (mapping.values if mapping else {}).items():
+                    if value not in known[unit]:
+                        raise ValueError(
+                            f"sources.{i}.mappings.{unit}.values.{key}: {unit} {value!r} is not "
+                            f"in this district's {listed[unit]}"
+                        )
+        return self
+
     def sla_minutes(self) -> dict[str, float]:
         out = {}
         for priority in PRIORITIES:
@@ -332,6 +443,8 @@ class GateConfig(_Strict):
     volume_jump_factor: float = 10.0
     volume_trailing_days: int = 28
     row_count_drop_max: float = 0.5  # fraction a mart may shrink against the last publish
+    # check kind or check name -> severity; a key the gate does not know is an error (a typo
+    # would silently leave the default), and privacy checks stay critical.
     severity: dict[str, Literal["critical", "warning"]] = Field(default_factory=dict)
     # Volume jumps are checked on the service days of this many days before the run's end
     # (history was validated when it was published; checking it all again costs O(days^2)).
@@ -342,6 +455,23 @@ class GateConfig(_Strict):
     volume_jump_min_median: float = Field(default=5.0, ge=0)
     # Business minutes may exceed calendar minutes by this much (rounding), not more.
     business_minutes_tolerance: float = Field(default=0.01, ge=0)
+
+    @field_validator("severity")
+    @classmethod
+    def _known_checks(cls, value: dict[str, str]) -> dict[str, str]:
+        privacy_kinds = set(PRIVACY_CHECKS.values())
+        for key, level in value.items():
+            if key not in GATE_CHECK_KINDS and key not in GATE_CHECK_NAMES:
+                raise ValueError(
+                    f"{key!r} is neither a check kind ({', '.join(sorted(GATE_CHECK_KINDS))}) "
+                    "nor a check name"
+                )
+            if level != "critical" and (key in PRIVACY_CHECKS or key in privacy_kinds):
+                raise ValueError(
+                    f"{key!r} is a privacy check (peer k): it is always critical and cannot "
+                    f"be set to {level!r}"
+                )
+        return value
 
 
 class Benchmarks(_Strict):
@@ -360,21 +490,50 @@ class DeploymentConfig(_Strict):
     @model_validator(mode="after")
     def _references(self) -> DeploymentConfig:
         seen_d, seen_s = set(), set()
-        consortia = {c.consortium_id for c in self.consortiums}
+        consortia: set[str] = set()
+        for i, c in enumerate(self.consortiums):
+            if c.consortium_id in consortia:
+                raise ValueError(
+                    f"consortiums.{i}.consortium_id: consortium {c.consortium_id!r} is listed twice"
+                )
+            consortia.add(c.consortium_id)
+        school_district: dict[str, District] = {}
         for d in self.districts:
+            where = f"district {d.district_id} ({d.name})"
             if d.district_id in seen_d:
-                raise ValueError(f"district {d.district_id} is listed twice")
+                raise ValueError(f"{where}: district_id: district {d.district_id} is listed twice")
             seen_d.add(d.district_id)
-            for c in d.consortium_ids:
+            for j, c in enumerate(d.consortium_ids):
                 if c not in consortia:
-                    raise ValueError(f"district {d.district_id}: consortium {c!r} is not defined")
-            for s in d.sources:
+                    raise ValueError(
+                        f"{where}: consortium_ids.{j}: consortium {c!r} is not defined"
+                    )
+                if c in d.consortium_ids[:j]:
+                    raise ValueError(
+                        f"{where}: consortium_ids.{j}: consortium {c!r} is listed twice"
+                    )
+            for j, school in enumerate(d.schools):
+                other = school_district.setdefault(school.school_id, d)
+                if other is not d:
+                    raise ValueError(
+                        f"{where}: schools.{j}.school_id: school {school.school_id} is already "
+                        f"a school of district {other.district_id} ({other.name})"
+                    )
+            for j, s in enumerate(d.sources):
                 if s.name in seen_s:
-                    raise ValueError(f"source name {s.name!r} is used twice")
+                    raise ValueError(
+                        f"{where}: sources.{j}.name: source name {s.name!r} is used twice"
+                    )
                 seen_s.add(s.name)
         for role, ids in self.bi_readers.items():
             if not re.fullmatch(r"[a-z][a-z0-9_]*", role):
                 raise ValueError(f"bi_readers: {role!r} is not a valid role name")
+            if len(role.encode()) > MAX_ROLE_NAME_BYTES:
+                raise ValueError(
+                    f"bi_readers: role name {role!r} is {len(role.encode())} bytes; PostgreSQL "
+                    f"truncates names over {MAX_ROLE_NAME_BYTES} (two long names can become "
+                    "one role)"
+                )
             for i in ids:
                 if i not in seen_d:
                     raise ValueError(f"bi_readers.{role}: district {i} is not defined")
@@ -405,6 +564,10 @@ def _format_errors(exc: ValidationError, prefix: str = "", districts: list | Non
                 where = f"district {d.get('district_id', '?')} ({d.get('name', '?')}): "
                 loc = loc[2:]
         path = ".".join(str(p) for p in ([prefix] if prefix else []) + loc)
+        if not path and err["type"] == "value_error":
+            # a cross-reference check: its message already names the district and the field
+            lines.append(where + err["msg"].removeprefix("Value error, "))
+            continue
         lines.append(f"{where}{path or '(top level)'}: {err['msg']}")
     return "; ".join(lines)
 

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from schoolcx.settings import mask_secret
+
 
 class ConnectionNotFound(LookupError):
     pass
@@ -93,16 +95,21 @@ def _from_airflow(conn_id: str) -> Connection | None:
 
 
 def get_connection(conn_id: str) -> Connection:
+    """The connection, its password (and sensitive extras) registered with Airflow's secret
+    masker: read from the environment it never passed through Airflow's own masking."""
     env = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
     if env:
         text = env.strip()
-        return _from_json(conn_id, text) if text.startswith("{") else _from_uri(conn_id, text)
-    found = _from_airflow(conn_id)
+        found = _from_json(conn_id, text) if text.startswith("{") else _from_uri(conn_id, text)
+    else:
+        found = _from_airflow(conn_id)
     if found is None:
         raise ConnectionNotFound(
             f"Airflow connection {conn_id!r} is not defined "
             f"(set AIRFLOW_CONN_{conn_id.upper()} or add it to the secrets backend)"
         )
+    mask_secret(found.password)
+    mask_secret(found.extra)
     return found
 
 

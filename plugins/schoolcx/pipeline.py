@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 def resolve_warehouse_url() -> str:
     """WAREHOUSE_URL, else the Airflow connection schoolcx_warehouse, else the embedded server."""
     if os.environ.get("WAREHOUSE_URL"):
-        return os.environ["WAREHOUSE_URL"]
+        from schoolcx.warehouse.connect import mask_password
+
+        return mask_password(os.environ["WAREHOUSE_URL"])  # a task's log must not show it
     from schoolcx.connections import ConnectionNotFound, get_connection
 
     try:
@@ -31,7 +33,10 @@ def resolve_warehouse_url() -> str:
         from schoolcx.warehouse import warehouse_url
 
         return warehouse_url()
-    return f"postgresql://{c.login}:{c.password}@{c.host}:{c.port or 5432}/{c.schema or 'schoolcx'}"
+    from schoolcx.warehouse.connect import make_url
+
+    # libpq quoting (not an f-string URL): a password with @ / : # stays the password
+    return make_url(c.host, c.port, c.login, c.password, c.schema or "schoolcx")
 
 
 def current_config() -> DeploymentConfig:

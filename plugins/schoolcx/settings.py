@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from schoolcx.paths import DAGS_FOLDER, PROJECT_ROOT, local_dir
@@ -41,3 +42,24 @@ def airflow_env() -> dict[str, str]:
 def apply_defaults() -> None:
     for key, value in QUIET_TELEMETRY.items():
         os.environ.setdefault(key, value)
+
+
+def mask_secret(secret: str | dict | None) -> None:
+    """Airflow's task logs, rendered fields and XComs show *** for `secret` from now on, in this
+    process and (inside a task) in the supervisor that writes the log. A dict (a connection's
+    extra) masks the values whose keys Airflow deems sensitive (token, secret, password, ...).
+
+    Only when Airflow is loaded: a CLI command or test outside Airflow has no task log to mask,
+    and importing Airflow costs seconds.
+    """
+    if not secret or "airflow" not in sys.modules:
+        return
+    from airflow.sdk.log import mask_secret as airflow_mask_secret
+
+    if isinstance(secret, dict):
+        # Airflow checks a value's length before its key, and warns about every short one
+        # (a page size, a flag): pass only values long enough to be masked at all.
+        secret = {k: v for k, v in secret.items() if isinstance(v, str) and len(v) >= 5}
+        if not secret:
+            return
+    airflow_mask_secret(secret)

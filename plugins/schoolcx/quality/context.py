@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
 
 from schoolcx.paths import EXPECTATIONS_DIR, local_dir
 from schoolcx.publish.relations import BUILD_SCHEMA
@@ -39,11 +40,10 @@ def gx_connection_string(url: str) -> str:
     The table assets name bare tables (GX 1.x deprecated a per-asset schema_name for
     PostgreSQL), so the connection resolves them in `build`, never in the published `marts`.
     """
-    parts = urlsplit(sqlalchemy_url(url))
-    query = parse_qsl(parts.query)
-    options = " ".join([v for k, v in query if k == "options"] + [f"-csearch_path={BUILD_SCHEMA}"])
-    query = [(k, v) for k, v in query if k != "options"] + [("options", options)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    given = psycopg.conninfo.conninfo_to_dict(url).get("options") or ""
+    options = f"{given} -csearch_path={BUILD_SCHEMA}".strip()
+    # SQLAlchemy's URL.create escapes every piece (a password with @ / : # included)
+    return sqlalchemy_url(url, options=options)
 
 
 def load_context(url: str, root: Path | None = None, docs_dir: Path | None = None):

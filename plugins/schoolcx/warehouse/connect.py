@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 
 from schoolcx.paths import local_dir
+from schoolcx.settings import mask_secret
 
 
 def embedded_data_dir() -> Path:
@@ -19,7 +20,7 @@ def warehouse_url(start: bool = True) -> str:
     """WAREHOUSE_URL when set; otherwise the embedded server's URL (started if needed)."""
     url = os.environ.get("WAREHOUSE_URL")
     if url:
-        return url
+        return mask_password(url)
     from schoolcx.warehouse import embedded
 
     data_dir = embedded_data_dir()
@@ -38,8 +39,18 @@ def connect(url: str | None = None, **kwargs):
         yield conn
 
 
+def make_url(host: str, port: int | str | None, user: str, password: str, dbname: str) -> str:
+    """A libpq connection string from its pieces, quoted by libpq's rules (psycopg's own
+    make_conninfo): a password with `@`, `/`, `:` or `#` stays one password instead of being
+    read as host and database names, as an f-string URL would be."""
+    return psycopg.conninfo.make_conninfo(
+        "", host=host, port=str(port or 5432), user=user, password=password, dbname=dbname
+    )
+
+
 def url_parts(url: str) -> dict[str, str]:
-    """host/port/user/password/dbname of a postgres URL, for dbt profiles and Airflow."""
+    """host/port/user/password/dbname of a postgres URL or key=value conninfo (libpq's parser),
+    for dbt profiles and Airflow."""
     info = psycopg.conninfo.conninfo_to_dict(url)
     return {
         "host": str(info.get("host") or "127.0.0.1"),
@@ -50,9 +61,42 @@ def url_parts(url: str) -> dict[str, str]:
     }
 
 
-def sqlalchemy_url(url: str) -> str:
-    """The same server as a SQLAlchemy URL with the psycopg 3 driver (for GX)."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
+def sqlalchemy_url(url: str, **query: str) -> str:
+    """The same server as a SQLAlchemy URL with the psycopg 3 driver (for GX), built with
+    SQLAlchemy's URL.create so every piece is escaped; `query` adds libpq parameters."""
+    from sqlalchemy.engine import URL
+
+    info = {k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(url).items()}
+    pieces = {k: info.pop(k, None) for k in ("host", "port", "user", "password", "dbname")}
+    return URL.create(
+        "postgresql+psycopg",
+        username=pieces["user"],
+        password=pieces["password"],
+        host=pieces["host"],
+        port=int(pieces["port"]) if pieces["port"] else None,
+        database=pieces["dbname"],
+        query={**info, **query},
+    ).render_as_string(hide_password=False)
+
+
+REDACTED = "********"
+
+
+def redacted(url: str) -> str:
+    """The URL or conninfo with its password replaced, for printing and logging."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    if not info.get("password"):
+        return url
+    if "://" not in url:
+        return psycopg.conninfo.make_conninfo(url, password=REDACTED)
+    from sqlalchemy.engine import make_url
+
+    # render_as_string(hide_password=True) keeps the scheme and query as given
+    return make_url(url).render_as_string(hide_password=True).replace("***", REDACTED, 1)
+
+
+def mask_password(url: str) -> str:
+    """Register the URL's password with Airflow's secret masker (when Airflow is loaded: the
+    CLI and tests outside Airflow have no task log to mask); returns the URL."""
+    mask_secret(url_parts(url)["password"])
     return url

@@ -1,0 +1,211 @@
+"""The benchmark's scales (S, M, the harness's TINY) and the deployment config of each."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from schoolcx.config import DeploymentConfig
+
+DEPARTMENTS = (
+    "transportation",
+    "enrollment",
+    "special_education",
+    "student_services",
+    "nutrition",
+    "technology",
+    "athletics",
+    "human_resources",
+    "business_office",
+    "teaching_learning",
+)
+# topic, weight, index of its department (group) in DEPARTMENTS
+
+
+# The id ranges of the synthetic Zendesk account (groups = departments, organizations =
+# schools, users)
+GROUP_BASE, ORG_BASE = 360000040000, 360000540000
+AGENT_BASE, REQUESTER_BASE = 360100000, 380000000
+
+
+# Disk a scale takes, measured: S (10,000 students, one school year, 850k tickets) is 8.1 GB
+# after the night (raw 5.2 GB); with WAL and sort files, a quarter more while it runs.
+MB_PER_STUDENT_YEAR = 0.81
+DISK_HEADROOM = 1.25
+SCHOOL_YEAR_WEEKS = 42
+
+
+@dataclass(frozen=True)
+class DistrictSpec:
+    name: str
+    state: str
+    fips: str
+    timezone: str
+    enrollment: int
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    districts: tuple[DistrictSpec, ...]
+    first_day: dt.date = dt.date(2025, 8, 18)
+    last_day: dt.date = dt.date(2026, 6, 4)  # a Thursday: the night after is a service day
+    contacts_per_1000: float = 450.0  # per service day
+    seed: float = 0.42
+
+    @property
+    def night_day(self) -> dt.date:
+        """The day the incremental night adds (data interval [D 08:00 UTC, D+1 08:00 UTC))."""
+        return self.last_day + dt.timedelta(days=1)
+
+    @property
+    def students(self) -> int:
+        return sum(d.enrollment for d in self.districts)
+
+
+SCALES = {
+    "S": Scale("S", (DistrictSpec("Lincoln CUSD", "IL", "17", "America/Chicago", 10_000),)),
+    "M": Scale(
+        "M",
+        (
+            DistrictSpec("Harbor City USD", "CA", "06", "America/Los_Angeles", 28_000),
+            DistrictSpec("Lakeshore CSD", "IL", "17", "America/Chicago", 16_000),
+            DistrictSpec("Piedmont County Schools", "GA", "13", "America/New_York", 12_000),
+            DistrictSpec("Mesa Verde USD", "AZ", "04", "America/Phoenix", 9_000),
+            DistrictSpec("Front Range SD", "CO", "08", "America/Denver", 8_000),
+            DistrictSpec("Cascade SD", "WA", "53", "America/Los_Angeles", 7_000),
+            DistrictSpec("Hudson Valley CSD", "NY", "36", "America/New_York", 6_000),
+            DistrictSpec("Prairie Wind ISD", "TX", "48", "America/Chicago", 5_000),
+            DistrictSpec("North Star Public Schools", "MN", "27", "America/Chicago", 3_500),
+            DistrictSpec("Gulf Coast SD", "FL", "12", "America/New_York", 2_500),
+            DistrictSpec("Tongass Borough SD", "AK", "02", "America/Anchorage", 1_800),
+            DistrictSpec("Snake River SD", "ID", "16", "America/Boise", 1_200),
+        ),
+    ),
+}
+# For the harness's own test: one small district, three weeks.
+TINY = Scale(
+    "tiny",
+    (DistrictSpec("Tiny Test SD", "IL", "17", "America/Chicago", 200),),
+    first_day=dt.date(2026, 4, 27),
+    last_day=dt.date(2026, 5, 14),
+)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def district_id(spec: DistrictSpec, i: int) -> str:
+    return f"{spec.fips}{90001 + i:05d}"
+
+
+def n_schools(spec: DistrictSpec) -> int:
+    return max(1, round(spec.enrollment / 650))
+
+
+def deployment_config(scale: Scale) -> DeploymentConfig:
+    """The scale's deployment: calendars with breaks, schools, one Zendesk source each with
+    school (organization), department (group) and stakeholder (user field) mappings."""
+    year = scale.last_day.year + (1 if scale.last_day.month >= 7 else 0)  # school year
+    spring = [dt.date(2026, 3, 16), dt.date(2026, 3, 23), dt.date(2026, 3, 30)]
+    districts = []
+    for i, spec in enumerate(scale.districts):
+        did, slug = district_id(spec, i), _slug(spec.name)
+        schools = n_schools(spec)
+        sb = spring[i % len(spring)]
+        closures = [
+            {"start": dt.date(2025, 11, 26), "reason": "Thanksgiving break"},
+            {"start": dt.date(2025, 11, 28), "reason": "Thanksgiving break"},
+            {"start": dt.date(2025, 12, 22), "end": dt.date(2026, 1, 2), "reason": "Winter break"},
+            {"start": sb, "end": sb + dt.timedelta(days=4), "reason": "Spring break"},
+        ]
+        if spec.state in ("IL", "MN", "NY", "AK", "CO", "ID"):
+            closures.append({"start": dt.date(2026, 1, 27), "reason": "Snow day"})
+        domain = f"{slug}.k12.{spec.state.lower()}.us"
+        districts.append(
+            {
+                "district_id": did,
+                "name": spec.name,
+                "state": spec.state,
+                "timezone": spec.timezone,
+                "enrollment": {year - 1: round(spec.enrollment * 0.985), year: spec.enrollment},
+                "consortium_ids": ["bench"] if len(scale.districts) > 1 else [],
+                "calendar": {"closures": closures},
+                "mail_domains": [domain],
+                "student_domains": [f"students.{domain}"],
+                "departments": list(DEPARTMENTS),
+                "schools": [
+                    {
+                        "school_id": f"{did}{s:05d}",
+                        "name": f"{spec.name} School {s}",
+                        "enrollment": {year: spec.enrollment // schools},
+                    }
+                    for s in range(1, schools + 1)
+                ],
+                "sources": [
+                    {
+                        "name": f"zd-{slug}",
+                        "type": "zendesk",
+                        "conn_id": f"bench_zd_{i}",
+                        "start_date": dt.date(2025, 7, 1),
+                        "mappings": {
+                            "school": {
+                                "field": "organization_id",
+                                "values": {
+                                    str(ORG_BASE + s): f"{did}{s:05d}"
+                                    for s in range(1, schools + 1)
+                                },
+                            },
+                            "department": {
+                                "field": "group_id",
+                                "values": {
+                                    str(GROUP_BASE + k + 1): d for k, d in enumerate(DEPARTMENTS)
+                                },
+                            },
+                            "stakeholder": {
+                                "field": "user_field:stakeholder_type",
+                                "values": {
+                                    t: t for t in ("parent", "student", "staff", "community")
+                                },
+                            },
+                        },
+                    }
+                ],
+            }
+        )
+    consortiums = [{"consortium_id": "bench", "name": "Bench Consortium"}]
+    return DeploymentConfig.model_validate(
+        {
+            "name": f"bench-{scale.name}",
+            "consortiums": consortiums if len(scale.districts) > 1 else [],
+            "districts": districts,
+        }
+    )
+
+
+def disk_needed_gb(scale: Scale) -> float:
+    """The disk a scale needs while it runs (GB), from the measured size per student-year."""
+    weeks = ((scale.last_day - scale.first_day).days + 1) / 7
+    years = min(weeks / SCHOOL_YEAR_WEEKS, 1.0)
+    return scale.students * MB_PER_STUDENT_YEAR * years * DISK_HEADROOM / 1024
+
+
+def check_disk(scale: Scale, data_dir: Path | None) -> None:
+    """Refuse a scale the embedded server's disk cannot hold, before generating anything (a full
+    disk would stop the warehouse half way). A server named by WAREHOUSE_URL has its own disk."""
+    if data_dir is None:
+        return
+    import shutil
+
+    free = shutil.disk_usage(data_dir).free / 1024**3
+    need = disk_needed_gb(scale)
+    if free < need:
+        raise RuntimeError(
+            f"scale {scale.name} needs about {need:.0f} GB of disk while it runs and "
+            f"{data_dir} has {free:.0f} GB free: run its last weeks only (--scale "
+            f"{scale.name}:12, or BENCH_SCALES=S,{scale.name}:12 make bench, or --weeks N) or "
+            "against a larger server (WAREHOUSE_URL)"
+        )
