@@ -1,0 +1,39 @@
+-- Quarantine counts a bad record once; publishing never moves the marts backwards.
+
+-- 1. quarantine.records gets a natural key: the same bad record re-read by a later night (a
+-- ratings lookback, a resumed file) is the same row, not a new one. A record is identified by
+-- its id, or by a hash of its raw text when it has none (an unparseable line has no id).
+alter table quarantine.records
+    add column if not exists record_identity text generated always as (
+        coalesce(
+            record_id,
+            -- md5: immutable (a generated column needs it) and only an identity, not a secret
+            'md5:' || md5(coalesce(raw_text, ''))
+        )
+    ) stored;
+
+-- Keep the first quarantine of each record (its batch says when it was first seen); later
+-- copies are the repeats this key now prevents.
+delete from quarantine.records as later
+using quarantine.records as earlier
+where later.source_instance = earlier.source_instance
+    and later.stream = earlier.stream
+    and later.record_identity = earlier.record_identity
+    and later.reason = earlier.reason
+    and later.field is not distinct from earlier.field
+    and later.quarantine_id > earlier.quarantine_id;
+
+-- nulls not distinct: a record-level reason has no field, and two such rows are one record.
+alter table quarantine.records
+    add constraint records_natural_key unique nulls not distinct
+    (source_instance, stream, record_identity, reason, field);
+
+-- 2. The as-of date a publish was made for, so an older night (a backfill, a rerun) can see
+-- that newer marts are published and leave them. Rows logged before this column existed
+-- reported as of the UTC date of their interval start (the old rule).
+alter table ops.publish_log add column if not exists as_of_date date;
+update ops.publish_log
+set as_of_date = (data_interval_start at time zone 'UTC')::date
+where as_of_date is null and data_interval_start is not null;
+create index if not exists publish_log_published_as_of_idx
+on ops.publish_log (as_of_date) where published;
