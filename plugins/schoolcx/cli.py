@@ -69,7 +69,7 @@ def cmd_run(args) -> int:
         return 2
     if args.config:
         os.environ["SCHOOLCX_CONFIG"] = str(Path(args.config).resolve())
-    ok = run_range(args.start, args.end, full_refresh=args.full_refresh)
+    ok = run_range(args.start, args.end, full_refresh=args.full_refresh, republish=args.republish)
     return 0 if ok else 1
 
 
@@ -122,7 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the nightly DAG through Airflow for a range of days",
         description="Runs schoolcx_nightly once per day from --start to --end "
         "(inclusive) with `dag.test()`: each run covers [D 08:00 UTC, D+1 08:00 "
-        "UTC) and reports as of D. Idempotent: rerunning a day changes nothing.",
+        "UTC) and reports as of the last local date fully ended in every district's "
+        "time zone (D, or D-1 with a district in Hawaii or in Alaska in winter). "
+        "Idempotent: rerunning a day changes nothing. A night older than the "
+        "published marts loads and builds but does not publish (see --republish).",
     )
     r.add_argument("--start", type=_date, required=True)
     r.add_argument("--end", type=_date, required=True)
@@ -131,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument(
         "--full-refresh", action="store_true", help="rebuild incremental dbt models from scratch"
+    )
+    r.add_argument(
+        "--republish",
+        action="store_true",
+        help="publish even when newer marts are published (moves the marts back to these "
+        "nights; by default an older night never replaces newer marts)",
     )
     r.set_defaults(func=cmd_run)
 
