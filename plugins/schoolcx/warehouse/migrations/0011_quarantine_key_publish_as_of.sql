@@ -37,3 +37,12 @@ set as_of_date = (data_interval_start at time zone 'UTC')::date
 where as_of_date is null and data_interval_start is not null;
 create index if not exists publish_log_published_as_of_idx
 on ops.publish_log (as_of_date) where published;
+
+-- 3. `schoolcx source reset NAME --from DATE`: the next extract of that source starts from
+-- DATE instead of its configured start_date (its saved state is cleared in the same
+-- transaction); the row is removed once an extract of the source succeeds.
+create table if not exists ops.source_resets (
+    source_instance text primary key,
+    from_date date,
+    reset_at timestamptz not null default now()
+);
