@@ -190,12 +190,15 @@ class RawWriter:
                     )
                 )
         cols = "source_instance, stream, batch_id, source_position, record_id, field, reason"
-        # distinct on the key: a page repeating a record would otherwise conflict with itself
+        # distinct on the key: a page repeating a record would otherwise conflict with itself;
+        # then in page order, so quarantine_id follows the order the records came in
         cur.execute(
             f"insert into quarantine.records ({cols}, raw_text)"
-            f" select distinct on (source_instance, stream, record_identity, reason, field)"
-            f" {cols}, raw_text from _quarantine_landing"
-            " order by source_instance, stream, record_identity, reason, field, quarantine_id"
+            f" select {cols}, raw_text from ("
+            f"  select distinct on (source_instance, stream, record_identity, reason, field)"
+            f"  {cols}, raw_text, quarantine_id as page_order from _quarantine_landing"
+            "   order by source_instance, stream, record_identity, reason, field, quarantine_id"
+            " ) as first_copies order by page_order"
             " on conflict on constraint records_natural_key do nothing returning reason"
         )
         return [r[0] for r in cur.fetchall()]
