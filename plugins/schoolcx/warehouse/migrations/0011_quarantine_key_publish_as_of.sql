@@ -5,23 +5,32 @@
 -- its id, or by a hash of its raw text when it has none (an unparseable line has no id).
 alter table quarantine.records
     add column if not exists record_identity text generated always as (
-        coalesce(
-            record_id,
-            -- md5: immutable (a generated column needs it) and only an identity, not a secret
-            'md5:' || md5(coalesce(raw_text, ''))
-        )
+        -- md5: immutable (a generated column needs it) and only an identity, not a secret; a
+        -- very long id is hashed too, so the key always fits a btree index entry
+        case
+            when record_id is null then 'md5:' || md5(coalesce(raw_text, ''))
+            when length(record_id) > 200 then 'md5id:' || md5(record_id)
+            else record_id
+        end
     ) stored;
 
 -- Keep the first quarantine of each record (its batch says when it was first seen); later
 -- copies are the repeats this key now prevents.
-delete from quarantine.records as later
-using quarantine.records as earlier
-where later.source_instance = earlier.source_instance
-    and later.stream = earlier.stream
-    and later.record_identity = earlier.record_identity
-    and later.reason = earlier.reason
-    and later.field is not distinct from earlier.field
-    and later.quarantine_id > earlier.quarantine_id;
+-- (One sort over the table, not a self-join: quarantine can be large.)
+delete from quarantine.records
+where quarantine_id in (
+    select numbered.quarantine_id
+    from (
+        select
+            quarantine_id,
+            row_number() over (
+                partition by source_instance, stream, record_identity, reason, field
+                order by quarantine_id
+            ) as copy_number
+        from quarantine.records
+    ) as numbered
+    where numbered.copy_number > 1
+);
 
 -- nulls not distinct: a record-level reason has no field, and two such rows are one record.
 alter table quarantine.records
