@@ -1,11 +1,16 @@
 """schoolcx nightly: extract every configured source, transform, validate, publish, report.
 
-Each run covers the data interval [D 08:00 UTC, D+1 08:00 UTC) and reports as of local date D.
+Each run covers the data interval [D 08:00 UTC, D+1 08:00 UTC) and reports as of the last
+local date that has fully ended by its end in every district's time zone: D on the mainland,
+D-1 with a district in Hawaii (or in Alaska in winter).
 Extract tasks are mapped over the sources in the deployment config (SCHOOLCX_CONFIG): one
 failing source does not stop the others, and shows as a failed mapped task and in
 `check_extracts`; the freshness expectation of the gate then decides whether the night can
 publish. dbt runs through cosmos into the `build` schema; the Great Expectations gate
-validates there; only a passing gate publishes to `marts` (write-audit-publish).
+validates there; only a passing gate publishes to `marts` (write-audit-publish), and never
+over newer marts (an old night's rerun or backfill) unless the run's `republish` param is set.
+Every task, each extract and the whole run have timeouts the deployment sets
+(schoolcx.runtime), so a hung night cannot block the next.
 
 Logic lives in `schoolcx.pipeline`; this file only wires it.
 """
@@ -17,7 +22,14 @@ import datetime as dt
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from schoolcx.orchestration import DEFAULT_ARGS, dbt_task_group, mart_assets, raw_assets
+from schoolcx.orchestration import (
+    DAGRUN_TIMEOUT,
+    DEFAULT_ARGS,
+    EXTRACT_TIMEOUT,
+    dbt_task_group,
+    mart_assets,
+    raw_assets,
+)
 
 
 @dag(
@@ -26,13 +38,19 @@ from schoolcx.orchestration import DEFAULT_ARGS, dbt_task_group, mart_assets, ra
     start_date=dt.datetime(2025, 7, 1, tzinfo=dt.UTC),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=DAGRUN_TIMEOUT,
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["schoolcx"],
     params={
         "full_refresh": Param(
             False, type="boolean", description="rebuild incremental dbt models from scratch"
-        )
+        ),
+        "republish": Param(
+            False,
+            type="boolean",
+            description="publish even over newer marts (an old night's rerun or backfill)",
+        ),
     },
 )
 def schoolcx_nightly():
@@ -43,7 +61,7 @@ def schoolcx_nightly():
         ctx = get_current_context()
         cfg = pipeline.current_config()
         sources = pipeline.prepare(pipeline.resolve_warehouse_url(), cfg)
-        as_of = pipeline.as_of_date(ctx["data_interval_start"])
+        as_of = pipeline.as_of_date(ctx["data_interval_end"], cfg)
         ctx["ti"].xcom_push(key="dbt_vars", value=pipeline.dbt_vars(cfg, as_of))
         # ref.* changed since the last successful build: the dbt build runs --full-refresh
         plan = pipeline.plan_refresh(
@@ -53,7 +71,12 @@ def schoolcx_nightly():
         ctx["ti"].xcom_push(key="full_refresh", value=plan["full_refresh"])
         return sources
 
-    @task(retries=2, retry_delay=dt.timedelta(seconds=30), max_active_tis_per_dag=4)
+    @task(
+        retries=2,
+        retry_delay=dt.timedelta(seconds=30),
+        max_active_tis_per_dag=4,
+        execution_timeout=EXTRACT_TIMEOUT,
+    )
     def extract(source_name: str) -> dict:
         from schoolcx import pipeline
 
@@ -110,17 +133,20 @@ def schoolcx_nightly():
             ctx["data_interval_start"],
             ctx["data_interval_end"],
             gate_result,
+            republish=bool(ctx["params"]["republish"]),
         )
 
     @task
-    def report() -> str:
+    def report(published: dict) -> str | None:
         from schoolcx import pipeline
 
         ctx = get_current_context()
-        return pipeline.report(
+        cfg = pipeline.current_config()
+        return pipeline.report_step(
             pipeline.resolve_warehouse_url(),
-            pipeline.current_config(),
-            pipeline.as_of_date(ctx["data_interval_start"]),
+            cfg,
+            pipeline.as_of_date(ctx["data_interval_end"], cfg),
+            published,
         )
 
     sources = prepare()
@@ -131,7 +157,7 @@ def schoolcx_nightly():
     extracted >> checked >> transform >> gate_result
     # beside the gate, not before it: bookkeeping never holds up publishing
     transform >> record_ref_fingerprint()
-    publish(gate_result) >> report()
+    report(publish(gate_result))
 
 
 schoolcx_nightly()

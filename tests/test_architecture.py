@@ -24,7 +24,14 @@ def test_import_contracts_are_kept():
 
 ALLOWED_IN_DAGS = {"schoolcx.pipeline"} | {
     f"schoolcx.orchestration.{n}"
-    for n in ("DEFAULT_ARGS", "dbt_task_group", "mart_assets", "raw_assets")
+    for n in (
+        "DEFAULT_ARGS",
+        "DAGRUN_TIMEOUT",
+        "EXTRACT_TIMEOUT",
+        "dbt_task_group",
+        "mart_assets",
+        "raw_assets",
+    )
 }
 
 

@@ -27,18 +27,24 @@ PARSE_PROBE = textwrap.dedent("""
         out["dags"][dag_id] = {
             "schedule": str(dag.timetable.summary),
             "tasks": {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks},
+            "dagrun_timeout": dag.dagrun_timeout and dag.dagrun_timeout.total_seconds(),
+            "execution_timeout": {
+                t.task_id: t.execution_timeout and t.execution_timeout.total_seconds()
+                for t in dag.tasks
+            },
+            "params": sorted(dag.params.keys()),
         }
     print("JSON" + json.dumps(out))
 """)
 
 
-@pytest.fixture(scope="module")
-def parsed(tmp_path_factory, dbt_manifest):
+def _parse(tmp_path_factory, **extra_env) -> dict:
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow")),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        **extra_env,
     }
     code = f"DAGS_FOLDER = {str(DAGS_FOLDER)!r}\n" + PARSE_PROBE
     result = subprocess.run(
@@ -53,6 +59,11 @@ def parsed(tmp_path_factory, dbt_manifest):
     line = next((x for x in result.stdout.splitlines() if x.startswith("JSON")), None)
     assert line, result.stdout[-3000:] + result.stderr[-3000:]
     return json.loads(line[4:])
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory, dbt_manifest):
+    return _parse(tmp_path_factory)
 
 
 def test_every_dag_file_imports_without_errors(parsed):
@@ -101,3 +112,47 @@ def _acyclic(tasks: dict[str, list[str]]) -> bool:
 def test_no_cycles(parsed):
     for dag in parsed["dags"].values():
         assert _acyclic(dag["tasks"])
+
+
+def test_every_task_and_the_run_have_timeouts(parsed):
+    # defaults (schoolcx.runtime): 2 h a task, 3 h an extract attempt, 12 h the whole run
+    dag = parsed["dags"]["schoolcx_nightly"]
+    assert dag["dagrun_timeout"] == 12 * 3600
+    timeouts = dag["execution_timeout"]
+    assert timeouts["extract"] == 3 * 3600
+    assert all(timeouts[t] == 2 * 3600 for t in timeouts if t != "extract"), timeouts
+    assert {"full_refresh", "republish"} <= set(dag["params"])
+
+
+def test_a_deployment_sets_the_timeouts_in_its_environment(tmp_path_factory, dbt_manifest):
+    parsed = _parse(
+        tmp_path_factory,
+        SCHOOLCX_TASK_TIMEOUT_MINUTES="7",
+        SCHOOLCX_EXTRACT_TIMEOUT_MINUTES="11.5",
+        SCHOOLCX_DAGRUN_TIMEOUT_MINUTES="90",
+    )
+    dag = parsed["dags"]["schoolcx_nightly"]
+    assert dag["dagrun_timeout"] == 90 * 60
+    timeouts = dag["execution_timeout"]
+    assert timeouts["extract"] == 11.5 * 60
+    dbt_tasks = [t for t in timeouts if t.startswith("transform.")]
+    assert dbt_tasks and all(timeouts[t] == 7 * 60 for t in dbt_tasks)
+    assert timeouts["prepare"] == timeouts["publish"] == 7 * 60
+
+
+def test_a_bad_timeout_fails_the_dag_import_naming_the_variable(tmp_path_factory, dbt_manifest):
+    parsed = _parse(tmp_path_factory, SCHOOLCX_DAGRUN_TIMEOUT_MINUTES="soon")
+    errors = " ".join(parsed["errors"].values())
+    assert "SCHOOLCX_DAGRUN_TIMEOUT_MINUTES='soon' is not a number" in errors
+
+
+def test_http_requests_time_out_as_the_deployment_sets(monkeypatch):
+    from schoolcx.connectors.http import VendorClient
+
+    with VendorClient("http://127.0.0.1:9", conn_id="c", source="s") as client:
+        assert client._client.timeout.read == 30.0
+    monkeypatch.setenv("SCHOOLCX_HTTP_TIMEOUT_SECONDS", "4.5")
+    with VendorClient("http://127.0.0.1:9", conn_id="c", source="s") as client:
+        assert client._client.timeout.read == client._client.timeout.connect == 4.5
+    with VendorClient("http://127.0.0.1:9", conn_id="c", source="s", timeout=2) as client:
+        assert client._client.timeout.read == 2  # a connector's explicit value still wins

@@ -274,3 +274,72 @@ def test_schema_change_publish_is_atomic_for_statement_readers(warehouse):
     for r in readers:
         assert r.problems == [], r.problems[:3]
         assert r.reads > 5
+
+
+def _publish_log(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select run_id, as_of_date, published, gate_passed, detail from ops.publish_log"
+            " order by logged_at"
+        ).fetchall()
+
+
+def test_an_older_night_never_replaces_newer_published_marts(warehouse):
+    # Night 2 is published; then night 1 runs again (a rerun, a backfill of its interval):
+    # its build and its gate pass, but marts stay on night 2, byte for byte.
+    night(warehouse, 2)
+    published = marts_checksum(warehouse)
+    old = night(warehouse, 1)
+    assert not old.published and old.gate_passed  # not blocked: the gate passed
+    assert raise_if_blocked(old) is old  # and not an error for the caller
+    assert old.as_of == last_date(1).isoformat()
+    assert old.skipped == (
+        f"skipped: published as-of {last_date(2)} is newer than this run's {last_date(1)}"
+    )
+    assert marts_checksum(warehouse) == published
+    log = _publish_log(warehouse)
+    assert [r[:4] for r in log] == [
+        ("night-2", last_date(2), True, True),
+        ("night-1", last_date(1), False, True),
+    ]
+    assert old.skipped in log[1][4]
+    # the old night's build is still there for whoever looks (its own figures)
+    with psycopg.connect(warehouse) as conn:
+        built = conn.execute("select max(local_date) from build.fct_daily_volume").fetchone()[0]
+        shown = conn.execute("select max(local_date) from marts.fct_daily_volume").fetchone()[0]
+    assert (built, shown) == (last_date(1), last_date(2))
+
+
+def test_republish_replaces_newer_marts_when_asked(warehouse):
+    night(warehouse, 2)
+    newer = marts_checksum(warehouse)
+    build_night(warehouse, 1)
+    result = publish(
+        warehouse, CFG, "night-1", as_of(0), as_of(1), passed("night-1"), republish=True
+    )
+    assert result.published and result.skipped is None
+    assert marts_checksum(warehouse) == result.checksums != newer
+    with psycopg.connect(warehouse) as conn:
+        shown = conn.execute("select max(local_date) from marts.fct_daily_volume").fetchone()[0]
+    assert shown == last_date(1)
+    # the marts now show night 1: night 2 publishes again without being asked
+    again = night(warehouse, 2)
+    assert again.published and marts_checksum(warehouse) == newer
+
+
+def test_rerun_of_the_published_night_publishes_the_same_marts(warehouse):
+    first = night(warehouse, 2)
+    again = night(warehouse, 2)  # same as-of: not older, so not skipped
+    assert again.published and again.checksum == first.checksum
+
+
+def test_a_second_demo_finds_its_nights_already_published(warehouse):
+    # `schoolcx demo` asks this before running: night 2 published, night 1 never (here), a
+    # skipped night does not count as published.
+    from schoolcx.runner import interval_end_for, published_nights
+
+    night(warehouse, 2)
+    night(warehouse, 1)  # skipped: older than night 2
+    assert interval_end_for(last_date(2)) == as_of(2)  # the fixture's nights are real nights
+    nights = [last_date(1), last_date(2), last_date(3)]
+    assert published_nights(warehouse, nights) == {last_date(2): str(last_date(2))}

@@ -99,3 +99,77 @@ def test_page_served_twice_within_one_page_is_deduplicated(warehouse):
     rec = LandingRecord("zendesk_tickets", "1", T0, {"id": 1})
     summary = _write(warehouse, [Page("tickets", [rec, rec], [], {"cursor": "x"})])
     assert (summary.inserted, summary.skipped) == (1, 1)
+
+
+def _bad_page(stream="responses", night_position="page 0"):
+    """One page with two bad records: one with an id, one without (an unparseable line)."""
+    return Page(
+        stream,
+        [],
+        [
+            QuarantinedRecord(
+                "rating_out_of_scale", '{"id": "R1", "q1": 9}', record_id="R1", field="q1"
+            ),
+            QuarantinedRecord("not_json", "<html>oops", position=night_position),
+        ],
+        {"cursor": "c1"},
+    )
+
+
+def test_a_bad_record_reread_by_a_later_night_is_quarantined_and_counted_once(warehouse):
+    # Night 1 reads the page; nights 2 and 3 re-read it (a lookback, a resumed file), from a
+    # different position in the stream: the same records, the same reasons.
+    first = _write(warehouse, [_bad_page()])
+    second = _write(warehouse, [_bad_page(night_position="page 3")])
+    third = _write(warehouse, [_bad_page(night_position="page 7")])
+    assert first.quarantined == {"rating_out_of_scale": 1, "not_json": 1}
+    assert second.quarantined == {} and third.quarantined == {}
+    with psycopg.connect(warehouse) as conn:
+        rows = conn.execute(
+            "select reason, record_id, source_position from quarantine.records order by reason"
+        ).fetchall()
+        counted = conn.execute(
+            "select records_quarantined from ops.extract_runs order by started_at"
+        ).fetchall()
+    assert rows == [("not_json", None, "page 0"), ("rating_out_of_scale", "R1", None)]
+    assert counted == [(2,), (0,), (0,)]
+
+
+def test_quarantine_key_keeps_distinct_reasons_fields_and_streams(warehouse):
+    page = Page(
+        "responses",
+        [],
+        [
+            QuarantinedRecord("rating_out_of_scale", "{}", record_id="R1", field="q1"),
+            QuarantinedRecord("rating_out_of_scale", "{}", record_id="R1", field="q2"),
+            QuarantinedRecord("unknown_question", "{}", record_id="R1", field="q1"),
+            QuarantinedRecord("not_json", "line a"),
+            QuarantinedRecord("not_json", "line b"),
+            QuarantinedRecord("not_json", "line b"),  # the same line twice in one page
+        ],
+        None,
+    )
+    summary = _write(warehouse, [page, Page("other", [], page.quarantined[:1], None)])
+    assert summary.quarantined == {"rating_out_of_scale": 3, "unknown_question": 1, "not_json": 2}
+
+
+def test_migration_0011_keeps_the_first_of_existing_repeats(warehouse):
+    from schoolcx.warehouse import migrate
+
+    # A warehouse from before the key: repeats already stored by earlier nights.
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("alter table quarantine.records drop constraint records_natural_key")
+        conn.execute("delete from ops.schema_migrations where version like '0011%'")
+        for batch in ("night-1", "night-2", "night-3"):
+            conn.execute(
+                "insert into quarantine.records (source_instance, stream, batch_id, record_id,"
+                " field, reason, raw_text) values ('s', 'r', %s, 'R1', null, 'bad', '{}'),"
+                " ('s', 'r', %s, null, null, 'not_json', 'x')",
+                (batch, batch),
+            )
+    assert migrate(warehouse) == ["0011_quarantine_key_publish_as_of.sql"]
+    with psycopg.connect(warehouse) as conn:
+        kept = conn.execute(
+            "select batch_id, reason from quarantine.records order by reason"
+        ).fetchall()
+    assert kept == [("night-1", "bad"), ("night-1", "not_json")]

@@ -9,6 +9,7 @@ from schoolcx.config import DeploymentConfig
 from schoolcx.connections import get_connection
 from schoolcx.connectors.base import ConnectorContext, ConnectorError, registry
 from schoolcx.load.raw_writer import LoadSummary, RawWriter
+from schoolcx.load.source_state import finish_reset, pending_reset
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +19,11 @@ def build_connector(
     source_name: str,
     run_id: str = "manual",
     warehouse_url: str | None = None,
+    start_date: dt.date | None = None,
 ):
     district, source = cfg.source(source_name)
+    if start_date is not None:  # `schoolcx source reset NAME --from DATE`
+        source = source.model_copy(update={"start_date": start_date})
     connectors = registry()
     if source.type not in connectors:
         raise ConnectorError(f"{source_name}: no connector available for type {source.type!r}")
@@ -42,15 +46,26 @@ def extract_source(
     run_id: str,
     until: dt.datetime,
     progress: bool = True,
+    progress_every: int = 20,  # pages between progress lines (`schoolcx extract`: every page)
 ) -> LoadSummary:
     """Extract one source incrementally up to `until` and load it; returns what happened."""
     district, source = cfg.source(source_name)
-    connector = build_connector(cfg, source_name, run_id, warehouse_url=url)
+    # After `schoolcx source reset`: the state is cleared; streams start at the reset's date.
+    reset = pending_reset(url, source.name)
+    start = reset.from_date if reset else None
+    if reset:
+        log.info("%s: reset pending, extracting from %s", source_name, start or source.start_date)
+    connector = build_connector(cfg, source_name, run_id, warehouse_url=url, start_date=start)
 
     def on_page(page, summary: LoadSummary) -> None:
-        if progress and summary.pages % 20 == 0:
+        if progress and summary.pages % progress_every == 0:
             log.info(
-                "%s: %d pages, %d records so far", source_name, summary.pages, summary.received
+                "%s: %d pages, %d records so far (%d new, %d quarantined)",
+                source_name,
+                summary.pages,
+                summary.received,
+                summary.inserted,
+                summary.quarantined_total,
             )
 
     with RawWriter(
@@ -62,5 +77,7 @@ def extract_source(
         on_page=on_page,
     ) as writer:
         summary = writer.write_pages(connector.pages(writer.state(), until))
+    if reset:
+        finish_reset(url, source.name, reset)
     log.info("%s", summary.line())
     return summary

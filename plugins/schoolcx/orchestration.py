@@ -11,6 +11,7 @@ import logging
 import os
 
 from schoolcx.paths import DBT_PROJECT_DIR, dbt_executable
+from schoolcx.runtime import dagrun_timeout, extract_timeout, task_timeout
 from schoolcx.settings import WAREHOUSE_CONN_ID
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,14 @@ DEFAULT_ARGS = {
     "owner": "schoolcx",
     "retries": 1,
     "retry_delay": dt.timedelta(minutes=5),
+    # A hung task is killed (and retried) instead of holding the night open; the deployment
+    # sets the limits in its environment (schoolcx.runtime).
+    "execution_timeout": task_timeout(),
 }
+# One source's extract attempt (a first night reads the whole history: longer than a task).
+EXTRACT_TIMEOUT = extract_timeout()
+# The whole run: with max_active_runs=1 a run that never ends would block every later night.
+DAGRUN_TIMEOUT = dagrun_timeout()
 
 
 def asset_uri(schema: str, table: str) -> str:

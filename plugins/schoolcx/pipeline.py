@@ -43,13 +43,13 @@ def current_config() -> DeploymentConfig:
     return load_config(config_path())
 
 
-def as_of_date(data_interval_start: dt.datetime) -> dt.date:
-    """The last local date a nightly run covers.
+def as_of_date(data_interval_end: dt.datetime, cfg: DeploymentConfig) -> dt.date:
+    """The as-of date a run reports: the last local date that has fully ended by the interval's
+    end in every configured district's time zone (schoolcx.asof; Honolulu and Anchorage lag
+    the mainland at 08:00 UTC)."""
+    from schoolcx.asof import run_as_of
 
-    Runs cover [D 08:00 UTC, D+1 08:00 UTC): by 08:00 UTC local day D is over in every US time
-    zone, so the run reports as of D.
-    """
-    return data_interval_start.astimezone(dt.UTC).date()
+    return run_as_of(data_interval_end, cfg.districts)
 
 
 def prepare(url: str, cfg: DeploymentConfig) -> list[str]:
@@ -160,11 +160,26 @@ def gate(url: str, cfg: DeploymentConfig, run_id: str, as_of: dt.datetime):
 
 
 def publish(
-    url: str, cfg: DeploymentConfig, run_id: str, start: dt.datetime, end: dt.datetime, gate_result
+    url: str,
+    cfg: DeploymentConfig,
+    run_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    gate_result,
+    republish: bool = False,
 ):
     from schoolcx.publish import publish as do_publish
 
-    return do_publish(url, cfg, run_id, start, end, gate_result)
+    return do_publish(
+        url,
+        cfg,
+        run_id,
+        start,
+        end,
+        gate_result,
+        as_of=as_of_date(end, cfg),
+        republish=republish,
+    )
 
 
 def report(url: str, cfg: DeploymentConfig, as_of: dt.date) -> str:
@@ -227,9 +242,20 @@ def publish_step(
     start: dt.datetime,
     end: dt.datetime,
     gate_result: dict,
+    republish: bool = False,
 ) -> dict:
+    """Publish; an older night than the published one is skipped unless `republish`."""
     from schoolcx.quality import GateResult
 
-    result = publish(url, cfg, run_id, start, end, GateResult.from_dict(gate_result))
-    log.info("published: %s", result)
+    result = publish(url, cfg, run_id, start, end, GateResult.from_dict(gate_result), republish)
+    log.info("%s: %s", result.skipped or "published", result)
     return result.to_dict()
+
+
+def report_step(url: str, cfg: DeploymentConfig, as_of: dt.date, published: dict) -> str | None:
+    """Write the report of a night that published; a skipped night has nothing of its own in
+    `marts` (they show a newer night), so it writes none."""
+    if not published.get("published"):
+        log.info("no report for %s: %s", as_of, published.get("skipped") or "not published")
+        return None
+    return report(url, cfg, as_of)

@@ -104,8 +104,38 @@ def logical_date_for(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(RUN_HOUR_UTC), tzinfo=dt.UTC)
 
 
-def run_range(start: dt.date, end: dt.date, full_refresh: bool = False) -> bool:
-    """Run the nightly DAG for each day from start to end; print progress and a summary."""
+def interval_end_for(day: dt.date) -> dt.datetime:
+    """The end of night `day`'s data interval (the manual run's logical date)."""
+    return logical_date_for(day)
+
+
+def published_nights(url: str, days: list[dt.date]) -> dict[dt.date, str]:
+    """Of `days`, the nights already published (night -> the as-of date it published)."""
+    import psycopg
+
+    from schoolcx.warehouse import migrate
+
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select data_interval_end, max(as_of_date) from ops.publish_log"
+            " where published and data_interval_end = any(%s) group by data_interval_end",
+            ([interval_end_for(d) for d in days],),
+        ).fetchall()
+    by_end = {end: as_of for end, as_of in rows}
+    return {d: str(by_end[interval_end_for(d)]) for d in days if interval_end_for(d) in by_end}
+
+
+def run_range(
+    start: dt.date,
+    end: dt.date,
+    full_refresh: bool = False,
+    republish: bool = False,
+    days: list[dt.date] | None = None,
+) -> bool:
+    """Run the nightly DAG for each day from start to end (or the given `days`); print progress
+    and a summary. A night older than the published marts loads raw, builds and records its
+    gate, but publishes only with `republish` (schoolcx.publish.wap)."""
     from schoolcx import pipeline
 
     ensure_hash_key()
@@ -117,12 +147,13 @@ def run_range(start: dt.date, end: dt.date, full_refresh: bool = False) -> bool:
     ensure_manifest(url)
     setup_airflow(url)
     dag = load_dag()
-    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    if days is None:
+        days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     results = []
     for n, day in enumerate(days, 1):
         print(f"[{n}/{len(days)}] nightly run for {day} ...", flush=True)
         started = time.monotonic()
-        conf = {"full_refresh": full_refresh and n == 1}
+        conf = {"full_refresh": full_refresh and n == 1, "republish": republish}
         dagrun = dag.test(logical_date=logical_date_for(day), run_conf=conf)
         state = str(getattr(dagrun, "state", "unknown"))
         seconds = time.monotonic() - started
@@ -145,13 +176,18 @@ def print_run_summary(url: str, results: list[tuple]) -> None:
                 (run_id,),
             ).fetchone()
             pub = conn.execute(
-                "select published, gate_passed, row_counts from ops.publish_log"
+                "select published, gate_passed, row_counts, as_of_date from ops.publish_log"
                 " where run_id = %s order by logged_at desc limit 1",
                 (run_id,),
             ).fetchone()
-            published = (
-                "published" if pub and pub[0] else "gate blocked" if pub else "not published"
-            )
+            if not pub:
+                published = "not published"
+            elif pub[0]:
+                published = f"published as of {pub[3]}"
+            elif pub[1]:
+                published = "not published: newer marts are published (--republish to replace)"
+            else:
+                published = "gate blocked"
             rows = sum((pub[2] or {}).values()) if pub and pub[0] else 0
             print(
                 f"  {day}  {state:<8} {seconds:5.0f}s  sources {ext[0]} "

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import httpx
 
 from schoolcx.connectors.base import ConnectorError
+from schoolcx.runtime import http_timeout
 
 
 class AuthError(ConnectorError):
@@ -93,7 +94,7 @@ class VendorClient:
         source: str,
         auth=None,
         headers: dict | None = None,
-        timeout: float = 30.0,
+        timeout: float | None = None,  # seconds; default SCHOOLCX_HTTP_TIMEOUT_SECONDS (30)
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -110,7 +111,10 @@ class VendorClient:
         self.requests = 0
         self.retries = 0
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), auth=auth, headers=headers or {}, timeout=timeout
+            base_url=base_url.rstrip("/"),
+            auth=auth,
+            headers=headers or {},
+            timeout=http_timeout() if timeout is None else timeout,
         )
 
     def close(self) -> None:

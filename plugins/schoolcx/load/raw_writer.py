@@ -136,24 +136,7 @@ class RawWriter:
         with conn.transaction():
             for table, records in by_table.items():
                 inserted += self._copy_table(conn, table, records)
-            if page.quarantined:
-                with conn.cursor().copy(
-                    "copy quarantine.records (source_instance, stream, batch_id,"
-                    " source_position, record_id, field, reason, raw_text) from stdin"
-                ) as copy:
-                    for q in page.quarantined:
-                        copy.write_row(
-                            (
-                                self.source_instance,
-                                page.stream,
-                                self.batch_id,
-                                q.position,
-                                q.record_id,
-                                q.field,
-                                q.reason,
-                                q.raw_text.replace("\x00", ""),
-                            )
-                        )
+            new_quarantined = self._quarantine(conn, page) if page.quarantined else []
             if page.state is not None:
                 conn.execute(
                     "insert into ops.extract_state (source_instance, stream, state, updated_at)"
@@ -166,7 +149,7 @@ class RawWriter:
             s.received += len(page.records)
             s.inserted += inserted
             s.skipped += len(page.records) - inserted
-            s.quarantined.update(q.reason for q in page.quarantined)
+            s.quarantined.update(new_quarantined)  # a record already quarantined counts once
             conn.execute(
                 "update ops.extract_runs set pages = %s, records_loaded = %s,"
                 " records_quarantined = %s where batch_id = %s",
@@ -174,6 +157,51 @@ class RawWriter:
             )
         if self.on_page:
             self.on_page(page, self.summary)
+
+    def _quarantine(self, conn: psycopg.Connection, page: Page) -> list[str]:
+        """Quarantine the page's bad records; the reasons of those not quarantined before.
+
+        quarantine.records has a natural key (source_instance, stream, record identity,
+        reason, field; migration 0011): a record re-read by a later night (a lookback, a
+        resumed file) or twice in one page is kept once, with the batch that first saw it.
+        """
+        cur = conn.cursor()
+        cur.execute(
+            "create temp table if not exists _quarantine_landing"
+            " (like quarantine.records including defaults including generated)"
+            " on commit delete rows"
+        )
+        with cur.copy(
+            "copy _quarantine_landing (quarantine_id, source_instance, stream, batch_id,"
+            " source_position, record_id, field, reason, raw_text) from stdin"
+        ) as copy:
+            for n, q in enumerate(page.quarantined):
+                copy.write_row(
+                    (
+                        n,  # order within the page: the first of two copies is kept
+                        self.source_instance,
+                        page.stream,
+                        self.batch_id,
+                        q.position,
+                        q.record_id,
+                        q.field,
+                        q.reason,
+                        q.raw_text.replace("\x00", ""),
+                    )
+                )
+        cols = "source_instance, stream, batch_id, source_position, record_id, field, reason"
+        # distinct on the key: a page repeating a record would otherwise conflict with itself;
+        # then in page order, so quarantine_id follows the order the records came in
+        cur.execute(
+            f"insert into quarantine.records ({cols}, raw_text)"
+            f" select {cols}, raw_text from ("
+            f"  select distinct on (source_instance, stream, record_identity, reason, field)"
+            f"  {cols}, raw_text, quarantine_id as page_order from _quarantine_landing"
+            "   order by source_instance, stream, record_identity, reason, field, quarantine_id"
+            " ) as first_copies order by page_order"
+            " on conflict on constraint records_natural_key do nothing returning reason"
+        )
+        return [r[0] for r in cur.fetchall()]
 
     def _copy_table(self, conn: psycopg.Connection, table: str, records: list) -> int:
         cur = conn.cursor()

@@ -14,6 +14,11 @@ one, never a mix, a missing table or a half-filled one:
 
 `build` keeps its tables: facts there are incremental. Dead tuples left by the DELETE are
 autovacuum's; the published tables are analysed after the commit.
+
+Publishing never moves `marts` backwards: a run whose as-of date is older than the one
+published (a backfill of an old interval, a rerun of an old night) leaves `marts` as they are
+and logs "skipped: ..." unless asked explicitly (`republish`, `schoolcx run --republish`). Its
+raw data, build and gate result still land; only the published marts stay on the newer night.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ class PublishResult:
     checksum: str | None = None
     blocked_by: list[str] = field(default_factory=list)  # failed critical expectations
     recreated: list[str] = field(default_factory=list)  # marts created or re-created
+    as_of: str | None = None  # ISO date this run reports as of
+    skipped: str | None = None  # why a passing run did not publish (newer marts published)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,7 +68,8 @@ class GateBlocked(RuntimeError):
 
 
 def raise_if_blocked(result: PublishResult) -> PublishResult:
-    if not result.published:
+    """Raise when the gate blocked the run; a run skipped for newer marts is not an error."""
+    if not result.published and not result.gate_passed:
         raise GateBlocked(
             "quality gate blocked publication; failed expectations: " + ", ".join(result.blocked_by)
         )
@@ -75,21 +83,51 @@ def publish(
     data_interval_start: dt.datetime,
     data_interval_end: dt.datetime,
     gate_result: GateResult | dict,
+    *,
+    as_of: dt.date | None = None,
+    republish: bool = False,
 ) -> PublishResult:
     """Publish `build` into `marts` if the gate passed; log the attempt in ops.publish_log.
 
     A failed gate changes nothing in `marts`; the result names the failed critical
-    expectations (the caller raises, e.g. with raise_if_blocked).
+    expectations (the caller raises, e.g. with raise_if_blocked). A passing run whose `as_of`
+    is older than the published marts' changes nothing either, unless `republish`; the result
+    says why in `skipped`. `as_of` defaults to the UTC date of the interval's start.
     """
     gate = gate_result if isinstance(gate_result, GateResult) else GateResult.from_dict(gate_result)
+    as_of = as_of or data_interval_start.astimezone(dt.UTC).date()
     if not gate.passed:
-        return record_blocked(url, run_id, gate, data_interval_start, data_interval_end)
+        return record_blocked(url, run_id, gate, data_interval_start, data_interval_end, as_of)
 
     checksums: dict[str, str] = {}
     counts: dict[str, int] = {}
     recreated: list[str] = []
     with psycopg.connect(url) as conn:
         conn.execute("select pg_advisory_xact_lock(%s)", (PUBLISH_LOCK,))
+        # Read under the lock: two runs publishing at once see each other's as-of.
+        newer = published_as_of(conn)
+        if newer is not None and newer > as_of and not republish:
+            reason = f"skipped: published as-of {newer} is newer than this run's {as_of}"
+            _log(
+                conn,
+                run_id,
+                data_interval_start,
+                data_interval_end,
+                as_of,
+                published=False,
+                gate_passed=True,
+                counts={},
+                checksum=None,
+                detail=json.dumps({"skipped": reason, "republish": False}),
+            )
+            log.warning("run %s not published: %s (republish to replace)", run_id, reason)
+            return PublishResult(
+                run_id=run_id,
+                published=False,
+                gate_passed=True,
+                as_of=as_of.isoformat(),
+                skipped=reason,
+            )
         for mart in MARTS:
             if _replace(conn, mart):
                 recreated.append(mart)
@@ -103,6 +141,7 @@ def publish(
             run_id,
             data_interval_start,
             data_interval_end,
+            as_of,
             published=True,
             gate_passed=True,
             counts=counts,
@@ -112,6 +151,8 @@ def publish(
                     "checksums": checksums,
                     "recreated": recreated,
                     "warnings": [o.name for o in gate.warnings],
+                    # replaced newer marts on purpose
+                    "republish": bool(republish and newer is not None and newer > as_of),
                 }
             ),
         )
@@ -125,7 +166,16 @@ def publish(
         checksums=checksums,
         checksum=total,
         recreated=recreated,
+        as_of=as_of.isoformat(),
     )
+
+
+def published_as_of(conn: psycopg.Connection) -> dt.date | None:
+    """The as-of date of what `marts` shows now: the last successful publish's."""
+    row = conn.execute(
+        "select as_of_date from ops.publish_log where published order by logged_at desc limit 1"
+    ).fetchone()
+    return row[0] if row else None
 
 
 def record_blocked(
@@ -134,6 +184,7 @@ def record_blocked(
     gate_result: GateResult,
     data_interval_start: dt.datetime | None = None,
     data_interval_end: dt.datetime | None = None,
+    as_of: dt.date | None = None,
 ) -> PublishResult:
     """Log a publish attempt that the gate blocked; `marts` is not touched."""
     blocked = [o.name for o in gate_result.critical_failures]
@@ -151,6 +202,7 @@ def record_blocked(
             run_id,
             data_interval_start,
             data_interval_end,
+            as_of,
             published=False,
             gate_passed=False,
             counts={},
@@ -158,7 +210,13 @@ def record_blocked(
             detail=detail,
         )
     log.warning("run %s not published; gate failed: %s", run_id, ", ".join(blocked))
-    return PublishResult(run_id=run_id, published=False, gate_passed=False, blocked_by=blocked)
+    return PublishResult(
+        run_id=run_id,
+        published=False,
+        gate_passed=False,
+        blocked_by=blocked,
+        as_of=as_of.isoformat() if as_of else None,
+    )
 
 
 def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
@@ -204,6 +262,7 @@ def _log(
     run_id: str,
     start: dt.datetime | None,
     end: dt.datetime | None,
+    as_of: dt.date | None,
     *,
     published: bool,
     gate_passed: bool,
@@ -213,9 +272,9 @@ def _log(
 ) -> None:
     conn.execute(
         "insert into ops.publish_log (run_id, data_interval_start, data_interval_end,"
-        " published, gate_passed, row_counts, checksum, detail)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (run_id, start, end, published, gate_passed, json.dumps(counts), checksum, detail),
+        " as_of_date, published, gate_passed, row_counts, checksum, detail)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (run_id, start, end, as_of, published, gate_passed, json.dumps(counts), checksum, detail),
     )
 
 
