@@ -1,0 +1,144 @@
+"""Freshdesk paging while the vendor changes records: nothing a concurrent update moves is lost.
+
+Page-number paging over a list ordered by updated_at shifts when a ticket already read is
+updated (it moves to the end): the ticket after it slides onto the page already read. These
+tests play that against the emulator (its `after_page` hook changes the World between two page
+requests) and check that what landed equals a clean extract of the final state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import psycopg
+import pytest
+
+from schoolcx.connectors.base import ConnectorError
+from schoolcx.connectors.freshdesk import FreshdeskConnector
+from schoolcx.sandbox.demo.world import Event
+from schoolcx.sandbox.emulators import freshdesk as fd_emulator
+from tests.test_freshdesk import (
+    AGENT,
+    FAST,
+    SOURCE,
+    UNTIL,
+    _ids,
+    _ticket,
+    at,
+    extract,
+    make_ctx,
+    make_world,
+)
+
+
+def latest(url: str, table: str) -> dict[str, dict]:
+    """source_id -> payload of the latest landed version."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            f"select distinct on (source_id) source_id, payload from raw.{table}"
+            " order by source_id, updated_at desc"
+        ).fetchall()
+    return dict(rows)
+
+
+def clean(records: list[dict]) -> dict[str, dict]:
+    """A clean extract of the final state, as it would land (JSON round trip)."""
+    return {str(r["id"]): json.loads(json.dumps(r)) for r in records}
+
+
+@pytest.fixture
+def world():
+    return make_world()
+
+
+@pytest.fixture
+def fd(world):
+    with fd_emulator.serve(world, [SOURCE]) as running:
+        yield running
+
+
+def _once(kind: str, when, change):
+    """An after_page hook that runs `change` once, after the first `kind` page `when` accepts."""
+    done = []
+
+    def hook(served_kind, _req, records):
+        if not done and served_kind == kind and when(records):
+            done.append(True)
+            change()
+
+    return hook
+
+
+def test_ticket_updated_between_pages_hides_no_other_ticket(warehouse, world, fd):
+    """per_page=1, one 120-day window: after page 1 (ticket 1) is served, ticket 1 is updated.
+    Page-number paging would then serve ticket 3 as page 2: ticket 2 would never be read."""
+    t1 = world.interactions[0]
+    fd.after_page = _once(
+        "tickets",
+        lambda records: [r["id"] for r in records] == [1],
+        lambda: t1.events.append(Event(at(11, 29, 12), "agent_note", AGENT, None, next(_ids))),
+    )
+    extract(warehouse, fd, UNTIL, per_page=1, window_days=120)
+    final = fd_emulator.render(world, SOURCE)
+    assert latest(warehouse, "freshdesk_tickets") == clean(final["tickets"])
+    assert latest(warehouse, "freshdesk_conversations") == clean(final["conversations"])
+
+
+def test_conversation_deleted_between_pages_hides_no_other_one(warehouse, world, fd):
+    """Ticket 3 has four conversations; after its first page, the first one is deleted: the
+    second slides onto page 1, already read."""
+    t3 = world.interactions[2]
+    first = next(e for e in sorted(t3.events, key=lambda e: e.at) if e.kind == "requester_reply")
+    fd.after_page = _once(
+        "tickets/3/conversations",
+        lambda records: bool(records),
+        lambda: t3.events.remove(first),
+    )
+    extract(warehouse, fd, UNTIL, per_page=1)
+    final = clean(fd_emulator.render(world, SOURCE)["conversations"])
+    landed = latest(warehouse, "freshdesk_conversations")
+    # every conversation of the final state landed as it is (the deleted one stays in raw: it
+    # was read before it was deleted)
+    assert {k: landed.get(k) for k in final} == final
+
+
+def test_rating_updated_between_pages_hides_no_other_rating(warehouse, world, fd):
+    """Ratings are listed by id: an updated rating keeps its place, so nothing shifts."""
+    world.interactions.append(_ticket(7, at(11, 26), [], ratings=[fd_emulator_rating(at(11, 27))]))
+    t1 = world.interactions[0]
+    fd.after_page = _once(
+        "surveys/satisfaction_ratings",
+        lambda records: bool(records),
+        lambda: t1.ratings.append(fd_emulator_rating(at(11, 28))),
+    )
+    extract(warehouse, fd, UNTIL, per_page=1)
+    final = clean(fd_emulator.render(world, SOURCE)["satisfaction_ratings"])
+    landed = latest(warehouse, "freshdesk_satisfaction_ratings")
+    assert {k: landed.get(k) for k in final} == final
+
+
+def fd_emulator_rating(when: dt.datetime):
+    from schoolcx.sandbox.demo.world import Rating
+
+    return Rating(when, "1-5", 5)
+
+
+def test_more_pages_in_one_second_than_the_cap_stops_with_a_clear_error(warehouse, world):
+    """Three tickets updated in the same second, page_cap=2 and per_page=1 (Freshdesk's 300 x
+    100): a resumed window can never get past that second. The connector must say so, naming
+    the source, the connection and the window, instead of asking for the same pages forever."""
+    second = at(11, 20, 10)
+    for tid in (11, 12, 13):
+        world.interactions.append(_ticket(tid, at(11, 19), [(second, "agent_note", AGENT, None)]))
+    with fd_emulator.serve(world, [SOURCE], page_cap=2) as running:
+        connector = FreshdeskConnector(
+            make_ctx(running, per_page=1), policy=FAST, sleep=lambda s: None, streams=("tickets",)
+        )
+        state = {"tickets": {"updated_since": "2025-11-20T10:00:00Z"}}
+        with pytest.raises(ConnectorError) as err:
+            for n, _page in enumerate(connector.pages(state, UNTIL)):
+                assert n < 60, "the connector keeps asking for the same pages"
+    message = str(err.value)
+    assert SOURCE in message and "fd_d2" in message
+    assert "2025-11-20T10:00:00Z" in message  # the second that cannot be passed
