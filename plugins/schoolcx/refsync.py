@@ -26,6 +26,7 @@ REF_TABLES = (
     "schools",
     "school_enrollment",
     "unit_mappings",
+    "source_value_maps",
     "survey_items",
 )
 
@@ -66,6 +67,19 @@ def _survey_options(source) -> tuple:
         return (None, None, None, None, None)
     scale = opts.rating_scale or (None, None)
     return (opts.kind, opts.interaction_ref_question, opts.rating_question, scale[0], scale[1])
+
+
+def _value_maps(source) -> list[tuple]:
+    """ref.source_value_maps (migration 0008): channel_map and a Freshdesk status_map, keys
+    trimmed and lower-cased (staging compares them with the vendor's code and label)."""
+    maps = {"channel": source.channel_map}
+    if source.type == "freshdesk":
+        maps["status"] = source.opts.status_map
+    return [
+        (source.name, field, key.strip().lower(), value)
+        for field, mapping in maps.items()
+        for key, value in mapping.items()
+    ]
 
 
 def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]]:
@@ -128,6 +142,7 @@ def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]
                     rows["unit_mappings"] += [
                         (s.name, unit_type, mapping.field, k, v) for k, v in mapping.values.items()
                     ]
+            rows["source_value_maps"] += _value_maps(s)
             for qid, code in (getattr(opts, "item_map", None) or {}).items():
                 rows["survey_items"].append((s.name, qid, code))
     return rows
