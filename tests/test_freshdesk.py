@@ -293,7 +293,8 @@ def test_incremental_run_lands_exactly_the_new_versions(warehouse, world, fd):
     assert after["freshdesk_tickets"] - first["freshdesk_tickets"] == 2
     assert after["freshdesk_conversations"] - first["freshdesk_conversations"] == 1
     assert after["freshdesk_contacts"] - first["freshdesk_contacts"] == 1
-    assert summary.inserted == 4
+    assert after["freshdesk_ticket_fields"] - first["freshdesk_ticket_fields"] == 4  # snapshot
+    assert summary.inserted == 4 + 4
 
 
 def test_crash_between_pages_then_resume_lands_exact_counts(warehouse, world, fd):

@@ -351,24 +351,24 @@ class FreshdeskConnector:
     def _ticket_fields(self, client, state, until) -> Iterator[Page]:
         """The whole list each run (not paged): its `status` field lists the account's custom
         statuses, which tickets are checked against; staging reads the labels of custom sources
-        and statuses from what lands here."""
+        and statuses from what lands here. The list is landed as a snapshot versioned `until`:
+        nothing promises that a field's updated_at moves when a choice is added or relabelled,
+        and a version keyed on it would then never land again (a few rows a night)."""
         path = "/api/v2/ticket_fields"
         rows = self._rows(self._get(client, path, None), path)
         page = Page("ticket_fields")
         for i, rec in enumerate(rows):
             position = f"ticket_fields #{i}"
-            problem = check_record(rec, ("updated_at",))
+            problem = check_record(rec, ())
             if problem:
                 self._quarantine(page, problem, rec, position)
                 continue
             self._learn_codes(rec)
-            updated = parse_time(rec["updated_at"])
-            if updated <= until:
-                page.records.append(
-                    LandingRecord(
-                        "freshdesk_ticket_fields", str(rec["id"]), updated, rec, position=position
-                    )
+            page.records.append(
+                LandingRecord(
+                    "freshdesk_ticket_fields", str(rec["id"]), until, rec, position=position
                 )
+            )
         self.status_codes = self.status_codes or set(STATUS_CODES)
         page.state = {"synced_through": until.isoformat()}
         yield page
