@@ -189,7 +189,9 @@ class FreshdeskConnector:
 
     def pages(self, state: dict[str, dict[str, Any]], until: dt.datetime) -> Iterator[Page]:
         if until.tzinfo is None:
-            raise ConnectorError(f"{self.name}: `until` must be timezone-aware")
+            raise ConnectorError(
+                f"{self.name} (connection {self._conn_id}): `until` must be timezone-aware"
+            )
         with self._client() as client:
             for stream in self.streams:
                 yield from getattr(self, f"_{stream}")(client, state.get(stream) or {}, until)
@@ -510,7 +512,9 @@ class FreshdeskConnector:
                 if n >= MAX_PAGES:
                     raise self._cannot_pass(key, since, end)
             if seen == previous:
-                page = Page("tickets", state={"updated_since": iso(key + dt.timedelta(seconds=1))})
+                # everything up to the end of that second is loaded (never past the window)
+                after = min(key + dt.timedelta(seconds=1), end)
+                page = Page("tickets", state={"updated_since": iso(after)})
                 yield page
                 return
             previous = seen
