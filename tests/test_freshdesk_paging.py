@@ -166,3 +166,49 @@ def test_ticket_leaving_a_crowded_second_while_it_is_paged_hides_no_other(wareho
         extract(warehouse, running, UNTIL, per_page=2, window_days=120)
         final = fd_emulator.render(world, SOURCE)
     assert latest(warehouse, "freshdesk_tickets") == clean(final["tickets"])
+
+
+def test_a_tickets_page_served_again_for_the_next_request_loses_nothing(warehouse, world, fd):
+    """A cache or proxy answers a tickets request with the previous answer (the chaos suite's
+    "page served twice"): the 7-day windows holding ticket 2 (Sep 22) and after ticket 3 (Oct
+    9) get the answer of the window before. updated_since has no upper bound, so that answer
+    still holds the tickets past the key: read by key, nothing is lost."""
+    ranges = [("2025-09-15", "2025-09-23"), ("2025-10-09T09", "2025-10-20")]
+    last, repeated = {}, set()
+    handle = fd.server.handle
+
+    def repeating(req):
+        if not req.path.endswith("/api/v2/tickets"):
+            return handle(req)
+        since = req.arg("updated_since") or ""
+        due = [n for n, (lo, hi) in enumerate(ranges) if lo < since < hi and n not in repeated]
+        if due and "resp" in last:
+            repeated.add(due[0])
+            return last["resp"]
+        last["resp"] = handle(req)
+        return last["resp"]
+
+    fd.server.handle = repeating
+    extract(warehouse, fd, UNTIL)
+    final = fd_emulator.render(world, SOURCE)
+    print("REPEATED", repeated, [r["id"] for r in final["tickets"]])
+    assert len(repeated) == 2
+    assert latest(warehouse, "freshdesk_tickets") == clean(final["tickets"])
+
+
+def test_tickets_pages_served_in_reverse_order_lose_nothing(warehouse, world, fd):
+    """Every tickets page comes with its records reversed (the chaos suite's "reordered
+    pages"). A page of a 7-day window then starts with tickets of later windows: stopping at
+    the first of them would skip the window's own tickets behind it."""
+    handle = fd.server.handle
+
+    def reversed_pages(req):
+        resp = handle(req)
+        if req.path.endswith("/api/v2/tickets") and resp.status == 200:
+            resp.body = json.dumps(json.loads(resp.body)[::-1]).encode()
+        return resp
+
+    fd.server.handle = reversed_pages
+    extract(warehouse, fd, UNTIL)
+    final = fd_emulator.render(world, SOURCE)
+    assert latest(warehouse, "freshdesk_tickets") == clean(final["tickets"])

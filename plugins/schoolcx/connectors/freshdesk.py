@@ -432,19 +432,14 @@ class FreshdeskConnector:
         key = second(since)
         carry: set[tuple[str, str]] = set()  # tickets of second `key` already yielded
         while True:
-            response = self._get(
-                client,
-                "/api/v2/tickets",
-                {**self._ticket_query(key), "page": 1, "per_page": self.opts.per_page},
-            )
-            rows = self._rows(response, "/api/v2/tickets")
-            more = bool(response.links.get("next", {}).get("url"))
+            rows, more = self._key_page(client, key)
             page, beyond, newest = Page("tickets"), False, key
             for i, rec in enumerate(rows):
                 updated = parse_time(rec.get("updated_at")) if isinstance(rec, dict) else None
                 if updated is not None and updated > end:
-                    beyond = True  # ordered by updated_at: the rest belongs to later windows
-                    break
+                    # for a later window (not `break`: nothing here relies on the page's order)
+                    beyond = True
+                    continue
                 if updated is not None:
                     newest = max(newest, second(updated))
                 if ticket_key(rec) in carry:
@@ -467,6 +462,18 @@ class FreshdeskConnector:
                 carry |= {ticket_key(r) for r in rows if ticket_second(r) == key}
                 yield from self._ticket_second(client, key, since, end, carry)
                 key, carry = key + dt.timedelta(seconds=1), set()
+
+    def _key_page(self, client: VendorClient, key: dt.datetime) -> tuple[list, bool]:
+        """Page 1 of the tickets updated since `key`: (rows, more). updated_since has no upper
+        bound, so a page served again for a later key (a cache, a proxy) still holds every
+        ticket past that key up to a full page: the key logic reads it like any page."""
+        response = self._get(
+            client,
+            "/api/v2/tickets",
+            {**self._ticket_query(key), "page": 1, "per_page": self.opts.per_page},
+        )
+        rows = self._rows(response, "/api/v2/tickets")
+        return rows, bool(response.links.get("next", {}).get("url"))
 
     def _ticket_second(
         self,
@@ -495,8 +502,8 @@ class FreshdeskConnector:
                 page, stop = Page("tickets"), False
                 for i, rec in enumerate(rows):
                     if ticket_second(rec) is not None and ticket_second(rec) > key:
-                        stop = True
-                        break
+                        stop = True  # past the second; the key reads it
+                        continue
                     k = ticket_key(rec)
                     seen.add(k)
                     if k not in emitted:
