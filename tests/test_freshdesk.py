@@ -496,3 +496,45 @@ def test_custom_status_lands_unknown_codes_are_quarantined_with_the_code(warehou
     ]
     assert landed == ("6",)
     assert [f[0] for f in fields] == ["cf_topic", "source", "status", "priority"]
+
+
+def test_tickets_alone_read_the_account_statuses_or_quarantine_custom_ones(warehouse, world, fd):
+    """Run with the tickets stream only, the connector still reads ticket fields to know the
+    account's statuses; where they cannot be read (a 404 here), a custom status is quarantined
+    with its code, never read as open."""
+    from schoolcx.sandbox.emulators.http_base import Response
+
+    fd.add_raw(
+        SOURCE,
+        "tickets",
+        {
+            "id": 930,
+            "created_at": "2025-11-02T00:00:00Z",
+            "updated_at": "2025-11-02T10:00:00Z",
+            "status": 6,
+            "priority": 2,
+            "source": 2,
+            "stats": {},
+        },
+    )
+
+    def extract_tickets(url):
+        ctx = make_ctx(fd)
+        connector = FreshdeskConnector(ctx, policy=FAST, sleep=lambda s: None, streams=("tickets",))
+        with RawWriter(
+            url, source_instance=SOURCE, source_type="freshdesk", district_id="1700002", run_id="t"
+        ) as writer:
+            return writer.write_pages(connector.pages(writer.state(), UNTIL))
+
+    assert extract_tickets(warehouse).quarantined_total == 0  # status 6 is listed
+    handle = fd.server.handle
+    fd.server.handle = lambda req: (
+        Response.json({"description": "not found"}, status=404)
+        if req.path.endswith("/ticket_fields")
+        else handle(req)
+    )
+    # updated within the restart overlap of the next run
+    late = {**fd.extra[SOURCE]["tickets"][0], "id": 931, "updated_at": "2025-11-30T22:58:00Z"}
+    fd.add_raw(SOURCE, "tickets", late)
+    summary = extract_tickets(warehouse)
+    assert summary.quarantined == {"unknown_status_code": 1}

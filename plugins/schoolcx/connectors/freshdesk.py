@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -49,6 +50,7 @@ from schoolcx.connectors.base import (
 )
 from schoolcx.connectors.http import RetryPolicy, VendorClient, parsed_json
 
+log = logging.getLogger(__name__)
 UTC = dt.UTC
 MAX_PAGES = 300  # Freshdesk's documented cap on list pages
 MAX_PASSES = 5  # reads of a list paged by number until two agree (see _stable_list)
@@ -400,9 +402,16 @@ class FreshdeskConnector:
     # ---- tickets in windows, with their conversations ---------------------------------
     def _tickets(self, client, state, until) -> Iterator[Page]:
         if self.status_codes is None:
-            # run without the ticket_fields stream: read the account's statuses all the same
-            for _page in self._ticket_fields(client, {}, until):
-                pass
+            # run without the ticket_fields stream: read the account's statuses all the same;
+            # if they cannot be read, custom statuses are quarantined (counted), never guessed
+            try:
+                for _page in self._ticket_fields(client, {}, until):
+                    pass
+            except ConnectorError as exc:
+                log.warning(
+                    "%s: ticket fields not read (%s); built-in statuses only", self.name, exc
+                )
+                self.status_codes = set(STATUS_CODES)
         loaded = min(parse_time(state.get("updated_since")) or self.start, until)
         since = loaded - OVERLAP if "updated_since" in state else loaded
         window = dt.timedelta(days=self.opts.window_days)
