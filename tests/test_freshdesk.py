@@ -34,6 +34,7 @@ TABLES = (
     "freshdesk_contacts",
     "freshdesk_satisfaction_ratings",
     "freshdesk_surveys",
+    "freshdesk_ticket_fields",
 )
 
 
@@ -269,7 +270,7 @@ def test_full_load_lands_every_stream_in_the_contract_shape(warehouse, world, fd
         assert ratings == [("102",), ("103",)]
         state = read_state(conn, SOURCE)
     assert state["tickets"] == {"updated_since": "2025-11-30T23:00:00Z"}
-    assert set(state) == {"surveys", "satisfaction_ratings", "contacts", "tickets"}
+    assert set(state) == {"surveys", "satisfaction_ratings", "contacts", "ticket_fields", "tickets"}
 
 
 def test_rerun_is_idempotent(warehouse, fd):
@@ -292,7 +293,8 @@ def test_incremental_run_lands_exactly_the_new_versions(warehouse, world, fd):
     assert after["freshdesk_tickets"] - first["freshdesk_tickets"] == 2
     assert after["freshdesk_conversations"] - first["freshdesk_conversations"] == 1
     assert after["freshdesk_contacts"] - first["freshdesk_contacts"] == 1
-    assert summary.inserted == 4
+    assert after["freshdesk_ticket_fields"] - first["freshdesk_ticket_fields"] == 4  # snapshot
+    assert summary.inserted == 4 + 4
 
 
 def test_crash_between_pages_then_resume_lands_exact_counts(warehouse, world, fd):
@@ -334,23 +336,21 @@ def test_truncated_page_is_fetched_again(warehouse, world):
     assert counts(warehouse) == expected_counts(world)
 
 
-def test_window_is_cut_at_the_page_cap_and_nothing_is_lost(warehouse, world):
-    """page_cap=2 with per_page=1 plays Freshdesk's 300 x 100: one 120-day window holds six
-    tickets, so it must be cut at the cap and continued from the newest ticket loaded."""
+def test_paging_by_key_never_reaches_the_page_cap(warehouse, world):
+    """page_cap=2 with per_page=2 plays Freshdesk's 300 x 100: one 120-day window holds six
+    tickets, more than two pages. Paged by key (page 1 of updated_since = the newest second
+    read), the window never asks for page 2, let alone the refused page 3, and loses nothing."""
     with fd_emulator.serve(world, [SOURCE], page_cap=2) as running:
-        summary = extract(warehouse, running, UNTIL, per_page=1, window_days=120)
+        extract(warehouse, running, UNTIL, per_page=2, window_days=120)
         lists = [
             (parse_qs(urlsplit(p).query), s)
             for _m, p, s in running.server.requests
             if urlsplit(p).path.endswith("/api/v2/tickets")
         ]
     assert counts(warehouse) == expected_counts(world)
-    refused = [q for q, s in lists if s == 400]
-    assert refused and all(q["page"] == ["3"] for q in refused)
-    assert all(int(q.get("page", ["1"])[0]) <= 3 for q, _s in lists)
-    starts = [q["updated_since"][0] for q, _s in lists if "updated_since" in q]
-    assert len(set(starts)) >= 3 and starts == sorted(starts)  # windows move forward
-    assert summary.skipped > 0  # the overlap re-read tickets; the raw key dropped them
+    assert all(s == 200 and q["page"] == ["1"] for q, s in lists)
+    starts = [q["updated_since"][0] for q, _s in lists]
+    assert starts == sorted(starts) and len(set(starts)) >= 5  # the key moves forward
 
 
 def test_bad_records_are_quarantined_with_reason_and_field(warehouse, world, fd):
@@ -380,6 +380,8 @@ def test_bad_records_are_quarantined_with_reason_and_field(warehouse, world, fd)
             "id": 901,
             "created_at": "2025-11-02T00:00:00Z",
             "updated_at": "2025-11-03T10:00:00Z",
+            "status": 2,
+            "priority": 1,
             "new_field": [1],
             "stats": {"first_responded_at": None},
         },
@@ -460,3 +462,79 @@ def test_low_rate_limit_budget_slows_the_connector_down(warehouse, world):
     assert connector.pauses and slept == connector.pauses
     assert all(0 < p <= 30 for p in slept)
     assert counts(warehouse) == expected_counts(world)
+
+
+def test_custom_status_lands_unknown_codes_are_quarantined_with_the_code(warehouse, world, fd):
+    """Status 6 is listed by ticket_fields (a custom status): it lands. Status 9 is not listed
+    and priority 7 is no Freshdesk priority: quarantined with reason, field and the record
+    (which holds the code), never read as open / normal."""
+    base = {
+        "created_at": "2025-11-02T00:00:00Z",
+        "updated_at": "2025-11-02T10:00:00Z",
+        "source": 2,
+        "stats": {},
+    }
+    fd.add_raw(SOURCE, "tickets", {**base, "id": 910, "status": 6, "priority": 2})
+    fd.add_raw(SOURCE, "tickets", {**base, "id": 911, "status": 9, "priority": 2})
+    fd.add_raw(SOURCE, "tickets", {**base, "id": 912, "status": 2, "priority": 7})
+    summary = extract(warehouse, fd, UNTIL)
+    assert summary.quarantined == {"unknown_status_code": 1, "unknown_priority_code": 1}
+    with psycopg.connect(warehouse) as conn:
+        rows = conn.execute(
+            "select record_id, reason, field, raw_text::jsonb ->> field from quarantine.records"
+            " order by record_id"
+        ).fetchall()
+        landed = conn.execute(
+            "select payload ->> 'status' from raw.freshdesk_tickets where source_id = '910'"
+        ).fetchone()
+        fields = conn.execute(
+            "select payload ->> 'name' from raw.freshdesk_ticket_fields order by source_id"
+        ).fetchall()
+    assert rows == [
+        ("911", "unknown_status_code", "status", "9"),
+        ("912", "unknown_priority_code", "priority", "7"),
+    ]
+    assert landed == ("6",)
+    assert [f[0] for f in fields] == ["cf_topic", "source", "status", "priority"]
+
+
+def test_tickets_alone_read_the_account_statuses_or_quarantine_custom_ones(warehouse, world, fd):
+    """Run with the tickets stream only, the connector still reads ticket fields to know the
+    account's statuses; where they cannot be read (a 404 here), a custom status is quarantined
+    with its code, never read as open."""
+    from schoolcx.sandbox.emulators.http_base import Response
+
+    fd.add_raw(
+        SOURCE,
+        "tickets",
+        {
+            "id": 930,
+            "created_at": "2025-11-02T00:00:00Z",
+            "updated_at": "2025-11-02T10:00:00Z",
+            "status": 6,
+            "priority": 2,
+            "source": 2,
+            "stats": {},
+        },
+    )
+
+    def extract_tickets(url):
+        ctx = make_ctx(fd)
+        connector = FreshdeskConnector(ctx, policy=FAST, sleep=lambda s: None, streams=("tickets",))
+        with RawWriter(
+            url, source_instance=SOURCE, source_type="freshdesk", district_id="1700002", run_id="t"
+        ) as writer:
+            return writer.write_pages(connector.pages(writer.state(), UNTIL))
+
+    assert extract_tickets(warehouse).quarantined_total == 0  # status 6 is listed
+    handle = fd.server.handle
+    fd.server.handle = lambda req: (
+        Response.json({"description": "not found"}, status=404)
+        if req.path.endswith("/ticket_fields")
+        else handle(req)
+    )
+    # updated within the restart overlap of the next run
+    late = {**fd.extra[SOURCE]["tickets"][0], "id": 931, "updated_at": "2025-11-30T22:58:00Z"}
+    fd.add_raw(SOURCE, "tickets", late)
+    summary = extract_tickets(warehouse)
+    assert summary.quarantined == {"unknown_status_code": 1}

@@ -66,40 +66,6 @@
     end
 {%- endmacro %}
 
-{#- Zendesk via.channel -> web | email | phone | chat | social | walk_in | other. -#}
-{% macro zendesk_channel(expr) -%}
-    case
-        when lower({{ expr }}) in ('web', 'web_form', 'web_widget', 'help_center', 'mobile',
-                                   'mobile_sdk', 'portal', 'api', 'web_service')
-            then 'web'
-        when lower({{ expr }}) in ('email', 'mail') then 'email'
-        when lower({{ expr }}) in ('voice', 'phone', 'phone_call_inbound', 'phone_call_outbound',
-                                   'voicemail')
-            then 'phone'
-        when lower({{ expr }}) in ('chat', 'chat_transcript', 'native_messaging', 'messaging',
-                                   'sms', 'whatsapp', 'sunshine_conversations_api')
-            then 'chat'
-        when lower({{ expr }}) in ('facebook', 'twitter', 'instagram_dm', 'messenger', 'social',
-                                   'line', 'wechat', 'any_channel')
-            then 'social'
-        when lower({{ expr }}) in ('walk_in', 'walkin', 'in_person') then 'walk_in'
-        else 'other'
-    end
-{%- endmacro %}
-
-{#- Freshdesk source code -> channel (1 email, 2 portal, 3 phone, 4 forum, 5 twitter,
-    6 facebook, 7 chat, 8 mobihelp, 9 feedback widget, 10 outbound email, 12 bot, 13 whatsapp). -#}
-{% macro freshdesk_channel(expr) -%}
-    case
-        when {{ expr }} in (1, 10) then 'email'
-        when {{ expr }} in (2, 4, 8, 9) then 'web'
-        when {{ expr }} = 3 then 'phone'
-        when {{ expr }} in (7, 12, 13) then 'chat'
-        when {{ expr }} in (5, 6) then 'social'
-        else 'other'
-    end
-{%- endmacro %}
-
 {#- An instant from file text: with an offset (or Z) as given, without one as local wall-clock
     time in the district's zone. NULL when it does not parse. -#}
 {% macro parse_instant(text_expr, tz_expr) -%}

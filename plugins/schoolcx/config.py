@@ -102,6 +102,10 @@ GATE_CHECK_NAMES = frozenset(
     ]
 )
 
+# METRICS.md "Channel" and the statuses a helpdesk ticket is read as.
+Channel = Literal["web", "email", "phone", "chat", "social", "walk_in", "other"]
+TicketStatus = Literal["open", "pending", "solved", "closed"]
+
 
 class ConfigError(Exception):
     """A config file that cannot be used; the message names file, district and field."""
@@ -178,6 +182,25 @@ class Mappings(_Strict):
     stakeholder: UnitMapping | None = None
 
 
+def _vendor_value_keys(value):
+    """Keys of a vendor value map (`channel_map`, `status_map`): a code (YAML may read it as a
+    number) or a label, compared trimmed and case-insensitively, so two keys that differ only
+    in case or spaces are one key written twice."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, object] = {}
+    seen: dict[str, str] = {}
+    for key, mapped in value.items():
+        text = str(key).strip()
+        if not text or isinstance(key, bool):
+            raise ValueError(f"{key!r} is not a vendor value (a code or a label)")
+        if text.lower() in seen:
+            raise ValueError(f"{seen[text.lower()]!r} and {text!r} are the same vendor value")
+        seen[text.lower()] = text
+        out[text] = mapped
+    return out
+
+
 class ZendeskOptions(_Strict):
     base_url: str | None = None  # default: the connection's host
     page_size: int = Field(default=1000, ge=1, le=1000)
@@ -191,6 +214,14 @@ class FreshdeskOptions(_Strict):
     window_days: int = Field(default=7, ge=1)
     # Ratings can arrive or change late: each run re-reads this many days back.
     rating_lookback_days: int = Field(default=30, ge=0)
+    # Custom statuses (6 and up, listed by /api/v2/ticket_fields): code or label -> status. A
+    # custom status not mapped here counts as open (its ticket is still being worked on).
+    status_map: dict[str, TicketStatus] = Field(default_factory=dict)
+
+    @field_validator("status_map", mode="before")
+    @classmethod
+    def _status_keys(cls, value):
+        return _vendor_value_keys(value)
 
 
 class ImapOptions(_Strict):
@@ -317,6 +348,14 @@ class Source(_Strict):
     department: str | None = None
     options: dict = Field(default_factory=dict)
     mappings: Mappings = Field(default_factory=Mappings)
+    # Helpdesk sources: the vendor's channel value (Zendesk via.channel, Freshdesk source code)
+    # or its label (a Freshdesk custom source's, from ticket fields) -> channel (METRICS.md).
+    channel_map: dict[str, Channel] = Field(default_factory=dict)
+
+    @field_validator("channel_map", mode="before")
+    @classmethod
+    def _channel_keys(cls, value):
+        return _vendor_value_keys(value)
 
     @model_validator(mode="after")
     def _typed_options(self) -> Source:
@@ -328,6 +367,11 @@ class Source(_Strict):
         object.__setattr__(self, "typed_options", parsed)
         if self.type != "file_drop" and not self.conn_id:
             raise ValueError(f"a {self.type} source needs conn_id (an Airflow connection id)")
+        if self.channel_map and self.type not in ("zendesk", "freshdesk"):
+            raise ValueError(
+                f"channel_map: a {self.type} source has no vendor channel to map "
+                "(only zendesk and freshdesk sources do)"
+            )
         return self
 
     @property

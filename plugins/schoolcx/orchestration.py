@@ -28,6 +28,7 @@ RAW_TABLES = (
     "freshdesk_contacts",
     "freshdesk_satisfaction_ratings",
     "freshdesk_surveys",
+    "freshdesk_ticket_fields",
     "imap_messages",
     "qualtrics_responses",
     "surveymonkey_responses",

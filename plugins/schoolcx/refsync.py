@@ -26,6 +26,7 @@ REF_TABLES = (
     "schools",
     "school_enrollment",
     "unit_mappings",
+    "source_value_maps",
     "survey_items",
     "survey_rating_questions",
 )
@@ -70,6 +71,19 @@ def _survey_options(source) -> tuple:
     scales = opts.rating_scales()
     qid, (lo, hi) = next(iter(scales.items())) if len(scales) == 1 else (None, (None, None))
     return (opts.kind, opts.interaction_ref_question, qid, lo, hi)
+
+
+def _value_maps(source) -> list[tuple]:
+    """ref.source_value_maps (migration 0008): channel_map and a Freshdesk status_map, keys
+    trimmed and lower-cased (staging compares them with the vendor's code and label)."""
+    maps = {"channel": source.channel_map}
+    if source.type == "freshdesk":
+        maps["status"] = source.opts.status_map
+    return [
+        (source.name, field, key.strip().lower(), value)
+        for field, mapping in maps.items()
+        for key, value in mapping.items()
+    ]
 
 
 def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]]:
@@ -132,6 +146,7 @@ def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]
                     rows["unit_mappings"] += [
                         (s.name, unit_type, mapping.field, k, v) for k, v in mapping.values.items()
                     ]
+            rows["source_value_maps"] += _value_maps(s)
             for qid, code in (getattr(opts, "item_map", None) or {}).items():
                 rows["survey_items"].append((s.name, qid, code))
             if s.type in ("qualtrics", "surveymonkey"):

@@ -30,13 +30,8 @@ renamed as (
         source._loaded_at,
         (source.payload ->> 'created_at')::timestamptz as created_at,
         (source.payload ->> 'status')::int as status_code,
-        case (source.payload ->> 'status')::int
-            when 2 then 'open'
-            when 3 then 'pending'
-            when 4 then 'solved'
-            when 5 then 'closed'
-            else 'open'
-        end as status,
+        -- custom statuses (6 and up) as config status_map says, else open (macros/channel.sql)
+        {{ freshdesk_status('source.source_instance', "(source.payload ->> 'status')::int") }} as status,
         (source.payload ->> 'priority')::int as priority_code,
         case (source.payload ->> 'priority')::int
             when 1 then 'low'
@@ -46,7 +41,10 @@ renamed as (
             else 'normal'
         end as priority,
         (source.payload ->> 'source')::int as source_code,
-        {{ freshdesk_channel("(source.payload ->> 'source')::int") }} as channel,
+        source.payload ->> 'source' as vendor_channel,
+        {{ freshdesk_channel('source.source_instance', "(source.payload ->> 'source')::int") }} as channel,
+        {{ freshdesk_mapped_channel('source.source_instance', "(source.payload ->> 'source')::int") }} is null
+            as is_channel_unmapped,
         lower(source.payload ->> 'type') as ticket_type,
         {{ jsonb_text_array("source.payload -> 'tags'") }} as tags,
         -- METRICS.md high-risk: the district's term the subject matches (macros/classification.sql)

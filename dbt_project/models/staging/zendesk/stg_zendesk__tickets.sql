@@ -38,7 +38,9 @@ renamed as (
         {{ high_risk_term('subject_text.words', 'high_risk_terms.term_words') }}
             as subject_high_risk_term,
         source.payload -> 'via' ->> 'channel' as via_channel,
-        {{ zendesk_channel("source.payload -> 'via' ->> 'channel'") }} as channel,
+        {{ zendesk_channel('source.source_instance', "source.payload -> 'via' ->> 'channel'") }} as channel,
+        {{ zendesk_mapped_channel('source.source_instance', "source.payload -> 'via' ->> 'channel'") }} is null
+            as is_channel_unmapped,
         source.payload ->> 'requester_id' as requester_id,
         source.payload ->> 'submitter_id' as submitter_id,
         source.payload ->> 'assignee_id' as assignee_id,

@@ -8,11 +8,17 @@ Endpoints (under a per-source path prefix, e.g. http://127.0.0.1:PORT/<source_na
 - GET /api/v2/tickets/{id}/conversations: replies (incoming or not) and private notes.
 - GET /api/v2/contacts (_updated_since), /api/v2/surveys,
   /api/v2/surveys/satisfaction_ratings (created_since; default the last 30 days).
+- GET /api/v2/ticket_fields: the account's ticket fields in the documented v2 shape: the
+  `source` field's choices map label -> code (built-ins and a custom 101 "Walk-in"), the
+  `status` field's map code -> [agent label, customer label] (custom 6 and 7), `priority`
+  label -> code.
 
 Basic auth with the API key as user name (the password is ignored, `X` by convention); every
 response carries X-RateLimit-Total / -Remaining / -Used-CurrentRequest for a per-minute budget.
 The server's now is the end of world.as_of unless set; tests mutate the World between runs and
-add raw records (`add_raw`) to exercise validation.
+add raw records (`add_raw`) to exercise validation. `after_page(kind, request, records)`, when set,
+is called after each list page is computed and before it is sent: tests change the World there to
+play a vendor whose records change while they are paged.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import datetime as dt
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from schoolcx.sandbox.demo.world import Event, Interaction, Person, World
@@ -35,9 +42,46 @@ DEFAULT_DAYS = 30  # lists without a since-filter only go this far back
 
 STATUS = {"new": 2, "open": 2, "pending": 3, "solved": 4, "closed": 5}
 PRIORITY = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
-# World channel -> Freshdesk source code. Freshdesk has no walk-in or generic "other" source:
-# walk-ins are recorded as phone tickets (tagged walk_in), other as source 11.
-SOURCE = {"email": 1, "web": 2, "phone": 3, "social": 5, "chat": 7, "walk_in": 3, "other": 11}
+# World channel -> Freshdesk source code. Freshdesk has no built-in walk-in source: accounts
+# add a custom one (ids above the built-ins), listed with its label by /api/v2/ticket_fields.
+# "other" is source 11 (E-commerce), which no channel of ours names.
+WALK_IN_SOURCE = 101
+SOURCE = {
+    "email": 1,
+    "web": 2,
+    "phone": 3,
+    "social": 5,
+    "chat": 7,
+    "walk_in": WALK_IN_SOURCE,
+    "other": 11,
+}
+# The source field's choices (label -> code) as an account with a walk-in desk lists them.
+SOURCE_CHOICES = {
+    "Email": 1,
+    "Portal": 2,
+    "Phone": 3,
+    "Forum": 4,
+    "Twitter": 5,
+    "Facebook": 6,
+    "Chat": 7,
+    "MobiHelp": 8,
+    "Feedback Widget": 9,
+    "Outbound Email": 10,
+    "Ecommerce": 11,
+    "Bot": 12,
+    "WhatsApp": 13,
+    "Walk-in": WALK_IN_SOURCE,
+}
+# code -> [label for agents, label for customers]; 6 and 7 are custom statuses.
+STATUS_CHOICES = {
+    "2": ["Open", "Being Processed"],
+    "3": ["Pending", "Awaiting your Reply"],
+    "4": ["Resolved", "This ticket has been Resolved"],
+    "5": ["Closed", "This ticket has been Closed"],
+    "6": ["Waiting on Customer", "Awaiting your Reply"],
+    "7": ["Waiting on Third Party", "Being Processed"],
+}
+PRIORITY_CHOICES = {"Low": 1, "Medium": 2, "High": 3, "Urgent": 4}
 # Surveys: the codes each scale accepts, most unhappy first.
 SURVEYS = {
     1: ("Default satisfaction survey", "1-5", [-103, -102, 100, 102, 103]),
@@ -109,7 +153,7 @@ def _stats(it: Interaction) -> tuple[int, dict]:
 
 def _ticket(it: Interaction, groups: dict, companies: dict) -> dict:
     status, stats = _stats(it)
-    tags = list(it.tags) + (["walk_in"] if it.channel == "walk_in" else [])
+    tags = list(it.tags)
     return {
         "id": it.interaction_id,
         "subject": it.subject,
@@ -257,6 +301,42 @@ def _ratings(its: list[Interaction], groups: dict) -> list[dict]:
     return out
 
 
+def _ticket_fields(at_time: dt.datetime) -> list[dict]:
+    """The coded default fields (source, status, priority) and the topic custom field."""
+    at = iso(at_time)
+
+    def field(fid: int, name: str, label: str, kind: str, choices) -> dict:
+        out = {
+            "id": fid,
+            "name": name,
+            "label": label,
+            "description": f"Ticket {label.lower()}",
+            "position": fid,
+            "type": kind,
+            "default": kind.startswith("default_"),
+            "label_for_customers": label,
+            "required_for_closure": False,
+            "required_for_agents": name == "status",
+            "required_for_customers": False,
+            "customers_can_edit": False,
+            "displayed_to_customers": name == "status",
+            "created_at": at,
+            "updated_at": at,
+        }
+        if choices is not None:
+            out["choices"] = choices
+        return out
+
+    return [
+        field(4, "source", "Source", "default_source", dict(SOURCE_CHOICES)),
+        field(
+            5, "status", "Status", "default_status", {k: list(v) for k, v in STATUS_CHOICES.items()}
+        ),
+        field(6, "priority", "Priority", "default_priority", dict(PRIORITY_CHOICES)),
+        field(13, "cf_topic", "Topic", "custom_text", None),
+    ]
+
+
 def render(world: World, source_name: str) -> dict[str, list[dict]]:
     """Every record a Freshdesk source of `world` holds, by kind."""
     its = world.for_source(source_name)
@@ -269,6 +349,7 @@ def render(world: World, source_name: str) -> dict[str, list[dict]]:
         "contacts": _contacts(its, companies),
         "surveys": _surveys(first - dt.timedelta(days=60)),
         "satisfaction_ratings": _ratings(its, groups),
+        "ticket_fields": _ticket_fields(first - dt.timedelta(days=60)),
     }
 
 
@@ -305,6 +386,9 @@ class FreshdeskEmulator:
         self.extra: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
         self._calls: deque[float] = deque()
         self._lock = threading.Lock()
+        # called with (kind, request, the page's records) after each list page is computed,
+        # before it is sent
+        self.after_page: Callable[[str, Request, list[dict]], None] | None = None
         self.server = EmulatorServer(self.handle, faults)
 
     def start(self) -> FreshdeskEmulator:
@@ -410,6 +494,9 @@ class FreshdeskEmulator:
                 )
             if parts == ["surveys"]:
                 return self._paged(source, req, self.records(source, "surveys"), cap=None)
+            if parts == ["ticket_fields"]:
+                # not paged (the documented list returns every field at once)
+                return Response.json(self.records(source, "ticket_fields"))
             if parts == ["surveys", "satisfaction_ratings"]:
                 return self._since_list(
                     source,
@@ -488,6 +575,8 @@ class FreshdeskEmulator:
                 ],
             )
         chunk = items[(page - 1) * per_page : page * per_page]
+        if self.after_page is not None:
+            self.after_page(req.path.split("/api/v2/", 1)[-1], req, chunk)
         headers = {}
         if page * per_page < len(items):
             query = {k: v[0] for k, v in req.query.items()}
