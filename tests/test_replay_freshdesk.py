@@ -18,8 +18,9 @@ import psycopg
 
 from schoolcx.connections import Connection
 from schoolcx.connectors.base import ConnectorContext
-from schoolcx.connectors.freshdesk import FreshdeskConnector, parse_time
+from schoolcx.connectors.freshdesk import FreshdeskConnector
 from schoolcx.connectors.http import RetryPolicy
+from schoolcx.connectors.records import parse_time
 from schoolcx.load.raw_writer import RawWriter
 from schoolcx.sandbox.emulators.replay import ReplayServer
 from tests import fixture_dbt_core as fx

@@ -9,7 +9,8 @@ resumes from the last committed page: nothing lost, nothing doubled.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -71,6 +72,34 @@ class ConnectorContext:
 
 class ConnectorError(RuntimeError):
     """A failure with a message fit for an operator (names the source, never a secret)."""
+
+
+class ApiConnector:
+    """What a vendor-API connector holds: its context, retry policy, sleep (tests pass a no-op)
+    and the streams it extracts (default: the class's STREAMS), and the source's start."""
+
+    source_type: ClassVar[str]
+    STREAMS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        ctx: ConnectorContext,
+        *,
+        policy=None,  # connectors.http.RetryPolicy; None: the client's default
+        sleep: Callable[[float], None] = time.sleep,
+        streams: tuple[str, ...] | None = None,
+    ):
+        if ctx.connection is None:
+            raise ConnectorError(
+                f"{ctx.source.name}: a {self.source_type} source needs a connection"
+            )
+        self.ctx = ctx
+        self.name = ctx.source.name
+        self.opts = ctx.source.opts
+        self.policy = policy
+        self.sleep = sleep
+        self.streams = self.STREAMS if streams is None else streams
+        self.start = dt.datetime.combine(ctx.source.start_date, dt.time(), tzinfo=dt.UTC)
 
 
 def registry() -> dict[str, type]:

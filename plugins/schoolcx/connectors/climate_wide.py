@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from schoolcx.config import FileDropOptions
-from schoolcx.connectors.base import ConnectorError, LandingRecord, Page, QuarantinedRecord
+from schoolcx.connectors.base import LandingRecord, Page, QuarantinedRecord
+from schoolcx.connectors.records import check_unchanged, missing_columns
 
 TABLE = "file_drop_rows"
 STREAM = "files"
@@ -119,15 +120,7 @@ def wide_file_pages(
             known = {time_column, id_column, updated_column, *ignored} - {None}
             missing = [c for c in (time_column, id_column) if c and c not in header]
             if missing:
-                page.quarantined.append(
-                    QuarantinedRecord(
-                        "missing_column",
-                        json.dumps({"header": header}),
-                        None,
-                        ",".join(missing),
-                        f"{path.name}:1",
-                    )
-                )
+                page.quarantined.append(missing_columns(header, missing, path.name))
                 header = []
             for column in header:
                 if column not in items and column not in known:
@@ -153,12 +146,7 @@ def wide_file_pages(
             page.quarantined.append(
                 QuarantinedRecord("unreadable_file", str(exc), None, None, path.name)
             )
-    after = path.stat()
-    if (after.st_mtime_ns, after.st_size) != (before.st_mtime_ns, before.st_size):
-        raise ConnectorError(
-            f"{source_name}: {path.name} changed while it was read; the next run loads the "
-            "finished file"
-        )
+    check_unchanged(source_name, path, before)
     page.state = {**done, path.name: sha}
     yield page
 

@@ -41,6 +41,7 @@ from schoolcx.connectors.base import (
     Page,
     QuarantinedRecord,
 )
+from schoolcx.connectors.records import check_unchanged, missing_columns, parse_timestamp
 from schoolcx.paths import project_path
 
 TABLE = "file_drop_rows"
@@ -62,16 +63,7 @@ TIMESTAMPS = {
 
 
 def _is_timestamp(text: str) -> bool:
-    return _timestamp(text) is not None
-
-
-def _timestamp(text: str) -> dt.datetime | None:
-    """An ISO 8601 timestamp, aware (naive is taken as UTC: only used to order versions)."""
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return parse_timestamp(text) is not None
 
 
 def _number(text: str) -> float | None:
@@ -198,15 +190,7 @@ class FileDropConnector:
                 header = [h.strip() for h in next(reader, [])]
                 missing = [f for f, col in columns.items() if col not in header]
                 if missing:
-                    page.quarantined.append(
-                        QuarantinedRecord(
-                            "missing_column",
-                            json.dumps({"header": header}),
-                            None,
-                            ",".join(missing),
-                            f"{path.name}:1",
-                        )
-                    )
+                    page.quarantined.append(missing_columns(header, missing, path.name))
                 else:
                     index = {f: header.index(col) for f, col in columns.items()}
                     for row_number, values in enumerate(reader, start=2):
@@ -220,12 +204,7 @@ class FileDropConnector:
                 page.quarantined.append(
                     QuarantinedRecord("unreadable_file", str(exc), None, None, f"{path.name}")
                 )
-        after = path.stat()
-        if (after.st_mtime_ns, after.st_size) != (before.st_mtime_ns, before.st_size):
-            raise ConnectorError(
-                f"{self.ctx.source.name}: {path.name} changed while it was "
-                "read; the next run loads the finished file"
-            )
+        check_unchanged(self.ctx.source.name, path, before)
         page.state = {**done, path.name: sha}
         yield page
 
@@ -272,7 +251,7 @@ class FileDropConnector:
             "row": row,
         }
         email = (row.get("requester_email") or None) if self.opts.kind == "interactions" else None
-        own_version = _timestamp(row["updated_at"]) if row.get("updated_at") else None
+        own_version = parse_timestamp(row["updated_at"]) if row.get("updated_at") else None
         page.records.append(
             LandingRecord(
                 TABLE, key, own_version or version, payload, person_email=email, position=position

@@ -35,20 +35,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from schoolcx.connectors.base import (
+    ApiConnector,
     ConnectorContext,
     ConnectorError,
     LandingRecord,
     Page,
-    QuarantinedRecord,
 )
-from schoolcx.connectors.http import RetryPolicy, VendorClient, parsed_json
+from schoolcx.connectors.http import VendorClient, parsed_json
+from schoolcx.connectors.records import check_record, parse_time, quarantine
 
 log = logging.getLogger(__name__)
 UTC = dt.UTC
@@ -70,40 +70,8 @@ class PageCapReached(Exception):
     """The API refused a page beyond its cap: the window must be cut."""
 
 
-def parse_time(value: Any) -> dt.datetime | None:
-    """An ISO-8601 timestamp with a zone (Freshdesk writes `...Z`), or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
 def iso(t: dt.datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def quarantine(reason: str, record: Any, field: str | None, position: str) -> QuarantinedRecord:
-    rid = record.get("id") if isinstance(record, dict) else None
-    return QuarantinedRecord(
-        reason=reason,
-        raw_text=json.dumps(record, default=str),
-        record_id=None if rid is None else str(rid),
-        field=field,
-        position=position,
-    )
-
-
-def check_record(record: Any, time_fields: Iterable[str]) -> tuple[str, str] | None:
-    """(reason, field) when a record can't land: no id, or a timestamp that doesn't parse."""
-    if not isinstance(record, dict) or record.get("id") in (None, ""):
-        return "missing_id", "id"
-    for name in time_fields:
-        if parse_time(record.get(name)) is None:
-            return "unparsable_timestamp", name
-    return None
 
 
 def check_stats(ticket: dict) -> tuple[str, str] | None:
@@ -148,26 +116,12 @@ def is_page_cap(response: httpx.Response) -> bool:
     return any(isinstance(e, dict) and e.get("field") == "page" for e in errors)
 
 
-class FreshdeskConnector:
+class FreshdeskConnector(ApiConnector):
     source_type = "freshdesk"
+    STREAMS = STREAMS
 
-    def __init__(
-        self,
-        ctx: ConnectorContext,
-        *,
-        policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        streams: tuple[str, ...] = STREAMS,
-    ):
-        if ctx.connection is None:
-            raise ConnectorError(f"{ctx.source.name}: a freshdesk source needs a connection")
-        self.ctx = ctx
-        self.name = ctx.source.name
-        self.opts = ctx.source.opts
-        self.policy = policy
-        self.sleep = sleep
-        self.streams = streams
-        self.start = dt.datetime.combine(ctx.source.start_date, dt.time(), tzinfo=UTC)
+    def __init__(self, ctx: ConnectorContext, **kwargs):
+        super().__init__(ctx, **kwargs)
         self.scales: dict[int, dict[str, set]] = {}  # survey id -> question id -> codes
         self.status_codes: set[int] | None = None  # as ticket_fields lists them (custom too)
         self._bad_seen: set[tuple[str, str]] = set()  # quarantined this run (windows overlap)

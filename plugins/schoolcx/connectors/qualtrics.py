@@ -39,12 +39,11 @@ from schoolcx.connectors.base import (
     QuarantinedRecord,
 )
 from schoolcx.connectors.http import AuthError, RetryBudgetExhausted, VendorClient
+from schoolcx.connectors.records import parse_timestamp, start_of
 from schoolcx.connectors.survey_common import (
     check_rating,
     interaction_reference,
-    parse_timestamp,
     retry_policy,
-    start_of,
     unmapped_climate_answers,
 )
 

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from schoolcx.connections import Connection
 from schoolcx.connectors.base import QuarantinedRecord
 from schoolcx.connectors.http import RetryPolicy
-
-
-def parse_timestamp(value) -> dt.datetime | None:
-    """An ISO 8601 timestamp as aware UTC; naive is taken as UTC; None when unusable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
 
 
 def check_rating(
@@ -55,10 +42,6 @@ def retry_policy(conn: Connection) -> RetryPolicy:
     """The default retry policy, with the base delay tunable per connection (extra)."""
     base = conn.extra.get("retry_base_delay")
     return RetryPolicy(base_delay=float(base)) if base is not None else RetryPolicy()
-
-
-def start_of(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 def unmapped_climate_answers(

@@ -24,20 +24,18 @@ Records that break the landing contract are quarantined with a reason; unknown f
 from __future__ import annotations
 
 import datetime as dt
-import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from schoolcx.connectors.base import (
-    ConnectorContext,
+    ApiConnector,
     ConnectorError,
     LandingRecord,
     Page,
-    QuarantinedRecord,
 )
-from schoolcx.connectors.http import RetryPolicy, VendorClient
+from schoolcx.connectors.http import VendorClient
+from schoolcx.connectors.records import check_record, from_epoch, parse_time, quarantine
 
 UTC = dt.UTC
 TICKETS_PATH = "/api/v2/incremental/tickets/cursor.json"
@@ -49,46 +47,8 @@ STREAMS = ("groups", "organizations", "users", "tickets", "ticket_events", "sati
 MAX_STALLS = 3  # time-based pages that bring nothing new before we call the export stuck
 
 
-def parse_time(value: Any) -> dt.datetime | None:
-    """An ISO-8601 timestamp with a zone (Zendesk writes `...Z`), or None when it isn't one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
-def from_epoch(value: Any) -> dt.datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return dt.datetime.fromtimestamp(value, UTC)
-
-
 def epoch(t: dt.datetime) -> int:
     return int(t.timestamp())
-
-
-def quarantine(reason: str, record: Any, field: str | None, position: str) -> QuarantinedRecord:
-    rid = record.get("id") if isinstance(record, dict) else None
-    return QuarantinedRecord(
-        reason=reason,
-        raw_text=json.dumps(record, default=str),
-        record_id=None if rid is None else str(rid),
-        field=field,
-        position=position,
-    )
-
-
-def check_record(record: Any, time_fields: tuple[str, ...]) -> tuple[str, str | None] | None:
-    """(reason, field) when a record can't land: no id, or a timestamp that doesn't parse."""
-    if not isinstance(record, dict) or record.get("id") in (None, ""):
-        return "missing_id", "id"
-    for name in time_fields:
-        if parse_time(record.get(name)) is None:
-            return "unparsable_timestamp", name
-    return None
 
 
 def check_comments(event: dict) -> tuple[str, str] | None:
@@ -108,26 +68,9 @@ def check_comments(event: dict) -> tuple[str, str] | None:
     return None
 
 
-class ZendeskConnector:
+class ZendeskConnector(ApiConnector):
     source_type = "zendesk"
-
-    def __init__(
-        self,
-        ctx: ConnectorContext,
-        *,
-        policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        streams: tuple[str, ...] = STREAMS,
-    ):
-        if ctx.connection is None:
-            raise ConnectorError(f"{ctx.source.name}: a zendesk source needs a connection")
-        self.ctx = ctx
-        self.name = ctx.source.name
-        self.opts = ctx.source.opts
-        self.policy = policy
-        self.sleep = sleep
-        self.streams = streams
-        self.start = dt.datetime.combine(ctx.source.start_date, dt.time(), tzinfo=UTC)
+    STREAMS = STREAMS
 
     def _client(self) -> VendorClient:
         conn = self.ctx.connection
