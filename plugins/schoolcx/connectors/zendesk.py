@@ -279,20 +279,40 @@ class ZendeskConnector(ApiConnector):
             # the next page's repeats of them are dropped; persist only the boundary second's.
             seen = page_ids | (seen if next_start == start else set())
             boundary = sorted(k for k in seen if times.get(k, next_start) == next_start)
-            # end_of_stream when the envelope has it; else a page shorter than asked is the last
+            # end_of_stream when the envelope has it (recorded envelopes often lack it); else
+            # a page shorter than asked is the last, and so is one that brings nothing new
+            # from the second it started at when nothing follows that second (probed below).
             short = len(items) < self.opts.page_size
             done = beyond or bool(body.get("end_of_stream")) or short or next_start >= limit
             page.state = {"start_time": next_start, "boundary_ids": boundary}
             yield page
             if done:
                 return
-            stalls = stalls + 1 if (next_start == start and not page.records) else 0
+            stuck = next_start == start and not page.records
+            if stuck and not self._events_after(client, start, limit):
+                return  # the page was the last second's repeats: the end of the stream
+            stalls = stalls + 1 if stuck else 0
             if stalls >= MAX_STALLS:
                 raise ConnectorError(
                     f"{self.name}: ticket events export does not advance past start_time "
                     f"{start}; more events share one second than a page holds"
                 )
             start = next_start
+
+    def _events_after(self, client, second: int, limit: int) -> bool:
+        """Whether a ticket event follows `second` within the window. Asked only when a full
+        page brought nothing new: either the stream ended on a second holding exactly a page
+        of events, or that second holds more events than a page (then the stall guard fails
+        loudly rather than skip the rest of that second)."""
+        body = client.get_json(
+            EVENTS_PATH,
+            params={"start_time": second + 1, "include": "comment_events", "per_page": 1},
+        )
+        for rec in body.get("ticket_events") or []:
+            created = parse_time(rec.get("created_at")) if isinstance(rec, dict) else None
+            if created is None or epoch(created) <= limit:
+                return True
+        return False
 
     # ---- satisfaction ratings with a lookback ---------------------------------------------
     def _satisfaction_ratings(self, client, state, until) -> Iterator[Page]:
