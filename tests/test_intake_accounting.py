@@ -30,6 +30,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -598,7 +599,8 @@ def test_staging_attaches_the_email_rating_and_rejects_with_reasons(warehouse, t
     thread = expected_thread_id(_mail_world().interactions[0])
     with psycopg.connect(warehouse) as conn:
         ratings = conn.execute(
-            "select r.rating_id, r.reject_reason, i.source_instance, i.source_id"
+            "select r.rating_id, r.rating_scale, r.rating_1_5, r.reject_reason,"
+            " i.source_instance, i.source_id"
             " from int.int_ratings_normalised as r"
             " left join int.int_interactions_unioned as i using (interaction_key)"
             " order by r.rating_id"
@@ -610,11 +612,12 @@ def test_staging_attaches_the_email_rating_and_rejects_with_reasons(warehouse, t
             "select source_instance, source_id, reject_reason from int.int_interactions_rejected"
             " order by 1, 2"
         ).fetchall()
-    # R_3 is in quarantine (out of scale), so staging never sees it
+    # R_3 is in quarantine (out of scale), so staging never sees it. On 1-5 scale (METRICS.md
+    # "Ratings"): 4 on 1-5 is 4; 9 on 0-10 is 1 + 4 * 9 / 10 = 4.6; 5 on 0-10 is 3.
     assert ratings == [
-        ("R_1", None, "lincoln-help", thread),
-        ("R_2", None, "lincoln-help", thread),
-        ("R_4", "unknown interaction", None, None),
+        ("R_1", "1-5", Decimal("4"), None, "lincoln-help", thread),
+        ("R_2", "0-10", Decimal("4.6"), None, "lincoln-help", thread),
+        ("R_4", "0-10", Decimal("3"), "unknown interaction", None, None),
     ]
     assert rejected_ratings == [("R_4", "unknown interaction")]
     assert rejected == [("lincoln-calls", "c4", "first response before created_at")]
