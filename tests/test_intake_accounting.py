@@ -159,9 +159,11 @@ def test_freshdesk_loses_nothing(warehouse):
     t1 = world.interactions[0]
     custom_status = raw_ticket(24, status=6)  # "Waiting on Customer", listed in ticket_fields
     odd_priority = {**raw_ticket(25), "priority": 9}  # no such priority
+    odd_status = raw_ticket(26, status=9)  # a status the account does not list
     with fd_emulator.serve(world, [fdt.SOURCE]) as fd:
         fd.add_raw(fdt.SOURCE, "tickets", custom_status)
         fd.add_raw(fdt.SOURCE, "tickets", odd_priority)
+        fd.add_raw(fdt.SOURCE, "tickets", odd_status)
         # ticket 1 is updated once its page is served: page-number paging hid ticket 2
         fd.after_page = _once(
             "tickets",
@@ -182,7 +184,9 @@ def test_freshdesk_loses_nothing(warehouse):
     assert tickets[7]["source"] == fd_emulator.WALK_IN_SOURCE and tickets[24]["status"] == 6
     assert tickets[1]["updated_at"] == "2025-11-29T12:00:00Z"
     for kind, records in served.items():
-        reasons = {"25": "unknown_priority_code"} if kind == "tickets" else {}
+        reasons = {}
+        if kind == "tickets":
+            reasons = {"25": "unknown_priority_code", "26": "unknown_status_code"}
         assert_accounted(
             warehouse,
             fdt.SOURCE,
@@ -540,48 +544,49 @@ def csv_night(warehouse: str, tmp_path: Path) -> Path:
 
 SAFE = "I feel safe at my school."
 RESPECT = "Staff treat students with respect."
+OPEN = "What could we do better?"  # an open question nobody maps to an item
+ITEMS = {SAFE: "feel_safe", RESPECT: "staff_respect"}
 FORM_ROWS = [
-    "9/22/2025 10:15:32,Strongly agree,Agree",
-    "9/22/2025 11:00:00,Disagree,Don\u2019t know",
-    "9/23/2025 9:30:10,Somewhat agree,Strongly disagree",  # a label the map does not know
+    "9/22/2025 10:15:32,Strongly agree,Agree,More buses",
+    "9/22/2025 11:00:00,Disagree,Don\u2019t know,",
+    "9/23/2025 9:30:10,Somewhat agree,Strongly disagree,",  # a label the map does not know
 ]
 
 
 def test_climate_wide_export_loses_nothing(warehouse, tmp_path):
-    header = f'Timestamp,"{SAFE}","{RESPECT}"\n'
-    _drop(tmp_path / "climate_0922.csv", (header + FORM_ROWS[0] + "\n").encode(), 1758600000)
-    _drop(
-        tmp_path / "climate_0923.csv", (header + "\n".join(FORM_ROWS) + "\n").encode(), 1758700000
-    )
+    # Google Forms: a Timestamp column, the questions as headers, label answers; the second
+    # export overlaps the first (its first row again)
+    header = f'Timestamp,"{SAFE}","{RESPECT}","{OPEN}"\n'
+    files = {"climate_0922.csv": FORM_ROWS[:1], "climate_0923.csv": FORM_ROWS}
+    for n, (name, rows) in enumerate(files.items()):
+        _drop(tmp_path / name, (header + "\n".join(rows) + "\n").encode(), 1758600000 + n)
     source = Source(
         name="lincoln-forms",
         type="file_drop",
         start_date=dt.date(2025, 8, 1),
-        options={
-            "path": str(tmp_path),
-            "kind": "climate_wide",
-            "items": {SAFE: "feel_safe", RESPECT: "staff_respect"},
-        },
+        options={"path": str(tmp_path), "kind": "climate_wide", "items": ITEMS},
     )
     twice(warehouse, lambda: _load_files(warehouse, source), source.name)
 
-    # A Google Forms export has no id: a respondent is its row (timestamp and cells), the same
-    # in both files; each (respondent, item) is one record, `<respondent>:<item>`.
+    # A Google Forms export has no id: a respondent is its row (timestamp and cells, hashed as
+    # connectors/climate_wide.py documents), the same in both files; each (respondent, item)
+    # is one record, `<respondent>:<item>`.
     def respondent(line: str) -> str:
         cells = line.split(",")
         return "h" + hashlib.sha256(json.dumps(cells).encode()).hexdigest()[:20]
 
-    served = {
-        f"{respondent(r)}:{item}" for r in FORM_ROWS for item in ("feel_safe", "staff_respect")
-    }
+    served = {f"{respondent(r)}:{item}" for r in FORM_ROWS for item in ITEMS.values()}
     landed = raw_ids(warehouse, "file_drop_rows", source.name)
     q = quarantined(warehouse, source.name)
-    # the unknown label is quarantined with its respondent and column (the question)
-    q_records = {f"{r[0]}:{ {SAFE: 'feel_safe', RESPECT: 'staff_respect'}[r[2]] }": r[1] for r in q}
-    assert len(q) == len(q_records) == 1
-    assert q_records == {f"{respondent(FORM_ROWS[2])}:feel_safe": "unknown_answer_label"}
-    assert not landed & set(q_records)
-    assert landed | set(q_records) == served
+    # the unknown label with its respondent and column (the question); the unmapped column
+    # once per file, at its header (a column, not a record: nothing of it is an answer)
+    records = {f"{r[0]}:{ITEMS[r[2]]}": r[1] for r in q if r[0] is not None}
+    columns = sorted((r[1], r[2], r[3]) for r in q if r[0] is None)
+    assert records == {f"{respondent(FORM_ROWS[2])}:feel_safe": "unknown_answer_label"}
+    assert len(q) == len(records) + len(columns)  # each quarantined record once
+    assert columns == [("unmapped_column", OPEN, f"{name}:1") for name in files]
+    assert not landed & set(records)
+    assert landed | set(records) == served
 
 
 # ---- through staging ------------------------------------------------------------------------
