@@ -60,7 +60,7 @@ from schoolcx.sandbox.emulators.imap_server import (
 )
 from tests import test_freshdesk as fdt
 from tests.faults_support import AGENT as ZD_AGENT
-from tests.faults_support import ZD_SOURCE, zd_config, zd_world
+from tests.faults_support import ZD_SOURCE, zd_config, zd_ticket, zd_world
 from tests.faults_support import at as zd_at
 from tests.test_freshdesk_paging import _once
 from tests.test_helpdesk_codes import raw_ticket
@@ -154,6 +154,10 @@ def twice(url: str, run, source: str) -> None:
 
 
 def test_freshdesk_loses_nothing(warehouse):
+    freshdesk_night(warehouse)
+
+
+def freshdesk_night(warehouse: str) -> None:
     world = fdt.make_world()
     world.interactions.append(fdt._ticket(7, fdt.at(11, 26), [], channel="walk_in"))  # 101
     t1 = world.interactions[0]
@@ -210,7 +214,13 @@ def fdt_kinds() -> tuple[str, ...]:
 
 
 def test_zendesk_loses_nothing(warehouse):
+    zendesk_night(warehouse)
+
+
+def zendesk_night(warehouse: str) -> World:
     world = zd_world(8)
+    # ticket 3's comments come compact (every third ticket's do): let an agent answer it
+    world.interactions[2] = zd_ticket(3, world.interactions[2].created_at, answered=True)
     world.interactions[1].channel = "other"  # made through the API: via.channel "api"
     first, last = world.interactions[0], world.interactions[-1]
     cfg = DeploymentConfig.model_validate(zd_config(page_size=2))
@@ -272,6 +282,7 @@ def test_zendesk_loses_nothing(warehouse):
             (str(first.interaction_id), str(last.interaction_id)),
         ).fetchall()
     assert versions == [("2025-09-30T12:00:00Z",)] * 2  # both updates landed
+    return world
 
 
 UNTIL_ZD = dt.datetime(2025, 9, 30, 23, tzinfo=dt.UTC)
@@ -626,3 +637,35 @@ def test_staging_attaches_the_email_rating_and_rejects_with_reasons(warehouse, t
     ]
     assert rejected_ratings == [("R_4", "unknown interaction")]
     assert rejected == [("lincoln-calls", "c4", "first response before created_at")]
+
+
+def test_staging_reads_every_helpdesk_trigger(warehouse, tmp_path):
+    """The Freshdesk and Zendesk nights through dbt: the walk-in source and the listed custom
+    status are read, the `api` ticket is `other`, the compact comments answer their ticket, and
+    the deleted twins (in raw, served by the export) are no interactions."""
+    freshdesk_night(warehouse)
+    world = zendesk_night(warehouse)
+    cfg = zd_config()
+    cfg["districts"] += fdt.CONFIG["districts"]
+    sync_config(warehouse, DeploymentConfig.model_validate(cfg), today=dt.date(2025, 12, 1))
+    _dbt_build(warehouse, tmp_path, "+int_interactions_unioned")
+    with psycopg.connect(warehouse) as conn:
+        got = {
+            (r[0], r[1]): r[2:]
+            for r in conn.execute(
+                "select source_instance, source_id, channel, status, first_response_at"
+                " from int.int_interactions_unioned"
+            ).fetchall()
+        }
+    zendesk = {k[1]: v for k, v in got.items() if k[0] == ZD_SOURCE}
+    # every live ticket once, no deleted twin
+    assert set(zendesk) == {str(t.interaction_id) for t in world.interactions}
+    assert zendesk["2"][0] == "other"  # via api, mapped by nothing
+    for t in world.interactions:
+        replies = [e.at for e in t.events if e.kind == "agent_reply"]
+        assert zendesk[str(t.interaction_id)][2] == (min(replies) if replies else None), t
+    assert zendesk["3"][2] is not None  # its compact comment is a reply
+    freshdesk = {k[1]: v for k, v in got.items() if k[0] == fdt.SOURCE}
+    assert freshdesk["7"][0] == "walk_in"  # source 101, "Walk-in" in ticket_fields
+    assert "25" not in freshdesk and "26" not in freshdesk  # quarantined, not guessed
+    assert freshdesk["24"][1] == "open"  # custom status 6, listed, mapped by nothing
