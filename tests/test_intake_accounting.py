@@ -32,6 +32,7 @@ import json
 import os
 from decimal import Decimal
 from pathlib import Path
+from unittest.mock import patch
 
 import psycopg
 import yaml
@@ -45,6 +46,7 @@ from schoolcx.connectors.qualtrics import QualtricsConnector
 from schoolcx.connectors.surveymonkey import SurveyMonkeyConnector
 from schoolcx.connectors.zendesk import ZendeskConnector
 from schoolcx.load.raw_writer import RawWriter
+from schoolcx.load.source_state import finish_reset, pending_reset, reset_source
 from schoolcx.refsync import sync_config
 from schoolcx.sandbox.demo.world import Event, Rating, SurveyAnswerSet, World
 from schoolcx.sandbox.emulators import freshdesk as fd_emulator
@@ -142,12 +144,35 @@ def assert_accounted(
 
 
 def twice(url: str, run, source: str) -> None:
-    """Run an extract, then again: the second run changes nothing in raw or quarantine."""
+    """Run an extract, then again: the second run changes nothing in raw or quarantine. Then
+    `schoolcx source reset` (state cleared) and a third run that re-reads everything, the bad
+    records too (as a ratings lookback or a resumed file does): still nothing changes, and no
+    quarantined record is counted again (defect 10)."""
     run()
     before = snapshot(url)
     again = run()
     assert snapshot(url) == before, f"{source}: the second run changed raw or quarantine"
     assert again.inserted == 0 and again.quarantined_total == 0, (source, again.line())
+    reset_source(url, source, None)
+    offered: list[tuple] = []  # the bad records the connector hands the writer again
+    real = RawWriter._quarantine
+
+    def watched(writer, conn, page):
+        offered.extend((q.record_id, q.reason, q.field) for q in page.quarantined)
+        return real(writer, conn, page)
+
+    with patch.object(RawWriter, "_quarantine", watched):
+        reread = run()
+    finish_reset(url, source, pending_reset(url, source))
+    assert reread.received > 0 and reread.inserted == 0, (source, reread.line())
+    assert reread.quarantined_total == 0, (source, reread.line())
+    with psycopg.connect(url) as conn:
+        held = conn.execute(
+            "select record_id, reason, field from quarantine.records where source_instance = %s",
+            (source,),
+        ).fetchall()
+    assert set(held) <= set(offered), f"{source}: the re-read did not meet its bad records again"
+    assert snapshot(url) == before, f"{source}: re-reading from the start changed raw or quarantine"
 
 
 # ---- Freshdesk -------------------------------------------------------------------------------
