@@ -2,7 +2,8 @@
 
 One small world per source holds the trigger of each extraction defect the issue lists; every
 source is extracted twice through its real connector and RawWriter (the second run changes
-nothing), and then every record the vendor served is accounted for: the set of ids the
+nothing), then once more after `source reset` (every record, the bad ones too, read again:
+still nothing changes), and then every record the vendor served is accounted for: the set of ids the
 emulator, dovecot or the dropped files served (worked out here from what the test built, not
 from the connector) is exactly the disjoint union of the ids in raw and the ids in
 quarantine.records, each quarantined one with the reason its trigger calls for, once.
@@ -21,7 +22,11 @@ Triggers (defect numbers of the issue):
 - SurveyMonkey (1): a response modified while the list is paged (per_page=2).
 - CSV drop (8): the same row in two overlapping files; a file that is not UTF-8.
 - Climate wide (9): a Google Forms export (no id column) whose rows overlap between two files,
-  with an answer label the map does not know.
+  with an answer label the map does not know and an open question nobody maps.
+Two dbt builds then check what staging makes of them: the email ratings attach to their thread,
+the unknown reference and a call answered before it was created are rejected with reasons; the
+walk-in source, the custom status, `api` and the compact comments are read, and the deleted
+twins are no interactions.
 """
 
 from __future__ import annotations
