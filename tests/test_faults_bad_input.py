@@ -271,6 +271,10 @@ def test_small_csv_in_the_wrong_encoding_is_quarantined_whole(warehouse, tmp_pat
         ("d1-calls", "unreadable_file", "b_latin.csv")
     ]
     assert _rows_of(warehouse, "a_good.csv") == 3  # what was loaded stays
+    # The next export has the same bad byte at the same place: another file, quarantined too.
+    _write(tmp_path / "c_latin.csv", _calls(3, 10, "José").encode("cp1252"), 4)
+    assert _drop_load(warehouse, tmp_path).quarantined == {"unreadable_file": 1}
+    assert [r[4] for r in _quarantine(warehouse)] == ["b_latin.csv", "c_latin.csv"]
 
 
 def test_large_csv_in_the_wrong_encoding_is_not_half_loaded(warehouse, tmp_path):

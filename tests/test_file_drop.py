@@ -153,6 +153,21 @@ def test_missing_column_quarantines_the_file_once(warehouse, tmp_path):
     first = _load(warehouse, _source(tmp_path))
     assert first.quarantined == {"missing_column": 1} and first.inserted == 0
     assert _load(warehouse, _source(tmp_path)).quarantined_total == 0  # not again until changed
+    # The next day's export from the same template has the same fault: a file of its own, so
+    # it is quarantined too (the fault's text alone would make it the first file's row).
+    _write(
+        tmp_path / "calls-2.csv",
+        "Call ID,Started\nc2,2025-09-03T08:00:00\n",
+        dt.datetime(2025, 9, 4, tzinfo=dt.UTC).timestamp(),
+    )
+    second = _load(warehouse, _source(tmp_path))
+    assert second.quarantined == {"missing_column": 1} and second.inserted == 0
+    with psycopg.connect(warehouse) as conn:
+        rows = conn.execute(
+            "select source_position, record_id from quarantine.records order by 1"
+        ).fetchall()
+    assert [r[0] for r in rows] == ["calls-2.csv:1", "calls.csv:1"]
+    assert all(r[1].startswith(r[0].split(":")[0] + "@sha256:") for r in rows)
 
 
 def test_climate_and_ratings_checks():

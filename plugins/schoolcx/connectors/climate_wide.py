@@ -28,7 +28,7 @@ from pathlib import Path
 
 from schoolcx.config import FileDropOptions
 from schoolcx.connectors.base import LandingRecord, Page, QuarantinedRecord
-from schoolcx.connectors.records import check_unchanged, missing_columns
+from schoolcx.connectors.records import check_unchanged, missing_columns, unreadable_file
 
 TABLE = "file_drop_rows"
 STREAM = "files"
@@ -120,7 +120,7 @@ def wide_file_pages(
             known = {time_column, id_column, updated_column, *ignored} - {None}
             missing = [c for c in (time_column, id_column) if c and c not in header]
             if missing:
-                page.quarantined.append(missing_columns(header, missing, path.name))
+                page.quarantined.append(missing_columns(header, missing, path.name, sha))
                 header = []
             for column in header:
                 if column not in items and column not in known:
@@ -143,9 +143,7 @@ def wide_file_pages(
                     yield page
                     page = Page(STREAM)
         except (UnicodeDecodeError, csv.Error) as exc:
-            page.quarantined.append(
-                QuarantinedRecord("unreadable_file", str(exc), None, None, path.name)
-            )
+            page.quarantined.append(unreadable_file(path.name, sha, str(exc)))
     check_unchanged(source_name, path, before)
     page.state = {**done, path.name: sha}
     yield page

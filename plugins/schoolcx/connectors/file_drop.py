@@ -41,7 +41,12 @@ from schoolcx.connectors.base import (
     Page,
     QuarantinedRecord,
 )
-from schoolcx.connectors.records import check_unchanged, missing_columns, parse_timestamp
+from schoolcx.connectors.records import (
+    check_unchanged,
+    missing_columns,
+    parse_timestamp,
+    unreadable_file,
+)
 from schoolcx.paths import project_path
 
 TABLE = "file_drop_rows"
@@ -167,7 +172,7 @@ class FileDropConnector:
             if done.get(path.name) == sha:
                 continue
             if not_utf8:
-                bad = QuarantinedRecord("unreadable_file", not_utf8, None, None, path.name)
+                bad = unreadable_file(path.name, sha, not_utf8)
                 yield Page(STREAM, quarantined=[bad], state={**done, path.name: sha})
             else:
                 yield from self._file_pages(path, sha, done)
@@ -190,7 +195,7 @@ class FileDropConnector:
                 header = [h.strip() for h in next(reader, [])]
                 missing = [f for f, col in columns.items() if col not in header]
                 if missing:
-                    page.quarantined.append(missing_columns(header, missing, path.name))
+                    page.quarantined.append(missing_columns(header, missing, path.name, sha))
                 else:
                     index = {f: header.index(col) for f, col in columns.items()}
                     for row_number, values in enumerate(reader, start=2):
@@ -201,9 +206,7 @@ class FileDropConnector:
                             yield page
                             page = Page(STREAM)
             except (UnicodeDecodeError, csv.Error) as exc:
-                page.quarantined.append(
-                    QuarantinedRecord("unreadable_file", str(exc), None, None, f"{path.name}")
-                )
+                page.quarantined.append(unreadable_file(path.name, sha, str(exc)))
         check_unchanged(self.ctx.source.name, path, before)
         page.state = {**done, path.name: sha}
         yield page

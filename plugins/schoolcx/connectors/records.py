@@ -84,8 +84,26 @@ def check_unchanged(source_name: str, path: Path, before) -> None:
         )
 
 
-def missing_columns(header: list[str], missing: list[str], file_name: str) -> QuarantinedRecord:
+def file_identity(file_name: str, sha: str) -> str:
+    """The quarantine identity of a whole dropped file: its name and content hash, so the same
+    file re-read counts once, while another file (or a new version) with the same fault is a
+    record of its own (the fault's text alone would make them one row and lose the second)."""
+    return f"{file_name}@sha256:{sha}"
+
+
+def unreadable_file(file_name: str, sha: str, why: str) -> QuarantinedRecord:
+    """A dropped file that cannot be read (not UTF-8, broken CSV): quarantined whole."""
+    return QuarantinedRecord("unreadable_file", why, file_identity(file_name, sha), None, file_name)
+
+
+def missing_columns(
+    header: list[str], missing: list[str], file_name: str, sha: str
+) -> QuarantinedRecord:
     """A dropped file whose header lacks configured columns: quarantined whole, naming them."""
     return QuarantinedRecord(
-        "missing_column", json.dumps({"header": header}), None, ",".join(missing), f"{file_name}:1"
+        "missing_column",
+        json.dumps({"header": header}),
+        file_identity(file_name, sha),
+        ",".join(missing),
+        f"{file_name}:1",
     )
