@@ -22,6 +22,7 @@ from schoolcx.load.raw_writer import RawWriter, read_state
 from schoolcx.sandbox.demo.world import Event, Interaction, Person, Rating, World
 from schoolcx.sandbox.emulators import zendesk as zd_emulator
 from schoolcx.sandbox.emulators.http_base import EmulatorServer, Faults, Request, Response
+from tests.faults_support import fresh_warehouse
 
 SOURCE = "d1-zendesk"
 UTC = dt.UTC
@@ -336,6 +337,23 @@ def test_until_bounds_the_run_and_its_state(warehouse, world, zd):
     # The next run picks up everything after `until`, nothing lost, nothing doubled.
     extract(warehouse, zd, UNTIL)
     assert counts(warehouse) == expected_counts(world)
+
+
+def test_a_reordered_export_page_with_until_inside_it_loses_nothing(warehouse, world, pg_server):
+    """A page whose records are not in version order (a version past `until` listed before
+    one within it) must still land the one within: stopping at the first version past `until`
+    would hide it, and the next run starts from `until`, so it would be lost for good."""
+    until = at(10, 0)
+    reordered = Faults(plan=dict.fromkeys(range(1, 50), "reorder"), path_contains="tickets/cursor")
+    with zd_emulator.serve(world, [SOURCE], reordered) as running:
+        extract(warehouse, running, until)
+    clean = fresh_warehouse(pg_server)
+    with zd_emulator.serve(world, [SOURCE]) as running:
+        extract(clean, running, until)
+    query = "select source_id, updated_at from raw.zendesk_tickets order by 1, 2"
+    with psycopg.connect(warehouse) as got, psycopg.connect(clean) as want:
+        landed, expected = got.execute(query).fetchall(), want.execute(query).fetchall()
+    assert len(expected) == 2 and landed == expected
 
 
 def test_crash_between_pages_then_resume_lands_exact_counts(warehouse, world, zd):

@@ -44,7 +44,7 @@ EVENTS_PATH = "/api/v2/incremental/ticket_events.json"
 RATINGS_PATH = "/api/v2/satisfaction_ratings"
 SCORES = ("good", "bad", "offered", "unoffered")
 STREAMS = ("groups", "organizations", "users", "tickets", "ticket_events", "satisfaction_ratings")
-MAX_STALLS = 3  # time-based pages that bring nothing new before we call the export stuck
+MAX_EVENTS_PAGE = 1000  # the API's largest per_page
 
 
 def epoch(t: dt.datetime) -> int:
@@ -217,11 +217,13 @@ class ZendeskConnector(ApiConnector):
     def _export_page(
         self, stream: str, body: dict, where: str, until: dt.datetime, land
     ) -> tuple[Page, bool]:
-        """The landing records of one export page, up to the first version past `until`."""
+        """The landing records of one export page within `until`, and whether the page held a
+        version past it. Every record of the page is looked at: a page need not be ordered
+        (a version past `until` before one within it must not hide the one within)."""
         metric_sets = {
             m.get("ticket_id"): m for m in body.get("metric_sets") or [] if isinstance(m, dict)
         }
-        page = Page(stream)
+        page, beyond = Page(stream), False
         for i, rec in enumerate(body.get(stream) or []):
             position = f"{stream} {where} #{i}"
             result = (
@@ -230,25 +232,21 @@ class ZendeskConnector(ApiConnector):
             if isinstance(result, tuple):
                 page.quarantined.append(quarantine(result[0], rec, result[1], position))
             elif result.updated_at > until:
-                return page, True
+                beyond = True
             else:
                 page.records.append(result)
-        return page, False
+        return page, beyond
 
     # ---- time-based export: ticket events --------------------------------------------------
     def _ticket_events(self, client, state, until) -> Iterator[Page]:
         limit = epoch(until)
         start = min(int(state.get("start_time") or epoch(self.start)), limit)
         seen = set(state.get("boundary_ids") or [])  # ids already landed at `start`
-        stalls = 0
+        per_page = self.opts.page_size
         while True:
             body = client.get_json(
                 EVENTS_PATH,
-                params={
-                    "start_time": start,
-                    "include": "comment_events",
-                    "per_page": self.opts.page_size,
-                },
+                params={"start_time": start, "include": "comment_events", "per_page": per_page},
             )
             page, page_ids, beyond = Page("ticket_events"), set(), False
             times: dict[str, int] = {}
@@ -280,39 +278,28 @@ class ZendeskConnector(ApiConnector):
             seen = page_ids | (seen if next_start == start else set())
             boundary = sorted(k for k in seen if times.get(k, next_start) == next_start)
             # end_of_stream when the envelope has it (recorded envelopes often lack it); else
-            # a page shorter than asked is the last, and so is one that brings nothing new
-            # from the second it started at when nothing follows that second (probed below).
-            short = len(items) < self.opts.page_size
+            # a page shorter than asked is the last.
+            short = len(items) < per_page
             done = beyond or bool(body.get("end_of_stream")) or short or next_start >= limit
             page.state = {"start_time": next_start, "boundary_ids": boundary}
             yield page
             if done:
                 return
-            stuck = next_start == start and not page.records
-            if stuck and not self._events_after(client, start, limit):
-                return  # the page was the last second's repeats: the end of the stream
-            stalls = stalls + 1 if stuck else 0
-            if stalls >= MAX_STALLS:
-                raise ConnectorError(
-                    f"{self.name}: ticket events export does not advance past start_time "
-                    f"{start}; more events share one second than a page holds"
-                )
+            if next_start == start and not page.records:
+                # A full page of the second we started at, all of it landed already: either the
+                # stream ends on a second holding exactly a page, or that second holds more
+                # events than a page. Ask again with a larger page: a short answer proves the
+                # end, new events go on. At the API's largest page it stays ambiguous, and a
+                # loud error beats skipping the rest of that second in silence.
+                if per_page >= MAX_EVENTS_PAGE:
+                    raise ConnectorError(
+                        f"{self.name}: ticket events export does not advance past start_time "
+                        f"{start}; more events share one second than a page holds"
+                    )
+                per_page = min(per_page * 2, MAX_EVENTS_PAGE)
+            else:
+                per_page = self.opts.page_size
             start = next_start
-
-    def _events_after(self, client, second: int, limit: int) -> bool:
-        """Whether a ticket event follows `second` within the window. Asked only when a full
-        page brought nothing new: either the stream ended on a second holding exactly a page
-        of events, or that second holds more events than a page (then the stall guard fails
-        loudly rather than skip the rest of that second)."""
-        body = client.get_json(
-            EVENTS_PATH,
-            params={"start_time": second + 1, "include": "comment_events", "per_page": 1},
-        )
-        for rec in body.get("ticket_events") or []:
-            created = parse_time(rec.get("created_at")) if isinstance(rec, dict) else None
-            if created is None or epoch(created) <= limit:
-                return True
-        return False
 
     # ---- satisfaction ratings with a lookback ---------------------------------------------
     def _satisfaction_ratings(self, client, state, until) -> Iterator[Page]:
