@@ -186,7 +186,7 @@ def test_imap_connection_kicked_mid_fetch_then_rerun_equals_clean(
             if n == 2:
                 running.doveadm("kick", MAILBOX)
 
-        with pytest.raises(Exception) as err:
+        with pytest.raises(ConnectorError) as err:
             _imap_extract(warehouse, running, between=kick)
         partial = raw_rows(warehouse, ("imap_messages",))
         _imap_extract(warehouse, running)
@@ -195,7 +195,7 @@ def test_imap_connection_kicked_mid_fetch_then_rerun_equals_clean(
     expected = raw_rows(clean, ("imap_messages",))
     assert 0 < len(partial["imap_messages"]) < len(expected["imap_messages"])
     assert raw_rows(warehouse, ("imap_messages",)) == expected
-    assert err.value is not None
+    assert IMAP_SOURCE in str(err.value) and "IMAP session failed" in str(err.value)
 
 
 def test_imap_connection_kicked_mid_fetch_names_the_source(warehouse, tmp_path, mail_world):

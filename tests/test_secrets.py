@@ -79,7 +79,8 @@ def test_gx_connection_string_keeps_pieces_apart():
 def test_redacted_hides_the_password_in_both_forms():
     conninfo = make_conninfo("db.internal", 6543, "loader", PASSWORD, "schoolcx")
     url = "postgresql://loader:p%40ss%2Fw%3Ard%23S3CRET@db.internal:6543/schoolcx"
-    for text in (conninfo, url):
+    in_query = "postgresql://loader@db.internal:6543/schoolcx?password=p%40ss%2Fw%3Ard%23S3CRET"
+    for text in (conninfo, url, in_query):
         shown = redacted(text)
         assert "S3CRET" not in shown
         assert url_parts(shown)["host"] == "db.internal"

@@ -87,12 +87,9 @@ def redacted(url: str) -> str:
     info = psycopg.conninfo.conninfo_to_dict(url)
     if not info.get("password"):
         return url
-    if "://" not in url:
-        return psycopg.conninfo.make_conninfo(url, password=REDACTED)
-    from sqlalchemy.engine import make_url
-
-    # render_as_string(hide_password=True) keeps the scheme and query as given
-    return make_url(url).render_as_string(hide_password=True).replace("***", REDACTED, 1)
+    # Rebuilt from its parsed pieces whatever the form: a password given in a URL's query
+    # (`?password=...`) or with an unescaped `@` would survive redacting the user-info part.
+    return psycopg.conninfo.make_conninfo(**{**info, "password": REDACTED})
 
 
 def mask_password(url: str) -> str:
