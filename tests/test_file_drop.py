@@ -275,3 +275,36 @@ def test_updated_at_column_is_the_version(warehouse, tmp_path):
     latest = _latest_rows(warehouse)
     assert latest["c2"][1]["row"]["priority"] == "urgent"
     assert latest["c1"][0] == dt.datetime(2025, 9, 1, 9, tzinfo=dt.UTC)
+
+
+def test_rows_landed_under_the_old_file_key_are_rekeyed_once(warehouse, tmp_path):
+    """Before issue 14 a row was keyed '<file>:<id>': an upgraded deployment would hold a row
+    re-delivered after the upgrade under both keys. Migration 0012 rekeys the old rows, keeping
+    one copy where two files landed the same version."""
+    from schoolcx.warehouse.migrate import migration_files
+
+    day = dt.datetime(2025, 9, 3, tzinfo=dt.UTC).timestamp()
+    both = HEADER + "c1,2025-09-02T08:00:00,phone,,,,\nc2,2025-09-02T09:00:00,phone,,,,\n"
+    _write(tmp_path / "week_a.csv", both, day)
+    _write(tmp_path / "week_b.csv", both, day)  # the same export again, same version
+    assert _load(warehouse, _source(tmp_path)).inserted == 2
+    with psycopg.connect(warehouse) as conn:
+        # land what the old connector landed: one row per file, keyed '<file>:<id>'
+        conn.execute(
+            "insert into raw.file_drop_rows (source_system, source_instance, district_id,"
+            " source_id, updated_at, payload, _batch_id)"
+            " select source_system, source_instance, district_id, f || ':' || source_id,"
+            " updated_at, jsonb_set(payload, '{file}', to_jsonb(f)), _batch_id"
+            " from raw.file_drop_rows, unnest(array['week_a.csv', 'week_b.csv']) f"
+        )
+        conn.execute("delete from raw.file_drop_rows where source_id not like '%:%'")
+        assert conn.execute("select count(*) from raw.file_drop_rows").fetchone()[0] == 4
+        sql = dict(migration_files())["0012_file_drop_rows_own_id.sql"]
+        conn.execute(sql)
+        rows = conn.execute(
+            "select source_id, payload->>'file' from raw.file_drop_rows order by 1"
+        ).fetchall()
+    assert rows == [("c1", "week_a.csv"), ("c2", "week_a.csv")]
+    # and a re-delivery after the upgrade lands nothing new
+    _write(tmp_path / "week_c.csv", both, day)
+    assert _load(warehouse, _source(tmp_path)).inserted == 0
