@@ -42,7 +42,8 @@ AIRFLOW_TASKS = (
     "prepare",
     "extract",
     "check_extracts",
-    "transform.stg_zendesk__tickets_model_build",
+    # a staging model read from raw alone: every other task is marked done, not run
+    "transform.stg_zendesk__groups_model_build",
 )
 NIGHT = """
 import datetime as dt, json, os, re, sys
@@ -66,11 +67,12 @@ assert str(dagrun.state).endswith("success"), dagrun.state
 cfg = load_config(os.environ["SCHOOLCX_CONFIG"])
 start = dt.datetime.combine(day, dt.time(8), tzinfo=dt.UTC)
 end = start + dt.timedelta(days=1)
-variables = json.dumps(pipeline.dbt_vars(cfg, pipeline.as_of_date(start)))
+as_of = pipeline.as_of_date(end, cfg)
+variables = json.dumps(pipeline.dbt_vars(cfg, as_of))
 pipeline.dbt(url, ["build", "--vars", variables])
 gate = pipeline.gate_step(url, cfg, dagrun.run_id, end)
 pipeline.publish_step(url, cfg, dagrun.run_id, start, end, gate)
-print("report:", pipeline.report(url, cfg, pipeline.as_of_date(start)))
+print("report:", pipeline.report(url, cfg, as_of))
 """
 
 
@@ -220,7 +222,7 @@ def test_a_night_writes_no_secret_anywhere(scram_login, tmp_path):
             for row in conn.execute(f"select * from ops.{table}")
         )
     output = night.stdout + night.stderr
-    for task_line in ("extract summary:", "stg_zendesk__tickets", "published:", "report:"):
+    for task_line in ("extract summary:", "stg_zendesk__groups", "published:", "report:"):
         assert task_line in output, task_line
     assert (docs / "index.html").exists()
     with sqlite3.connect(home / "airflow" / "airflow.db") as meta:  # XComs are scanned in it
