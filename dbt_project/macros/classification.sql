@@ -47,3 +47,17 @@
         where position(risk_term.words in {{ words }}) > 0
     )
 {%- endmacro %}
+
+{#- The joins a staging model that reads a subject from raw adds after `from source`: the
+    subject's normal form once per row (a function scan, not folded into each term's test) as
+    subject_text.words, and the district's term list as high_risk_terms (a CTE built with
+    high_risk_term_lists). Only the matched term (high_risk_term) leaves the model, never the
+    subject. -#}
+{% macro subject_high_risk_joins(subject) -%}
+    cross join
+        lateral unnest(
+            array[{{ high_risk_words(subject) }}]
+        ) as subject_text (words)
+    left join high_risk_terms
+        on source.district_id = high_risk_terms.district_id
+{%- endmacro %}

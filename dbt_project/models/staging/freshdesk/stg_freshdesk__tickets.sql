@@ -63,14 +63,7 @@ renamed as (
         (source.payload -> 'stats' ->> 'agent_responded_at')::timestamptz as agent_responded_at,
         (source.payload -> 'stats' ->> 'status_updated_at')::timestamptz as status_updated_at
     from source
-    -- the subject's normal form, once per row (a function scan, not folded into each term's
-    -- test); only the matched term leaves this model, never the subject
-    cross join
-        lateral unnest(
-            array[{{ high_risk_words("source.payload ->> 'subject'") }}]
-        ) as subject_text (words)
-    left join high_risk_terms
-        on source.district_id = high_risk_terms.district_id
+    {{ subject_high_risk_joins("source.payload ->> 'subject'") }}
 )
 
 select * from renamed

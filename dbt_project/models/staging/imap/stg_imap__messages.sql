@@ -73,14 +73,7 @@ renamed as (
         source.updated_at,
         source._loaded_at
     from source
-    -- the subject's normal form, once per row (a function scan, not folded into each term's
-    -- test); only the matched term leaves this model, never the subject
-    cross join
-        lateral unnest(
-            array[{{ high_risk_words("source.payload ->> 'subject'") }}]
-        ) as subject_text (words)
-    left join high_risk_terms
-        on source.district_id = high_risk_terms.district_id
+    {{ subject_high_risk_joins("source.payload ->> 'subject'") }}
 )
 
 select * from renamed
