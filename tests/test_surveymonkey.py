@@ -10,7 +10,8 @@ import yaml
 
 from schoolcx.config import DeploymentConfig
 from schoolcx.connections import Connection
-from schoolcx.connectors.base import ConnectorContext
+from schoolcx.connectors import surveymonkey as sm_connector
+from schoolcx.connectors.base import ConnectorContext, ConnectorError
 from schoolcx.connectors.http import AuthError
 from schoolcx.connectors.surveymonkey import SurveyMonkeyConnector
 from schoolcx.load.raw_writer import RawWriter, read_state
@@ -279,3 +280,117 @@ def test_more_responses_in_one_second_than_a_page(warehouse):
         *(f"7{n:05d}" for n in range(5)),
         "900003",
     }
+
+
+def _crowded(n: int, at: dt.datetime = T0) -> list[SurveyAnswerSet]:
+    """n responses all modified in the same second `at`."""
+    return [
+        SurveyAnswerSet(f"7{i:05d}", "1700001", "d1-sm", at, "parent", {"safe_school": 4})
+        for i in range(n)
+    ]
+
+
+def test_response_modified_while_paging_a_crowded_second_is_not_lost(warehouse):
+    # Seven responses share the second T0, two a page, then 900003 (T0 + 3 h). The key cannot
+    # pass T0, so that second is read by page numbers. After the third bulk request (while
+    # that second is being read by page number) 700000, already read, is modified: it
+    # moves to the end of the list, every page of the second shifts by one, and by page number
+    # one response of the second (700002 or 700004, depending on where the reader is) is on a
+    # page already read. A single pass by page numbers then moves the key past T0 without it.
+    world = _world([*_crowded(7), _climate(3)])
+    with surveymonkey.serve(world, ["d1-sm"]) as running:
+        responses = running.emulator.responses["500001"]
+
+        def modify(served: int) -> None:
+            if served == 3:
+                r = next(r for r in responses if r["id"] == "700000")
+                r["date_modified"] = "2025-09-02T12:00:00+00:00"  # after everything else
+                r["pages"][0]["questions"][0]["answers"] = [{"choice_id": "10102"}]
+
+        running.emulator.on_bulk = modify
+        summary, connector = _extract(
+            warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), per_page=2
+        )
+        final = {r["id"]: r for r in running.emulator.responses["500001"]}
+        with psycopg.connect(warehouse) as conn:
+            state = read_state(conn, "d1-sm")["responses"]
+    assert connector.stopped_early is None
+    loaded = _latest(warehouse)
+    # Equal to a clean extract of the final state: every response, in its final version.
+    assert set(loaded) == set(final) == {*(f"7{i:05d}" for i in range(7)), "900003"}
+    for rid, response in final.items():
+        payload = {k: v for k, v in loaded[rid].items() if k != "_schoolcx"}
+        assert payload == response, rid
+    assert loaded["700000"]["_schoolcx"]["answers"]["101"]["position"] == 2
+    # 7 first versions of the second + 900003 + the new version of 700000.
+    assert summary.inserted == 9
+    assert state == {"last_modified": "2025-09-02T12:00:00+00:00"}
+
+
+def test_a_crowded_second_that_keeps_changing_is_a_clear_error(warehouse):
+    # Forty responses in one second, ten a page; every bulk answer moves one of them out of
+    # that second, so no two passes by page numbers find the same set: after MAX_PASSES the
+    # run stops with an error naming source and connection, the state still at that second.
+    world = _world(_crowded(40))
+    with surveymonkey.serve(world, ["d1-sm"]) as running:
+        responses = running.emulator.responses["500001"]
+
+        def modify(served: int) -> None:
+            crowded = [r for r in responses if r["date_modified"].startswith("2025-09-01T15")]
+            if crowded:
+                crowded[0]["date_modified"] = "2025-09-03T00:00:00+00:00"
+
+        running.emulator.on_bulk = modify
+        with pytest.raises(ConnectorError) as err:
+            _extract(warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), per_page=10)
+        with psycopg.connect(warehouse) as conn:
+            state = read_state(conn, "d1-sm")["responses"]
+    message = str(err.value)
+    assert "d1-sm" in message and "d1_sm" in message
+    assert f"over {sm_connector.MAX_PASSES} reads" in message
+    assert state == {"last_modified": "2025-09-01T15:00:00+00:00"}
+
+
+def test_too_many_pages_in_one_second_is_a_clear_error(warehouse, monkeypatch):
+    # Seven responses in one second at two a page need four pages a pass; with the bound at
+    # three the run stops with an error naming source, connection and per_page.
+    monkeypatch.setattr(sm_connector, "MAX_SECOND_PAGES", 3)
+    with (
+        surveymonkey.serve(_world(_crowded(7)), ["d1-sm"]) as running,
+        pytest.raises(ConnectorError) as err,
+    ):
+        _extract(warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), per_page=2)
+    message = str(err.value)
+    assert "d1-sm" in message and "d1_sm" in message
+    assert "more than 3 pages" in message and "per_page 2" in message
+
+
+def test_day_budget_stops_inside_a_crowded_second_and_resumes(warehouse):
+    # Five responses in the second T0 (two a page) and 900003 later. Budget 7, reserve 2:
+    # details (6 left), key page 1 (5), key page from T0 (4: a whole page in T0), pass 1
+    # pages 1 (3) and 2 (2: at the reserve) -> stop before page 3, the state at T0.
+    world = _world([*_crowded(5), _climate(3)])
+    with surveymonkey.serve(world, ["d1-sm"], day_limit=7) as running:
+        first, connector = _extract(
+            warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), day_reserve=2, per_page=2
+        )
+        assert connector.stopped_early and "2 SurveyMonkey calls left" in connector.stopped_early
+        assert running.emulator.day_used == 5
+        assert first.inserted == 4  # 700000-700003
+        with psycopg.connect(warehouse) as conn:
+            assert read_state(conn, "d1-sm")["responses"] == {
+                "last_modified": "2025-09-01T15:00:00+00:00"
+            }
+        # A new day with a larger budget: details, key page from T0 (a whole page in T0), two
+        # agreeing passes of three pages, then the key page from T0 + 1 s: 9 calls.
+        running.emulator.day_used, running.emulator.day_limit = 0, 20
+        rest, connector = _extract(
+            warehouse, running, "d1-sm", T0 + dt.timedelta(days=30), day_reserve=2, per_page=2
+        )
+        assert connector.stopped_early is None and rest.inserted == 2  # 700004, 900003
+        assert running.emulator.day_used == 9 and connector.day_remaining == 11
+        with psycopg.connect(warehouse) as conn:
+            assert read_state(conn, "d1-sm")["responses"] == {
+                "last_modified": "2025-09-01T18:00:00+00:00"
+            }
+    assert set(_latest(warehouse)) == {*(f"7{i:05d}" for i in range(5)), "900003"}

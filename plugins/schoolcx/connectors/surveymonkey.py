@@ -6,7 +6,12 @@
    &end_modified_at=<until>&sort_by=date_modified&sort_order=ASC&per_page=100&page=1. While
    links.next says there is more, the next request is page 1 again from the newest
    date_modified of the page just read (key-based paging, see pages()): following page numbers
-   loses a response when one already read is modified mid-paging. Each page of responses is
+   loses a response when one already read is modified mid-paging. A whole page within one
+   second cannot be passed by key (the API's resolution is a second): that second is read by
+   page numbers in passes until two find the same responses (a modification only moves a
+   response out of a past second), then the key goes on from the next second; a second that
+   keeps changing over MAX_PASSES reads, or needs more than MAX_SECOND_PAGES pages a pass,
+   stops the run with an error naming source and connection. Each page of responses is
    one landed Page whose state is the greatest date_modified seen, so a crash resumes at the
    last committed page (the boundary responses are fetched again and skipped by the raw
    primary key).
@@ -25,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -52,11 +57,27 @@ log = logging.getLogger(__name__)
 TABLE = "surveymonkey_responses"
 STREAM = "responses"
 DAY_REMAINING = "X-Ratelimit-App-Global-Day-Remaining"
+MAX_PASSES = 5  # reads of a crowded second by page numbers until two agree (see _second)
+# Pages of one second in one pass: two agreeing passes of 100 pages already cost 200 of a
+# private app's 500 calls a day; more than that cannot be read within the budget.
+MAX_SECOND_PAGES = 100
 
 
 def _sm_time(at: dt.datetime) -> str:
     # The API takes YYYY-MM-DDTHH:MM:SS (UTC).
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _modified(response) -> dt.datetime | None:
+    return parse_timestamp(response.get("date_modified")) if isinstance(response, dict) else None
+
+
+def _version(response) -> tuple[str, str]:
+    """(id, date_modified) of a response: the same version read twice in a run lands once. A
+    response without an id is keyed by its whole text (it is quarantined once)."""
+    if isinstance(response, dict) and response.get("id"):
+        return str(response["id"]), str(response.get("date_modified"))
+    return "", json.dumps(response, sort_keys=True)
 
 
 def choice_map(details: dict) -> dict[str, dict[str, dict]]:
@@ -151,30 +172,17 @@ class SurveyMonkeyConnector:
                 yield from self._stop(last)
                 return
             url = f"/surveys/{survey}/responses/bulk"
-            query_from, page_number, n_page = start, 1, 0
-            seen: set[tuple[str, str]] = set()  # (id, date_modified) landed in this run
+            query_from, n_page = start, 0
+            seen: set[tuple[str, str]] = set()  # versions landed (or quarantined) in this run
             while True:
-                body = self._get(
-                    client,
-                    url,
-                    params={
-                        "start_modified_at": _sm_time(query_from),
-                        "end_modified_at": _sm_time(until),
-                        "sort_by": "date_modified",
-                        "sort_order": "ASC",
-                        "per_page": self.opts.per_page,
-                        "page": page_number,
-                    },
-                )
+                body = self._bulk(client, url, query_from, until, 1)
                 n_page += 1
                 page = Page(STREAM)
                 newest: dt.datetime | None = None
                 for n, response in enumerate(body.get("data") or [], start=1):
-                    if isinstance(response, dict) and response.get("id"):
-                        key = (str(response["id"]), str(response.get("date_modified")))
-                        if key in seen:
-                            continue  # the overlap of a re-query: already landed in this run
-                        seen.add(key)
+                    if _version(response) in seen:
+                        continue  # the overlap of a re-query: already landed in this run
+                    seen.add(_version(response))
                     modified = self._add(page, response, choices, f"page {n_page} #{n}")
                     if modified and (newest is None or modified > newest):
                         newest = modified
@@ -185,19 +193,105 @@ class SurveyMonkeyConnector:
                 if not (body.get("links") or {}).get("next"):
                     return
                 self._check_next_host(body["links"]["next"])
+                if self._budget_low():
+                    yield from self._stop(last)
+                    return
                 # Key-based paging: the next request starts again at page 1 from this page's
                 # newest date_modified (inclusive, so responses sharing that second come again
                 # and are skipped above). Page numbers over a list ordered by date_modified
                 # shift when a response already read is modified (it moves to the end), and
-                # the response after it would never be read. Only when a whole page shares one
-                # date_modified (no progress by key) does the next page number follow.
+                # the response after it would never be read.
                 if newest is not None and newest > query_from:
-                    query_from, page_number = newest, 1
-                else:
-                    page_number += 1
-                if self._budget_low():
-                    yield from self._stop(last)
+                    query_from = newest
+                    continue
+                # A whole page within one second: the key cannot pass it (the API's resolution
+                # is a second). Read that second in stable passes, then go on from the next.
+                after = yield from self._second(client, url, query_from, until, choices, seen)
+                if after is None:
+                    return  # stopped early for the day's budget (state saved at the second)
+                if after >= until:
                     return
+                query_from = last = after
+
+    def _bulk(
+        self, client: VendorClient, url: str, since: dt.datetime, until: dt.datetime, number: int
+    ) -> dict:
+        return self._get(
+            client,
+            url,
+            params={
+                "start_modified_at": _sm_time(since),
+                "end_modified_at": _sm_time(until),
+                "sort_by": "date_modified",
+                "sort_order": "ASC",
+                "per_page": self.opts.per_page,
+                "page": number,
+            },
+        )
+
+    def _second(
+        self,
+        client: VendorClient,
+        url: str,
+        since: dt.datetime,
+        until: dt.datetime,
+        choices: dict,
+        seen: set[tuple[str, str]],
+    ) -> Generator[Page, None, dt.datetime | None]:
+        """Every response modified within the second of `since`, by page numbers; returns the
+        next second (everything before it is loaded), or None after stopping for the budget.
+        A modification moves a response out of that past second (to the end of the list),
+        never into it, so a pass by page numbers can miss one only when a response it already
+        read moved out and shifted the pages; a pass that finds exactly the responses of the
+        pass before it missed none. Passes repeat until one does (as Freshdesk's tickets)."""
+        key = since.replace(microsecond=0)
+        state = {"last_modified": key.isoformat()}  # a crash resumes at this second (again)
+        previous: set[tuple[str, str]] | None = None
+        for n_pass in range(1, MAX_PASSES + 1):
+            found: set[tuple[str, str]] = set()
+            number = 1
+            while True:
+                if self._budget_low():
+                    yield from self._stop(key)
+                    return None
+                body = self._bulk(client, url, key, until, number)
+                page, past = Page(STREAM, state=state), False
+                for n, response in enumerate(body.get("data") or [], start=1):
+                    modified = _modified(response)
+                    if modified is not None and modified.replace(microsecond=0) > key:
+                        past = True  # beyond the second: the key-based paging reads it next
+                        continue
+                    version = _version(response)
+                    found.add(version)
+                    if version not in seen:
+                        seen.add(version)
+                        position = f"second {_sm_time(key)} pass {n_pass} page {number} #{n}"
+                        self._add(page, response, choices, position)
+                if page.records or page.quarantined:
+                    yield page
+                more = bool((body.get("links") or {}).get("next"))
+                if past or not more:
+                    break
+                self._check_next_host(body["links"]["next"])
+                if number >= MAX_SECOND_PAGES:
+                    raise ConnectorError(
+                        f"{self.ctx.source.name} (connection {self.conn.conn_id}): more than "
+                        f"{MAX_SECOND_PAGES} pages of responses (per_page {self.opts.per_page}) "
+                        f"were modified in the second {_sm_time(key)}; reading them until two "
+                        f"passes agree would cost more calls than a day's budget allows, so "
+                        f"the run cannot pass that second. Raise per_page to 100 if it is lower"
+                    )
+                number += 1
+            if found == previous:
+                after = min(key + dt.timedelta(seconds=1), until)
+                yield Page(STREAM, state={"last_modified": after.isoformat()})
+                return after
+            previous = found
+        raise ConnectorError(
+            f"{self.ctx.source.name} (connection {self.conn.conn_id}): the responses modified "
+            f"in the second {_sm_time(key)} kept changing over {MAX_PASSES} reads; the state "
+            f"stays at that second and the next run reads it again"
+        )
 
     def _check_next_host(self, url: str) -> None:
         netloc = urlsplit(url).netloc
