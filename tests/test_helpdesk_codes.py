@@ -9,6 +9,8 @@ models are then built with dbt and every ticket's channel and status is checked 
 from __future__ import annotations
 
 import copy
+import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -27,7 +29,7 @@ from tests.test_freshdesk import CONFIG, SOURCE, UNTIL, _ticket, at, extract, ma
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 # the ticket models and everything they read (ref views, ticket fields)
-MODELS = ["+stg_freshdesk__tickets", "+stg_zendesk__tickets"]
+MODELS = ["+stg_freshdesk__tickets", "+stg_zendesk__tickets", "+int_interactions_unioned"]
 
 
 def deployment() -> dict:
@@ -44,7 +46,7 @@ def deployment() -> dict:
     return cfg
 
 
-def raw_ticket(tid: int, *, source: int = 2, status: int = 2) -> dict:
+def raw_ticket(tid: int, *, source: int = 2, status: int = 2, stats: dict | None = None) -> dict:
     return {
         "id": tid,
         "created_at": "2025-11-02T00:00:00Z",
@@ -54,7 +56,7 @@ def raw_ticket(tid: int, *, source: int = 2, status: int = 2) -> dict:
         "source": source,
         "tags": [],
         "custom_fields": {},
-        "stats": {},
+        "stats": stats or {},
     }
 
 
@@ -76,7 +78,10 @@ def zendesk_rows(conn, source_instance: str) -> None:
         )
 
 
-def dbt_build(url: str, tmp: Path) -> None:
+SOLVED_BY_STATUS_UPDATE = {"status_updated_at": "2025-11-03T09:30:00Z", "resolved_at": None}
+
+
+def dbt_build(url: str, tmp: Path) -> dict:
     parts = url_parts(url)
     env = {
         **os.environ,
@@ -87,8 +92,11 @@ def dbt_build(url: str, tmp: Path) -> None:
     }
     cmd = [DBT, "build", "--project-dir", str(DBT_PROJECT_DIR)]
     cmd += ["--profiles-dir", str(DBT_PROJECT_DIR), "--select", *MODELS]
+    # only the selected models' own tests (not those of calendar models the selection skips)
+    cmd += ["--indirect-selection", "cautious"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    return json.loads((tmp / "target" / "run_results.json").read_text())
 
 
 @pytest.fixture
@@ -97,6 +105,9 @@ def staged(warehouse, tmp_path, monkeypatch):
     monkeypatch.setitem(fd_emulator.SOURCE_CHOICES, "Front Desk", 103)
     monkeypatch.setitem(fd_emulator.SOURCE_CHOICES, "Carrier Pigeon", 104)
     monkeypatch.setitem(fd_emulator.STATUS_CHOICES, "8", ["On Hold (district)", "On hold"])
+    # a label that is a status name is that status; one that only contains one is not
+    monkeypatch.setitem(fd_emulator.STATUS_CHOICES, "9", [" resolved ", "Resolved"])
+    monkeypatch.setitem(fd_emulator.STATUS_CHOICES, "10", ["Resolved - awaiting parent", "Open"])
     world = make_world()
     world.interactions.append(_ticket(7, at(11, 26), [], channel="walk_in"))
     sync_config(warehouse, DeploymentConfig.model_validate(deployment()))
@@ -105,15 +116,18 @@ def staged(warehouse, tmp_path, monkeypatch):
         fd.add_raw(SOURCE, "tickets", raw_ticket(21, source=104))
         fd.add_raw(SOURCE, "tickets", raw_ticket(22, source=105))  # listed nowhere
         fd.add_raw(SOURCE, "tickets", raw_ticket(23, source=11))
-        fd.add_raw(SOURCE, "tickets", raw_ticket(24, status=6))
+        # solved through config, no stats.resolved_at / closed_at: status_updated_at is when
+        fd.add_raw(SOURCE, "tickets", raw_ticket(24, status=6, stats=SOLVED_BY_STATUS_UPDATE))
         fd.add_raw(SOURCE, "tickets", raw_ticket(25, status=7))
         fd.add_raw(SOURCE, "tickets", raw_ticket(26, status=8))
+        fd.add_raw(SOURCE, "tickets", raw_ticket(27, status=9, stats=SOLVED_BY_STATUS_UPDATE))
+        fd.add_raw(SOURCE, "tickets", raw_ticket(28, status=10))
         summary = extract(warehouse, fd, UNTIL)
     assert summary.quarantined_total == 0
     with psycopg.connect(warehouse) as conn:
         zendesk_rows(conn, "zd-plain")
         zendesk_rows(conn, "zd-mapped")
-    dbt_build(warehouse, tmp_path)
+    dbt_build(warehouse, tmp_path)  # run_results.json stays in tmp_path / "target"
     return warehouse
 
 
@@ -143,21 +157,54 @@ def test_freshdesk_channels_from_codes_labels_and_config(staged):
         "24": ("2", "web", False),
         "25": ("2", "web", False),
         "26": ("2", "web", False),
+        "27": ("2", "web", False),
+        "28": ("2", "web", False),
     }
 
 
-def test_freshdesk_custom_statuses_by_config_else_open(staged):
-    got = rows(staged, "select ticket_id, status_code, status from stg.stg_freshdesk__tickets")
+def test_freshdesk_custom_statuses_by_config_else_open(staged, tmp_path):
+    got = rows(
+        staged,
+        "select ticket_id, status_code, status, is_status_unmapped from stg.stg_freshdesk__tickets",
+    )
     assert {k: v for k, v in got.items() if int(k) >= 20} == {
-        "20": (2, "open"),
-        "21": (2, "open"),
-        "22": (2, "open"),
-        "23": (2, "open"),
-        "24": (6, "solved"),  # "Waiting on Customer": config by code
-        "25": (7, "pending"),  # "Waiting on Third Party": config by label
-        "26": (8, "open"),  # listed, not mapped: still being worked on
+        "20": (2, "open", False),
+        "21": (2, "open", False),
+        "22": (2, "open", False),
+        "23": (2, "open", False),
+        "24": (6, "solved", False),  # "Waiting on Customer": config by code
+        "25": (7, "pending", False),  # "Waiting on Third Party": config by label
+        "26": (8, "open", True),  # listed, not mapped: still being worked on, and counted
+        "27": (9, "solved", False),  # label " resolved " is Freshdesk's name for solved
+        "28": (10, "open", True),  # "Resolved - awaiting parent" only contains one: no guess
     }
-    assert (got["1"], got["3"], got["4"]) == ((4, "solved"), (5, "closed"), (3, "pending"))
+    assert (got["1"], got["3"], got["4"]) == (
+        (4, "solved", False),
+        (5, "closed", False),
+        (3, "pending", False),
+    )
+    # the warn test reports how many tickets count as open only because nothing maps them
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    (warned,) = [
+        r for r in results if "stg_freshdesk__tickets_is_status_unmapped" in r["unique_id"]
+    ]
+    assert (warned["status"], warned["failures"]) == ("warn", 2)
+
+
+def test_freshdesk_custom_solved_status_resolves_at_its_status_change(staged):
+    """METRICS.md: resolved_at is when the ticket last entered solved/closed. A custom status
+    mapped to solved has no stats.resolved_at / closed_at: stats.status_updated_at is that time."""
+    got = rows(
+        staged,
+        "select source_id, status, resolved_at from int.int_interactions_unioned"
+        " where source_system = 'freshdesk' and source_id in ('24', '25', '27')",
+    )
+    solved_at = dt.datetime(2025, 11, 3, 9, 30, tzinfo=dt.UTC)
+    assert got == {
+        "24": ("solved", solved_at),
+        "25": ("pending", None),
+        "27": ("solved", solved_at),
+    }
 
 
 def test_zendesk_api_is_other_unless_mapped_and_unknown_values_are_counted(staged):

@@ -79,7 +79,15 @@ RESPONSES = [
     _response("R_3", "lincoln-qx-poc", 3, "lincoln-help:<ABC.1@X.ORG>", "0-10", 10),
     # SurveyMonkey, bare address: 8 on 0-10 -> 1 + 4 * 8 / 10 = 4.2, the latest of the thread
     _response("900001", "lincoln-sm-poc", 4, "abc.1@X.org", "0-10", 8),
-]
+    # the thread's reference and no configured rating question answered (as when config has a
+    # question id typo): quarantined with that reason, never the thread's latest rating
+    SurveyAnswerSet(
+        "R_4", LINCOLN, "lincoln-qx-poc", T0 + dt.timedelta(hours=5), "parent", {},
+        interaction_ref="<AbC.1@x.org>",
+    ),
+    # neither a reference nor a rating (a survey the respondent abandoned): no rating to count
+    SurveyAnswerSet("R_5", LINCOLN, "lincoln-qx-poc", T0 + dt.timedelta(hours=6), "parent", {}),
+]  # fmt: skip
 
 
 def _land(url: str, cfg: DeploymentConfig) -> None:
@@ -162,12 +170,16 @@ def test_email_ratings_by_message_id_and_rating_questions_per_variant(warehouse,
         ("R_1", "abc.1@x.org", "1-5", Decimal("4"), None, False, thread),
         ("R_2", "nobody.9@x.org", "0-10", Decimal("3"), "unknown interaction", False, None),
         ("R_3", "lincoln-help:abc.1@x.org", "0-10", Decimal("5"), None, False, thread),
+        ("R_4", "abc.1@x.org", "?-?", None, "no rating question answered", False, thread),
     ]
     with psycopg.connect(warehouse) as conn:
         rejected = conn.execute(
-            "select rating_id, reject_reason from int.int_ratings_rejected"
+            "select rating_id, reject_reason from int.int_ratings_rejected order by rating_id"
         ).fetchall()
-    assert rejected == [("R_2", "unknown interaction")]  # counted, with its reason
+    assert rejected == [  # counted, with their reasons
+        ("R_2", "unknown interaction"),
+        ("R_4", "no rating question answered"),
+    ]
 
 
 def test_rating_scales_are_checked_at_config_check(tmp_path):

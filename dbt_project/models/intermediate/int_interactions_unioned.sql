@@ -219,6 +219,14 @@ freshdesk as (
                                 then freshdesk_tickets.stats_closed_at
                         end
                     ),
+                    -- a custom status mapped to solved/closed sets neither stats time: the last
+                    -- status change is the entry into it (METRICS.md resolved_at, DECISIONLOG)
+                    case
+                        when
+                            freshdesk_tickets.status_updated_at
+                            > coalesce(freshdesk_tickets.stats_reopened_at, '-infinity')
+                            then freshdesk_tickets.status_updated_at
+                    end,
                     greatest(freshdesk_tickets.stats_resolved_at, freshdesk_tickets.stats_closed_at)
                 )
         end as resolved_at,

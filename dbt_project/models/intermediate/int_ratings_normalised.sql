@@ -11,8 +11,8 @@
 -- * survey-tool (point-of-contact) ratings on the configured scale and file-drop ratings on
 --   their row's scale_lo..scale_hi: r5 = 1 + 4 * (r - lo) / (hi - lo).
 -- reject_reason says why a rating is quarantined (out of scale, unknown or ambiguous interaction,
--- interaction itself quarantined, unparseable); is_latest marks the rating that counts for its
--- interaction (the latest valid one).
+-- interaction itself quarantined, unparseable, no configured rating question answered);
+-- is_latest marks the rating that counts for its interaction (the latest valid one).
 -- int_interactions_unioned is joined by name where needed, not through a CTE: a CTE read
 -- several times is materialized without statistics, and the planner then sorts it for merge
 -- joins instead of hashing.
@@ -126,6 +126,8 @@ freshdesk as (
 -- bare id, looked up within the district; an email thread by its root Message-ID, normalised
 -- as staging does (normalise_reference). Each rating question has its own scale
 -- (ref.survey_rating_questions); a response answering several is rejected, not counted twice.
+-- Left joined: a response answering none of them comes through once with question_id NULL, so
+-- a question id typo in config quarantines the responses instead of emptying the ratings.
 survey_answered as (
     select
         qualtrics_responses.source_system,
@@ -148,7 +150,7 @@ survey_answered as (
     from qualtrics_responses
     inner join sources
         on qualtrics_responses.source_instance = sources.source_instance
-    inner join rating_questions
+    left join rating_questions
         on
             qualtrics_responses.source_instance = rating_questions.source_instance
             and qualtrics_responses.answers ? rating_questions.question_id
@@ -188,7 +190,7 @@ survey_answered as (
     from surveymonkey_responses
     inner join sources
         on surveymonkey_responses.source_instance = sources.source_instance
-    inner join rating_questions
+    left join rating_questions
         on
             surveymonkey_responses.source_instance = rating_questions.source_instance
             and surveymonkey_responses.answers ? rating_questions.question_id
@@ -199,7 +201,7 @@ survey_answered as (
 survey_one_per_response as (
     select
         survey_answered.*,
-        count(*) over (
+        count(survey_answered.question_id) over (
             partition by survey_answered.source_instance, survey_answered.rating_id
         ) as answered_questions,
         row_number() over (
@@ -225,10 +227,18 @@ survey_values as (
         case
             when survey_one_per_response.answered_questions > 1
                 then 'several rating questions answered'
+            when survey_one_per_response.answered_questions = 0
+                then 'no rating question answered'
         end as response_reason,
         survey_one_per_response._loaded_at
     from survey_one_per_response
-    where survey_one_per_response.question_rank = 1
+    where
+        survey_one_per_response.question_rank = 1
+        -- no rating and no reference (an abandoned survey): nothing to count or to attach
+        and (
+            survey_one_per_response.answered_questions > 0
+            or survey_one_per_response.interaction_ref is not null
+        )
     union all
     select
         file_drop_rows.source_system,

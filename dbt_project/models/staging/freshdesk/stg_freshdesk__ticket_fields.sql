@@ -8,8 +8,9 @@
 }}
 -- One row per choice of Freshdesk's coded ticket fields (source, status, priority) as the
 -- account lists them (GET /api/v2/ticket_fields, latest version), with the channel a source
--- code maps to and the status a status code is read as (macros/channel.sql uses both). Small:
--- rebuilt whole each run, so a removed choice goes with it.
+-- code maps to and the status a status code is read as (macros/channel.sql uses both); NULL
+-- when nothing maps it (tickets then count it as other / open, flagged unmapped). Small: rebuilt
+-- whole each run, so a removed choice goes with it.
 with
 
 source as (
@@ -90,7 +91,7 @@ resolved as (
                     {{ mapped_value('choices.source_instance', 'status', 'choices.choice_code') }},
                     {{ mapped_value('choices.source_instance', 'status', 'choices.choice_label') }},
                     {{ freshdesk_known_status('choices.choice_code::bigint') }},
-                    'open'
+                    {{ freshdesk_label_status('choices.choice_label') }}
                 )
         end as status,
         choices.updated_at,

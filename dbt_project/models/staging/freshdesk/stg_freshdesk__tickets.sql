@@ -30,8 +30,11 @@ renamed as (
         source._loaded_at,
         (source.payload ->> 'created_at')::timestamptz as created_at,
         (source.payload ->> 'status')::int as status_code,
-        -- custom statuses (6 and up) as config status_map says, else open (macros/channel.sql)
+        -- custom statuses (6 and up) as config status_map or their label says, else open
+        -- and flagged (macros/channel.sql)
         {{ freshdesk_status('source.source_instance', "(source.payload ->> 'status')::int") }} as status,
+        {{ freshdesk_mapped_status('source.source_instance', "(source.payload ->> 'status')::int") }} is null
+            as is_status_unmapped,
         (source.payload ->> 'priority')::int as priority_code,
         case (source.payload ->> 'priority')::int
             when 1 then 'low'
