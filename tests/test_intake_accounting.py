@@ -572,7 +572,10 @@ def csv_night(warehouse: str, tmp_path: Path) -> Path:
     # whole, once, naming the file: each of its rows is there and in no other place.
     readable = {rid for rows, enc, _t in files.values() if enc == "utf-8" for rid in rows}
     q = quarantined(warehouse, source.name)
-    assert [(r[0], r[1], r[3]) for r in q] == [(None, "unreadable_file", "calls_0905.csv")]
+    sha = hashlib.sha256((folder / "calls_0905.csv").read_bytes()).hexdigest()
+    assert [(r[0], r[1], r[3]) for r in q] == [
+        (f"calls_0905.csv@sha256:{sha}", "unreadable_file", "calls_0905.csv")
+    ]
     assert raw_ids(warehouse, "file_drop_rows", source.name) == readable == {"c1", "c2", "c3", "c4"}
     with psycopg.connect(warehouse) as conn:
         priority = conn.execute(
