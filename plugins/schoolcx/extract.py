@@ -9,7 +9,7 @@ from schoolcx.config import DeploymentConfig
 from schoolcx.connections import get_connection
 from schoolcx.connectors.base import ConnectorContext, ConnectorError, registry
 from schoolcx.load.raw_writer import LoadSummary, RawWriter
-from schoolcx.load.source_state import finish_reset, pending_reset
+from schoolcx.load.source_state import finish_reset, start_over_if_reset
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def extract_source(
     """Extract one source incrementally up to `until` and load it; returns what happened."""
     district, source = cfg.source(source_name)
     # After `schoolcx source reset`: the state is cleared; streams start at the reset's date.
-    reset = pending_reset(url, source.name)
+    reset = start_over_if_reset(url, source.name)
     start = reset.from_date if reset else None
     if reset:
         log.info("%s: reset pending, extracting from %s", source_name, start or source.start_date)

@@ -24,13 +24,7 @@ def reset_source(url: str, source_instance: str, from_date: dt.date | None) -> R
     """Clear `source_instance`'s extract state; its next extract starts at `from_date` (None:
     the configured start_date). Idempotent: resetting twice is resetting once."""
     with psycopg.connect(url) as conn:
-        streams = [
-            r[0]
-            for r in conn.execute(
-                "delete from ops.extract_state where source_instance = %s returning stream",
-                (source_instance,),
-            )
-        ]
+        streams = _clear_state(conn, source_instance)
         conn.execute(
             "insert into ops.source_resets (source_instance, from_date) values (%s, %s)"
             " on conflict (source_instance) do update"
@@ -38,6 +32,28 @@ def reset_source(url: str, source_instance: str, from_date: dt.date | None) -> R
             (source_instance, from_date),
         )
     return ResetResult(source_instance, sorted(streams), from_date)
+
+
+def _clear_state(conn: psycopg.Connection, source_instance: str) -> list[str]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "delete from ops.extract_state where source_instance = %s returning stream",
+            (source_instance,),
+        )
+    ]
+
+
+def start_over_if_reset(url: str, source_instance: str) -> PendingReset | None:
+    """The reset pending for the source, with any state saved since cleared again: an extract
+    that was running when the reset was made went on saving its own state, which would make
+    the next extract resume from there instead of from the reset's date. (A post-reset extract
+    that crashed half-way is re-read from the date too: loading is idempotent.)"""
+    pending = pending_reset(url, source_instance)
+    if pending is not None:
+        with psycopg.connect(url) as conn:
+            _clear_state(conn, source_instance)
+    return pending
 
 
 @dataclass(frozen=True)
