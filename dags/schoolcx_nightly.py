@@ -126,6 +126,7 @@ def schoolcx_nightly():
         from schoolcx import pipeline
 
         ctx = get_current_context()
+        dbt_vars = ctx["ti"].xcom_pull(task_ids="prepare", key="dbt_vars")
         return pipeline.publish_step(
             pipeline.resolve_warehouse_url(),
             pipeline.current_config(),
@@ -134,19 +135,16 @@ def schoolcx_nightly():
             ctx["data_interval_end"],
             gate_result,
             republish=bool(ctx["params"]["republish"]),
+            # the as-of the build used, not recomputed from a config that may have changed
+            as_of=dt.date.fromisoformat(dbt_vars["as_of_date"]),
         )
 
     @task
     def report(published: dict) -> str | None:
         from schoolcx import pipeline
 
-        ctx = get_current_context()
-        cfg = pipeline.current_config()
         return pipeline.report_step(
-            pipeline.resolve_warehouse_url(),
-            cfg,
-            pipeline.as_of_date(ctx["data_interval_end"], cfg),
-            published,
+            pipeline.resolve_warehouse_url(), pipeline.current_config(), published
         )
 
     sources = prepare()

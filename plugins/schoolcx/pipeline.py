@@ -167,7 +167,10 @@ def publish(
     end: dt.datetime,
     gate_result,
     republish: bool = False,
+    as_of: dt.date | None = None,
 ):
+    """Publish as of `as_of`: the date the night's dbt build used (the DAG passes the one
+    `prepare` computed), else the config's as-of for the interval's end."""
     from schoolcx.publish import publish as do_publish
 
     return do_publish(
@@ -177,7 +180,7 @@ def publish(
         start,
         end,
         gate_result,
-        as_of=as_of_date(end, cfg),
+        as_of=as_of or as_of_date(end, cfg),
         republish=republish,
     )
 
@@ -243,19 +246,23 @@ def publish_step(
     end: dt.datetime,
     gate_result: dict,
     republish: bool = False,
+    as_of: dt.date | None = None,
 ) -> dict:
     """Publish; an older night than the published one is skipped unless `republish`."""
     from schoolcx.quality import GateResult
 
-    result = publish(url, cfg, run_id, start, end, GateResult.from_dict(gate_result), republish)
+    gate = GateResult.from_dict(gate_result)
+    result = publish(url, cfg, run_id, start, end, gate, republish, as_of)
     log.info("%s: %s", result.skipped or "published", result)
     return result.to_dict()
 
 
-def report_step(url: str, cfg: DeploymentConfig, as_of: dt.date, published: dict) -> str | None:
-    """Write the report of a night that published; a skipped night has nothing of its own in
-    `marts` (they show a newer night), so it writes none."""
-    if not published.get("published"):
+def report_step(url: str, cfg: DeploymentConfig, published: dict) -> str | None:
+    """Write the report of a night that published, as of the date it published (one as-of for
+    build, publish and report); a skipped night has nothing of its own in `marts` (they show
+    a newer night), so it writes none."""
+    as_of = published.get("as_of")
+    if not published.get("published") or as_of is None:
         log.info("no report for %s: %s", as_of, published.get("skipped") or "not published")
         return None
-    return report(url, cfg, as_of)
+    return report(url, cfg, dt.date.fromisoformat(as_of))
