@@ -156,3 +156,15 @@ def test_http_requests_time_out_as_the_deployment_sets(monkeypatch):
         assert client._client.timeout.read == client._client.timeout.connect == 4.5
     with VendorClient("http://127.0.0.1:9", conn_id="c", source="s", timeout=2) as client:
         assert client._client.timeout.read == 2  # a connector's explicit value still wins
+
+
+def test_imap_and_download_timeouts_as_the_deployment_sets(monkeypatch):
+    from schoolcx import runtime
+
+    assert (runtime.imap_timeout(), runtime.download_timeout()) == (60.0, 120.0)
+    monkeypatch.setenv("SCHOOLCX_IMAP_TIMEOUT_SECONDS", "15")
+    monkeypatch.setenv("SCHOOLCX_DOWNLOAD_TIMEOUT_SECONDS", "600")
+    assert (runtime.imap_timeout(), runtime.download_timeout()) == (15.0, 600.0)
+    monkeypatch.setenv("SCHOOLCX_IMAP_TIMEOUT_SECONDS", "0")
+    with pytest.raises(ValueError, match="SCHOOLCX_IMAP_TIMEOUT_SECONDS='0' must be greater"):
+        runtime.imap_timeout()

@@ -417,7 +417,7 @@ def test_quarantine_and_messages_without_message_id(warehouse, dovecot):
     assert all(r[3].startswith("headers-sha256:") for r in q)
 
 
-def test_plain_imap_and_wrong_password(warehouse, tmp_path):
+def test_plain_imap_and_wrong_password(warehouse, tmp_path, monkeypatch):
     from schoolcx.connectors.base import ConnectorError
 
     cfg = DeploymentConfig.model_validate(yaml.safe_load(CONFIG))
@@ -438,6 +438,15 @@ def test_plain_imap_and_wrong_password(warehouse, tmp_path):
         with pytest.raises(ConnectorError, match="'d1_mail'") as err:
             list(ImapConnector(ConnectorContext(district, plain, bad)).pages({}, UNTIL))
         assert "nope" not in str(err.value)
+        # The session's socket timeout is the deployment's (default 60 s)
+        connector = ImapConnector(ConnectorContext(district, plain, good))
+        session = connector._connect()
+        assert session.sock.gettimeout() == 60.0
+        session.logout()
+        monkeypatch.setenv("SCHOOLCX_IMAP_TIMEOUT_SECONDS", "7.5")
+        session = connector._connect()
+        assert session.sock.gettimeout() == 7.5
+        session.logout()
 
 
 def test_subject_fallback_rules():

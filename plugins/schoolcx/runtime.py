@@ -9,6 +9,8 @@ deployment changes them without touching code:
   SCHOOLCX_EXTRACT_TIMEOUT_MINUTES  one source's extract attempt                    180
   SCHOOLCX_DAGRUN_TIMEOUT_MINUTES   the whole nightly run (then the next night runs) 720
   SCHOOLCX_HTTP_TIMEOUT_SECONDS     one vendor API request (connect, read, write)    30
+  SCHOOLCX_IMAP_TIMEOUT_SECONDS     one IMAP socket operation (connect, each read)   60
+  SCHOOLCX_DOWNLOAD_TIMEOUT_SECONDS one export file download (Qualtrics' zip)       120
 
 A value that is not a positive number fails loudly (at DAG parse time), naming the variable.
 """
@@ -22,12 +24,16 @@ TASK_TIMEOUT_ENV = "SCHOOLCX_TASK_TIMEOUT_MINUTES"
 EXTRACT_TIMEOUT_ENV = "SCHOOLCX_EXTRACT_TIMEOUT_MINUTES"
 DAGRUN_TIMEOUT_ENV = "SCHOOLCX_DAGRUN_TIMEOUT_MINUTES"
 HTTP_TIMEOUT_ENV = "SCHOOLCX_HTTP_TIMEOUT_SECONDS"
+IMAP_TIMEOUT_ENV = "SCHOOLCX_IMAP_TIMEOUT_SECONDS"
+DOWNLOAD_TIMEOUT_ENV = "SCHOOLCX_DOWNLOAD_TIMEOUT_SECONDS"
 
 DEFAULTS = {
     TASK_TIMEOUT_ENV: 120.0,
     EXTRACT_TIMEOUT_ENV: 180.0,
     DAGRUN_TIMEOUT_ENV: 720.0,
     HTTP_TIMEOUT_ENV: 30.0,
+    IMAP_TIMEOUT_ENV: 60.0,
+    DOWNLOAD_TIMEOUT_ENV: 120.0,
 }
 
 
@@ -59,3 +65,15 @@ def dagrun_timeout() -> dt.timedelta:
 def http_timeout() -> float:
     """Seconds for one HTTP request (httpx's connect, read, write and pool timeouts)."""
     return _positive(HTTP_TIMEOUT_ENV)
+
+
+def imap_timeout() -> float:
+    """Seconds for one IMAP socket operation: a server that stops answering mid-fetch fails
+    the source (its committed pages stay) instead of holding the extract until its task
+    timeout."""
+    return _positive(IMAP_TIMEOUT_ENV)
+
+
+def download_timeout() -> float:
+    """Seconds for each read of an export file download (a zip can be large and slow)."""
+    return _positive(DOWNLOAD_TIMEOUT_ENV)

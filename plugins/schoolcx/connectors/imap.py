@@ -50,6 +50,7 @@ from schoolcx.connectors.email_threads import (
     normalise_subject,
     parse_headers,
 )
+from schoolcx.runtime import imap_timeout
 
 log = logging.getLogger(__name__)
 
@@ -197,10 +198,10 @@ class ImapConnector:
             if self.opts.ssl:
                 ctx = ssl.create_default_context(cafile=self.conn.extra.get("ca_file"))
                 client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                    self.host, self.port, ssl_context=ctx, timeout=60
+                    self.host, self.port, ssl_context=ctx, timeout=imap_timeout()
                 )
             else:
-                client = imaplib.IMAP4(self.host, self.port, timeout=60)
+                client = imaplib.IMAP4(self.host, self.port, timeout=imap_timeout())
         except (OSError, ssl.SSLError) as exc:
             raise ConnectorError(
                 f"{name}: cannot reach IMAP server {self.host}:{self.port}"

@@ -46,6 +46,7 @@ from schoolcx.connectors.survey_common import (
     retry_policy,
     unmapped_climate_answers,
 )
+from schoolcx.runtime import download_timeout
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,9 @@ class QualtricsConnector:
         """Stream the zip to `dest`, retrying transient failures like every other call."""
         policy = client.policy
         problem = ""
-        with httpx.Client(base_url=self.base, headers=self.headers, timeout=120) as http:
+        with httpx.Client(
+            base_url=self.base, headers=self.headers, timeout=download_timeout()
+        ) as http:
             for attempt in range(1, policy.max_attempts + 1):
                 dest.seek(0)
                 dest.truncate()
