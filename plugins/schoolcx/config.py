@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schoolcx.marts import MART_KEYS
+
 WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 PRIORITIES = ("urgent", "high", "normal", "low")
 # Default first-response targets (METRICS.md): urgent in business minutes, others in service days.
@@ -66,20 +68,10 @@ PRIVACY_CHECKS = {
     "peer_benchmarks.k_min_districts": "peer_k_min",
     "peer_benchmarks.aggregates_only_for_k_districts": "peer_aggregates_k",
 }
-_KEYED_MARTS = {
-    "dim_district": ("district_id",),
-    "fct_interactions": ("interaction_key",),
-    "fct_ratings": ("interaction_key",),
-    "fct_daily_volume": ("district_id", "local_date"),
-    "fct_survey_item_results": ("district_id", "school_year", "item_code"),
-    "district_scorecard": ("district_id", "period_type", "period_start"),
-    "peer_benchmarks": ("district_id", "metric", "period_type", "period_start"),
-    "yoy_trends": ("district_id", "metric", "school_year"),
-}
 GATE_CHECK_NAMES = frozenset(
-    [f"{m}.{c}.not_null" for m, keys in _KEYED_MARTS.items() for c in keys]
-    + [f"{m}.{keys[0] if len(keys) == 1 else 'key'}.unique" for m, keys in _KEYED_MARTS.items()]
-    + [f"{m}.row_count_vs_last_publish" for m in _KEYED_MARTS]
+    [f"{m}.{c}.not_null" for m, keys in MART_KEYS.items() for c in keys]
+    + [f"{m}.{keys[0] if len(keys) == 1 else 'key'}.unique" for m, keys in MART_KEYS.items()]
+    + [f"{m}.row_count_vs_last_publish" for m in MART_KEYS]
     + [
         f"fct_interactions.{c}_{unit}_minutes.non_negative"
         for c in ("first_response", "resolution")

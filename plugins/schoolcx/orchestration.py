@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import os
 
+from schoolcx.marts import MARTS
 from schoolcx.paths import DBT_PROJECT_DIR, dbt_executable
 from schoolcx.runtime import dagrun_timeout, extract_timeout, task_timeout
 from schoolcx.settings import WAREHOUSE_CONN_ID
@@ -33,16 +34,6 @@ RAW_TABLES = (
     "qualtrics_responses",
     "surveymonkey_responses",
     "file_drop_rows",
-)
-PUBLISHED_MARTS = (
-    "dim_district",
-    "fct_interactions",
-    "fct_ratings",
-    "fct_daily_volume",
-    "fct_survey_item_results",
-    "district_scorecard",
-    "peer_benchmarks",
-    "yoy_trends",
 )
 DBT_VARS = ("as_of_date", "k_min_districts", "n_min_observations")
 _XCOM_VAR = "{{ ti.xcom_pull(task_ids='prepare', key='dbt_vars')['NAME'] }}"
@@ -92,7 +83,7 @@ def raw_assets():
 def mart_assets():
     from airflow.sdk import Asset
 
-    return [Asset(name=f"marts.{t}", uri=asset_uri("marts", t)) for t in PUBLISHED_MARTS]
+    return [Asset(name=f"marts.{t}", uri=asset_uri("marts", t)) for t in MARTS]
 
 
 def dbt_task_group(group_id: str = "transform"):

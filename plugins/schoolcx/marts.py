@@ -1,0 +1,22 @@
+"""The published marts and their keys: one list for everything that names them.
+
+The gate validates these in `build`, publishing copies them into `marts`, the DAG announces
+them as assets, and config check knows the gate checks built from them. It sits in the lowest
+layer (no imports) so each of those can read it, so a mart added to dbt is validated,
+published and checkable, or none of these.
+"""
+
+from __future__ import annotations
+
+# mart -> the columns that identify one row (the grain the gate checks for uniqueness)
+MART_KEYS: dict[str, tuple[str, ...]] = {
+    "dim_district": ("district_id",),
+    "fct_interactions": ("interaction_key",),
+    "fct_ratings": ("interaction_key",),
+    "fct_daily_volume": ("district_id", "local_date"),
+    "fct_survey_item_results": ("district_id", "school_year", "item_code"),
+    "district_scorecard": ("district_id", "period_type", "period_start"),
+    "peer_benchmarks": ("district_id", "metric", "period_type", "period_start"),
+    "yoy_trends": ("district_id", "metric", "school_year"),
+}
+MARTS: tuple[str, ...] = tuple(MART_KEYS)
