@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 
 from schoolcx.connections import connection_json
+from schoolcx.orchestration import RAW_TABLES
 from schoolcx.paths import PROJECT_ROOT
 from schoolcx.sandbox.demo.world import Event, Interaction, Person, Rating, World
 from schoolcx.warehouse import migrate
@@ -195,7 +196,8 @@ def zd_world(n: int = 12) -> World:
     )
 
 
-def zd_config(**options) -> dict:
+def _one_district(*sources: dict, **district) -> dict:
+    """A deployment config of one district (Lincoln) holding `sources`."""
     return {
         "name": "faults",
         "districts": [
@@ -205,25 +207,41 @@ def zd_config(**options) -> dict:
                 "state": "IL",
                 "timezone": "America/Chicago",
                 "enrollment": {2026: 5000},
-                "sources": [
-                    {
-                        "name": ZD_SOURCE,
-                        "type": "zendesk",
-                        "conn_id": "zd_d1",
-                        "start_date": "2025-08-01",
-                        "options": options,
-                    }
-                ],
+                **district,
+                "sources": list(sources),
             }
         ],
     }
 
 
-ZD_TABLES = (
-    "zendesk_tickets",
-    "zendesk_ticket_events",
-    "zendesk_users",
-    "zendesk_satisfaction_ratings",
-    "zendesk_groups",
-    "zendesk_organizations",
-)
+def zd_config(**options) -> dict:
+    return _one_district(
+        {
+            "name": ZD_SOURCE,
+            "type": "zendesk",
+            "conn_id": "zd_d1",
+            "start_date": "2025-08-01",
+            "options": options,
+        }
+    )
+
+
+IMAP_SOURCE = "d1-mail"
+MAILBOX = "help@lincoln.k12.il.us"
+
+
+def imap_config(**options) -> dict:
+    """One IMAP source on MAILBOX; `options` beside its mailbox address."""
+    return _one_district(
+        {
+            "name": IMAP_SOURCE,
+            "type": "imap",
+            "conn_id": "d1_mail",
+            "start_date": "2025-08-01",
+            "options": {"mailbox_address": MAILBOX, **options},
+        },
+        mail_domains=["lincoln.k12.il.us"],
+    )
+
+
+ZD_TABLES = tuple(t for t in RAW_TABLES if t.startswith("zendesk_"))

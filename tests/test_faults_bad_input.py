@@ -32,9 +32,11 @@ from schoolcx.sandbox.emulators.http_base import Faults
 from schoolcx.sandbox.emulators.imap_server import deliver, start_dovecot
 from tests.faults_support import (
     DISTRICT,
+    MAILBOX,
     ZD_SOURCE,
     ZD_TABLES,
     fresh_warehouse,
+    imap_config,
     raw_rows,
     zd_config,
     zd_world,
@@ -99,23 +101,7 @@ def test_html_instead_of_json_fails_naming_the_source_and_keeps_what_landed(ware
 
 # ---- an empty mailbox -----------------------------------------------------------------------
 
-MAILBOX = "help@lincoln.k12.il.us"
-IMAP_CONFIG = """
-name: faults-imap
-districts:
-  - district_id: "1700001"
-    name: Lincoln
-    state: IL
-    timezone: America/Chicago
-    enrollment: {2026: 5000}
-    mail_domains: [lincoln.k12.il.us]
-    sources:
-      - name: d1-mail
-        type: imap
-        conn_id: d1_mail
-        start_date: 2025-08-01
-        options: {mailbox_address: help@lincoln.k12.il.us, ssl: false}
-"""
+IMAP_CONFIG = yaml.safe_dump(imap_config(ssl=False))
 
 
 def _imap_extract(url: str, running):

@@ -26,7 +26,7 @@ from schoolcx.sandbox.demo.spec import small_spec
 from schoolcx.sandbox.demo.world import as_seen_at
 from schoolcx.sandbox.emulators import freshdesk, qualtrics, surveymonkey, zendesk
 from schoolcx.sandbox.emulators.http_base import Faults
-from tests.faults_support import fresh_warehouse, raw_rows
+from tests.faults_support import ZD_TABLES, fresh_warehouse, raw_rows
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05)
 UNTIL_FD = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
@@ -45,14 +45,7 @@ CHAOS = (
 # Small pages so the faults land on data pages of every stream, not on one big page.
 OPTIONS = {"zendesk": {"page_size": 20}, "freshdesk": {"per_page": 3}}
 TABLES = {
-    "zendesk": (
-        "zendesk_tickets",
-        "zendesk_ticket_events",
-        "zendesk_users",
-        "zendesk_satisfaction_ratings",
-        "zendesk_groups",
-        "zendesk_organizations",
-    ),
+    "zendesk": ZD_TABLES,
     "freshdesk": (
         "freshdesk_tickets",
         "freshdesk_conversations",

@@ -20,10 +20,12 @@ from schoolcx.sandbox.emulators import zendesk as zd_emulator
 from schoolcx.sandbox.emulators.http_base import Faults
 from schoolcx.sandbox.emulators.imap_server import deliver_world, render_source, start_dovecot
 from tests.faults_support import (
+    IMAP_SOURCE,
     ZD_SOURCE,
     ZD_TABLES,
     child_env,
     fresh_warehouse,
+    imap_config,
     kill_after_pages,
     raw_rows,
     run_child,
@@ -108,23 +110,7 @@ def test_freshdesk_extract_killed_mid_stream_then_rerun_equals_clean(
     assert len(expected["freshdesk_tickets"]) == len(world.interactions)
 
 
-IMAP_SOURCE = "d1-mail"
-IMAP_CONFIG = """
-name: faults-imap
-districts:
-  - district_id: "1700001"
-    name: Lincoln
-    state: IL
-    timezone: America/Chicago
-    enrollment: {2026: 5000}
-    mail_domains: [lincoln.k12.il.us]
-    sources:
-      - name: d1-mail
-        type: imap
-        conn_id: d1_mail
-        start_date: 2025-08-01
-        options: {mailbox_address: help@lincoln.k12.il.us, batch_size: 1}
-"""
+IMAP_CONFIG = yaml.safe_dump(imap_config(batch_size=1))
 
 
 def _mail_world():

@@ -28,10 +28,13 @@ from schoolcx.sandbox.emulators.imap_server import deliver, deliver_world, start
 from tests.faults_support import (
     AGENT,
     DISTRICT,
+    IMAP_SOURCE,
+    MAILBOX,
     ZD_SOURCE,
     ZD_TABLES,
     at,
     fresh_warehouse,
+    imap_config,
     latest_rows,
     raw_rows,
     zd_config,
@@ -97,24 +100,7 @@ def test_zendesk_ticket_updated_between_pages_lands_in_its_final_state(warehouse
     assert versions == 2
 
 
-IMAP_SOURCE = "d1-mail"
-MAILBOX = "help@lincoln.k12.il.us"
-IMAP_CONFIG = """
-name: faults-imap
-districts:
-  - district_id: "1700001"
-    name: Lincoln
-    state: IL
-    timezone: America/Chicago
-    enrollment: {2026: 5000}
-    mail_domains: [lincoln.k12.il.us]
-    sources:
-      - name: d1-mail
-        type: imap
-        conn_id: d1_mail
-        start_date: 2025-08-01
-        options: {mailbox_address: help@lincoln.k12.il.us, batch_size: 2, ssl: false}
-"""
+IMAP_CONFIG = yaml.safe_dump(imap_config(batch_size=2, ssl=False))
 
 
 def _imap_extract(url, running, *, between=None):

@@ -112,7 +112,7 @@ def check_row(kind: str, row: dict[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def _sha256(path: Path) -> tuple[str, str | None]:
+def _sha256_and_encoding(path: Path) -> tuple[str, str | None]:
     """The file's SHA-256 and, in the same pass, why it is not UTF-8 (None when it is).
 
     Checked before any row is read: a file whose first bad byte sits after the first page
@@ -168,7 +168,7 @@ class FileDropConnector:
             if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith(".")
         )
         for path in files:
-            sha, not_utf8 = _sha256(path)
+            sha, not_utf8 = _sha256_and_encoding(path)
             if done.get(path.name) == sha:
                 continue
             if not_utf8:
