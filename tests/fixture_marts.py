@@ -26,7 +26,7 @@ LAG_OK_HOURS = 2
 DDL = """
 drop table if exists build.dim_district, build.fct_interactions, build.fct_ratings,
     build.fct_daily_volume, build.fct_survey_item_results, build.district_scorecard,
-    build.peer_benchmarks, build.yoy_trends;
+    build.peer_benchmarks, build.yoy_trends, build.district_period_figures;
 create table build.dim_district (
     district_id text, name text, state text, timezone text, enrollment int,
     enrollment_band text, consortium_ids text[]);
@@ -55,6 +55,15 @@ create table build.district_scorecard (
     answered_share numeric, median_first_response_business_minutes numeric,
     p90_first_response_business_minutes numeric, sla_met_share numeric,
     feedback_score numeric, positive_share numeric, rating_count bigint);
+create table build.district_period_figures (
+    district_id text, period_type text, period_start date, period_end date, enrollment int,
+    service_days int, interactions int, high_risk_interactions int, answered_interactions int,
+    sla_evaluated_interactions int, sla_met_interactions int, rating_count int,
+    positive_ratings int, interactions_per_1000_students_per_service_day numeric,
+    high_risk_share numeric, answered_share numeric,
+    median_first_response_business_minutes numeric,
+    p90_first_response_business_minutes numeric, sla_met_share numeric,
+    feedback_score numeric, positive_share numeric);
 create table build.peer_benchmarks (
     district_id text, metric text, period_type text, period_start date, peer_group text,
     peer_group_key text, n_districts int, district_value numeric, peer_p25 numeric,
@@ -136,6 +145,19 @@ join (select district_id, count(*) filter (where is_service_day) as service_days
 join (select district_id, round(avg(rating_1_5), 2) as score,
              round(avg((rating_1_5 >= 4)::int), 4) as positive, count(*) as n
       from build.fct_ratings group by district_id) r using (district_id);
+
+insert into build.district_period_figures
+select s.district_id, s.period_type, s.period_start, s.period_end, d.enrollment,
+       s.service_days, s.interactions, round(s.high_risk_share * s.interactions),
+       round(s.answered_share * s.interactions), s.interactions,
+       round(s.sla_met_share * s.interactions), s.rating_count,
+       round(s.positive_share * s.rating_count),
+       s.interactions_per_1000_students_per_service_day, s.high_risk_share,
+       s.answered_share, s.median_first_response_business_minutes,
+       s.p90_first_response_business_minutes, s.sla_met_share, s.feedback_score,
+       s.positive_share
+from build.district_scorecard s
+join build.dim_district d using (district_id);
 
 insert into build.peer_benchmarks
 select s.district_id, m.metric, 'school_year', date '2025-07-01', 'everyone', 'all',

@@ -38,6 +38,7 @@ BENCHMARK_MODELS = [
     "int_district_periods_aggregated",
     "int_benchmark_metric_values",
     "district_scorecard",
+    "district_period_figures",
     "peer_benchmarks",
     "yoy_trends",
 ]
@@ -659,3 +660,34 @@ def test_yoy_trends_match_metrics_definitions(built):
         }
     ]
     assert {r["direction"] for r in rows} >= {"improving", "declining", None}
+
+
+def test_district_period_figures_are_the_scorecard_with_its_counts(built):
+    """What a district exports: the scorecard's rows and figures for the calendar periods, the
+    year-over-year spans besides, and counts that give back every share."""
+    world, url = built
+    scorecard, _, _ = expected_marts(world, LAST_DAY)
+    rows = fetch(url, "select * from build.district_period_figures")
+    calendar = {
+        (r["district_id"], r["period_type"], r["period_start"]): r
+        for r in rows
+        if r["period_type"] in ("school_year", "month", "week")
+    }
+    assert_rows_match(calendar, scorecard, "district_period_figures")
+    assert {r["period_type"] for r in rows} == {
+        "school_year",
+        "month",
+        "week",
+        "school_year_to_date",
+        "prior_school_year_to_date",
+    }
+    for r in rows:
+        if r["interactions"]:
+            assert close(r["answered_share"], r["answered_interactions"] / r["interactions"])
+            assert close(r["high_risk_share"], r["high_risk_interactions"] / r["interactions"])
+        if r["sla_evaluated_interactions"]:
+            assert close(
+                r["sla_met_share"], r["sla_met_interactions"] / r["sla_evaluated_interactions"]
+            )
+        if r["rating_count"]:
+            assert close(r["positive_share"], r["positive_ratings"] / r["rating_count"])

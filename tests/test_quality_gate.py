@@ -82,6 +82,7 @@ def test_good_night_passes_records_results_and_writes_data_docs(wh, gx_dirs):
             "fct_daily_volume",
             "fct_survey_item_results",
             "district_scorecard",
+            "district_period_figures",
             "peer_benchmarks",
             "yoy_trends",
         )

@@ -16,6 +16,8 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "fct_daily_volume": ("district_id", "local_date"),
     "fct_survey_item_results": ("district_id", "school_year", "item_code"),
     "district_scorecard": ("district_id", "period_type", "period_start"),
+    # what a district exports to its consortium hub (schoolcx.pooling)
+    "district_period_figures": ("district_id", "period_type", "period_start"),
     "peer_benchmarks": ("district_id", "metric", "period_type", "period_start"),
     "yoy_trends": ("district_id", "metric", "school_year"),
 }

@@ -357,7 +357,14 @@ figures as (
         round(joined.mean_rating_1_5::numeric, 2) as feedback_score,
         trim_scale(joined.positive_ratings::numeric / nullif(joined.rating_count, 0))
             as positive_share,
-        joined.rating_count::integer as rating_count
+        joined.rating_count::integer as rating_count,
+        -- the counts behind the shares: what a district exports for pooling
+        -- (marts.district_period_figures), so a hub can check every share against its counts
+        joined.high_risk_interactions::integer as high_risk_interactions,
+        joined.answered_interactions::integer as answered_interactions,
+        joined.sla_evaluated_interactions::integer as sla_evaluated_interactions,
+        joined.sla_met_interactions::integer as sla_met_interactions,
+        joined.positive_ratings::integer as positive_ratings
     from joined
 )
 
