@@ -36,6 +36,9 @@ LAST_DAY = dt.date(2024, 2, 29)  # the as-of date (int_as_of): a 29 February
 BENCHMARK_MODELS = [
     "int_yoy_spans_resolved",
     "int_district_periods_aggregated",
+    "int_benchmark_district_periods",
+    "int_benchmark_survey_items",
+    "int_benchmark_yoy_spans",
     "int_benchmark_metric_values",
     "district_scorecard",
     "district_period_figures",

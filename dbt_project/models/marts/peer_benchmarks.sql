@@ -1,6 +1,8 @@
 -- Each district's metric against its peer group (METRICS.md "Peer benchmarks"), per school
 -- year, month and ISO week, with survey items per school year. Privacy: only aggregates of
 -- groups with at least k districts that each have at least n observations are published.
+-- The same model runs in a district's deployment and at a consortium hub: its inputs (the
+-- int_benchmark_* seam models and dim_district) switch on var benchmark_input.
 {%- set k_min_districts = var('k_min_districts', 5) %}
 {%- set n_min_observations = var('n_min_observations', 30) %}
 
@@ -40,7 +42,7 @@ district_periods as (
         district_periods.period_type,
         district_periods.period_start,
         {{ enrollment_band('district_periods.enrollment') }} as enrollment_band
-    from {{ ref('int_district_periods_aggregated') }} as district_periods
+    from {{ ref('int_benchmark_district_periods') }} as district_periods
     where
         district_periods.period_type in ('school_year', 'month', 'week')
         and district_periods.enrollment is not null

@@ -6,11 +6,13 @@
 with
 
 spans as (
+    -- each district's own spans: the run's as-of locally, its latest extract's at a hub
     select
+        yoy_spans.district_id,
         yoy_spans.school_year,
         yoy_spans.span_start,
         yoy_spans.span_end
-    from {{ ref('int_yoy_spans_resolved') }} as yoy_spans
+    from {{ ref('int_benchmark_yoy_spans') }} as yoy_spans
 ),
 
 metric_values as (
@@ -53,7 +55,8 @@ compared as (
             and coalesce(prior_span.observations, 0) >= {{ n_min_observations }}
         ) as both_spans_meet_n
     from current_span
-    cross join spans
+    inner join spans
+        on current_span.district_id = spans.district_id
     left join prior_span
         on
             current_span.district_id = prior_span.district_id

@@ -1,7 +1,8 @@
 -- One row per district, period and comparable metric: the value, the observations the n rule
 -- counts for it (METRICS.md "Peer benchmarks") and which way is better. Peer benchmarks and
 -- year over year both read metrics in this shape, so a metric's direction and its n are
--- decided here once.
+-- decided here once. Its inputs are the seam models (int_benchmark_district_periods,
+-- int_benchmark_survey_items): a district's own figures, or a consortium hub's pooled ones.
 
 with
 
@@ -21,7 +22,7 @@ district_periods as (
         district_periods.sla_met_share,
         district_periods.feedback_score,
         district_periods.positive_share
-    from {{ ref('int_district_periods_aggregated') }} as district_periods
+    from {{ ref('int_benchmark_district_periods') }} as district_periods
 ),
 
 survey_items as (
@@ -31,7 +32,7 @@ survey_items as (
         survey_items.item_code,
         survey_items.valid_answers,
         survey_items.percent_agree
-    from {{ ref('fct_survey_item_results') }} as survey_items
+    from {{ ref('int_benchmark_survey_items') }} as survey_items
 ),
 
 district_period_metrics as (
