@@ -556,13 +556,10 @@ def assert_rows_match(actual: dict, expected: dict, what: str) -> None:
     assert not mismatches, f"{what}: {len(mismatches)} mismatches, e.g. {mismatches[:5]}"
 
 
-@pytest.fixture(scope="module")
-def built(module_warehouse, tmp_path_factory):
-    """The world loaded, and the benchmark models built by dbt on top of it."""
-    world = make_world()
-    load_world(module_warehouse, world, LAST_DAY)
-    parts = url_parts(module_warehouse)
-    work = tmp_path_factory.mktemp("dbt_benchmarks")
+def dbt_build(url: str, work: Path, models: list[str]) -> None:
+    """dbt build of `models` (unit tests, models, data tests) against `url`; fails the test
+    with dbt's output when anything fails."""
+    parts = url_parts(url)
     env = {
         **os.environ,
         "SCHOOLCX_PG_HOST": parts["host"],
@@ -588,7 +585,7 @@ def built(module_warehouse, tmp_path_factory):
             "--log-path",
             str(work / "logs"),
             "--select",
-            *BENCHMARK_MODELS,
+            *models,
         ],
         env=env,
         capture_output=True,
@@ -597,6 +594,14 @@ def built(module_warehouse, tmp_path_factory):
         check=False,
     )
     assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def built(module_warehouse, tmp_path_factory):
+    """The world loaded, and the benchmark models built by dbt on top of it."""
+    world = make_world()
+    load_world(module_warehouse, world, LAST_DAY)
+    dbt_build(module_warehouse, tmp_path_factory.mktemp("dbt_benchmarks"), BENCHMARK_MODELS)
     return world, module_warehouse
 
 

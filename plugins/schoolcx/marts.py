@@ -22,3 +22,7 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "yoy_trends": ("district_id", "metric", "school_year"),
 }
 MARTS: tuple[str, ...] = tuple(MART_KEYS)
+# What a consortium hub builds from the pooled aggregates, gates and publishes
+# (schoolcx.pooling.hub_build): the benchmark marts and the districts they name.
+HUB_MARTS: tuple[str, ...] = ("dim_district", "peer_benchmarks", "yoy_trends")
+assert set(HUB_MARTS) <= set(MART_KEYS)

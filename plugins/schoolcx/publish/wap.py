@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import psycopg
@@ -86,6 +87,7 @@ def publish(
     *,
     as_of: dt.date | None = None,
     republish: bool = False,
+    marts: Sequence[str] = MARTS,
 ) -> PublishResult:
     """Publish `build` into `marts` if the gate passed; log the attempt in ops.publish_log.
 
@@ -93,7 +95,9 @@ def publish(
     expectations (the caller raises, e.g. with raise_if_blocked). A passing run whose `as_of`
     is older than the published marts' changes nothing either, unless `republish`; the result
     says why in `skipped`. `as_of` defaults to the UTC date of the interval's start.
+    `marts`: the marts this warehouse publishes (a consortium hub: the benchmark marts only).
     """
+    marts = tuple(marts)
     gate = gate_result if isinstance(gate_result, GateResult) else GateResult.from_dict(gate_result)
     as_of = as_of or data_interval_start.astimezone(dt.UTC).date()
     if not gate.passed:
@@ -128,12 +132,12 @@ def publish(
                 as_of=as_of.isoformat(),
                 skipped=reason,
             )
-        for mart in MARTS:
+        for mart in marts:
             if _replace(conn, mart):
                 recreated.append(mart)
             apply_mart_access(conn, mart)
         # Checksums of what readers will see, computed inside the publishing transaction.
-        for mart in MARTS:
+        for mart in marts:
             counts[mart], checksums[mart] = relation_checksum(conn, MARTS_SCHEMA, mart)
         total = combine(checksums)
         _log(
@@ -156,7 +160,7 @@ def publish(
                 }
             ),
         )
-    _analyze(url)
+    _analyze(url, marts)
     log.info("published run %s: %s", run_id, counts)
     return PublishResult(
         run_id=run_id,
@@ -278,9 +282,9 @@ def _log(
     )
 
 
-def _analyze(url: str) -> None:
+def _analyze(url: str, marts: Sequence[str]) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        for mart in MARTS:
+        for mart in marts:
             conn.execute(
                 sql.SQL("analyze {}.{}").format(sql.Identifier(MARTS_SCHEMA), sql.Identifier(mart))
             )
