@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import os
 
-from schoolcx.marts import MARTS
+from schoolcx.marts import HUB_MARTS, MARTS
 from schoolcx.paths import DBT_PROJECT_DIR, dbt_executable
 from schoolcx.runtime import dagrun_timeout, extract_timeout, task_timeout
 from schoolcx.settings import WAREHOUSE_CONN_ID
@@ -84,6 +84,29 @@ def mart_assets():
     from airflow.sdk import Asset
 
     return [Asset(name=f"marts.{t}", uri=asset_uri("marts", t)) for t in MARTS]
+
+
+# A consortium hub's inbox of district extracts (schoolcx.pooling). Whatever delivers an
+# extract (a district's export into a shared folder, a sync job, an object-store notification)
+# posts an event for this asset (Airflow REST API POST /api/v2/assets/events, or an outlet in
+# the same Airflow), which starts the hub DAG.
+POOL_INBOX_ASSET = "schoolcx.pool.inbox"
+
+
+def pool_inbox_asset():
+    from airflow.sdk import Asset
+
+    return Asset(name=POOL_INBOX_ASSET)
+
+
+def hub_mart_assets():
+    """The hub's published marts: another warehouse than a district's, so other assets."""
+    from airflow.sdk import Asset
+
+    return [
+        Asset(name=f"hub.marts.{t}", uri=f"postgres://hub-warehouse:5432/schoolcx/marts/{t}")
+        for t in HUB_MARTS
+    ]
 
 
 def dbt_task_group(group_id: str = "transform"):

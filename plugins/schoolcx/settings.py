@@ -10,6 +10,7 @@ from schoolcx.paths import DAGS_FOLDER, PROJECT_ROOT, local_dir
 
 WAREHOUSE_CONN_ID = "schoolcx_warehouse"
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "demo.yml"
+DEFAULT_HUB_CONFIG = PROJECT_ROOT / "config" / "hub.yml"
 
 # No internet here or on many district servers: telemetry calls only fail and log.
 QUIET_TELEMETRY = {
@@ -23,6 +24,11 @@ QUIET_TELEMETRY = {
 
 def config_path() -> Path:
     return Path(os.environ.get("SCHOOLCX_CONFIG", DEFAULT_CONFIG)).resolve()
+
+
+def hub_config_path() -> Path:
+    """A consortium hub's config (schoolcx.pooling.hub_config): env SCHOOLCX_HUB_CONFIG."""
+    return Path(os.environ.get("SCHOOLCX_HUB_CONFIG", DEFAULT_HUB_CONFIG)).resolve()
 
 
 def airflow_env() -> dict[str, str]:

@@ -24,6 +24,7 @@ from schoolcx.marts import HUB_MARTS
 from schoolcx.paths import local_dir
 from schoolcx.publish import publish, raise_if_blocked
 from schoolcx.quality import run_gate
+from schoolcx.settings import hub_config_path
 from schoolcx.warehouse import migrate
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,13 @@ class HubSettings(Protocol):
 
 class NothingPooled(RuntimeError):
     """The pool holds no district's figures yet: there is nothing to benchmark."""
+
+
+def current_hub_config():
+    """The hub config of this deployment (env SCHOOLCX_HUB_CONFIG), as the hub DAG reads it."""
+    from schoolcx.pooling.hub_config import load_hub_config
+
+    return load_hub_config(hub_config_path())
 
 
 def hub_deployment_config(hub: HubSettings) -> DeploymentConfig:
