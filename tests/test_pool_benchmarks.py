@@ -233,3 +233,49 @@ def test_nothing_pooled_is_said_plainly(pg_server):
     migrate(url)
     with pytest.raises(NothingPooled, match="import extracts first"):
         build_and_publish(url, Hub())
+
+
+def test_a_districts_older_spans_in_the_pool_do_not_enter_year_over_year(
+    single, hub_url, hub_run, published
+):
+    # A newer extract replaces a district's rows period by period, so the to-date spans of an
+    # earlier school year stay pooled beside the new ones (other period_start). Year over year
+    # must compare the latest span with the one a year before it, as the district itself did.
+    with psycopg.connect(hub_url) as conn:
+        district = conn.execute(
+            "select min(district_id) from pool.district_period_figures"
+            " where period_type = 'prior_school_year_to_date'"
+        ).fetchone()[0]
+        conn.execute(
+            "insert into pool.district_period_figures"
+            " select district_id, period_type, (period_start - interval '1 year')::date,"
+            " (period_end - interval '1 year')::date, enrollment, service_days,"
+            " interactions * 3, high_risk_interactions, answered_interactions,"
+            " sla_evaluated_interactions, sla_met_interactions, rating_count * 3,"
+            " positive_ratings, interactions_per_1000_students_per_service_day * 7,"
+            " high_risk_share, answered_share / 2, median_first_response_business_minutes * 5,"
+            " p90_first_response_business_minutes, sla_met_share, feedback_score - 1,"
+            " positive_share, 'an-older-extract'"
+            " from pool.district_period_figures"
+            " where district_id = %s"
+            " and period_type in ('school_year_to_date', 'prior_school_year_to_date')",
+            (district,),
+        )
+    hub_run(Hub(), "hub-older-spans-pooled")
+    only_hub = one(
+        hub_url,
+        "select count(*) from (select * from marts.yoy_trends"
+        " except all select * from single_warehouse.yoy_trends) d",
+    )[0]
+    only_single = one(
+        hub_url,
+        "select count(*) from (select * from single_warehouse.yoy_trends"
+        " except all select * from marts.yoy_trends) d",
+    )[0]
+    assert (only_hub, only_single) == (0, 0)
+    assert one(
+        hub_url,
+        "select count(*) from pool.district_period_figures where district_id = %s"
+        " and period_type = 'school_year_to_date'",
+        district,
+    ) == (2,)
