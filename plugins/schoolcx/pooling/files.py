@@ -29,7 +29,7 @@ def _decimal_type(name: str, values: list) -> pa.DataType:
             continue
         if not isinstance(v, Decimal) or not v.is_finite():
             raise FileSchemaError(f"column {name}: {v!r} is not a finite decimal")
-        sign, digits, exponent = v.as_tuple()
+        _sign, digits, exponent = v.as_tuple()
         scale = max(scale, -exponent if exponent < 0 else 0)
         whole = max(whole, len(digits) + exponent)
     if whole + scale <= 38:
@@ -39,7 +39,12 @@ def _decimal_type(name: str, values: list) -> pa.DataType:
     raise FileSchemaError(f"column {name}: values need {whole + scale} digits (at most 76)")
 
 
-_PLAIN = {"text": pa.string(), "date": pa.date32(), "int": pa.int64(), "text[]": pa.list_(pa.string())}
+_PLAIN = {
+    "text": pa.string(),
+    "date": pa.date32(),
+    "int": pa.int64(),
+    "text[]": pa.list_(pa.string()),
+}
 
 
 def encode(rows: list[tuple], columns: tuple[tuple[str, str], ...]) -> bytes:
@@ -78,7 +83,9 @@ def decode(data: bytes, columns: tuple[tuple[str, str], ...]) -> list[tuple]:
     got = table.schema.names
     if sorted(got) != sorted(want):
         extra, missing = sorted(set(got) - set(want)), sorted(set(want) - set(got))
-        raise FileSchemaError(f"columns differ: unexpected {extra or 'none'}, missing {missing or 'none'}")
+        raise FileSchemaError(
+            f"columns differ: unexpected {extra or 'none'}, missing {missing or 'none'}"
+        )
     for name, kind in columns:
         typ = table.schema.field(name).type
         if not _kind_matches(kind, typ):
