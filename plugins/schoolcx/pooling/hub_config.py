@@ -74,8 +74,8 @@ def load_hub_config(path: str | Path) -> HubConfig:
         for i, d in enumerate(data["districts"]):
             if isinstance(d, int) and not isinstance(d, bool):
                 raise HubConfigError(
-                    f"{path}: districts.{i}: {d} is a number; quote the LEAID "
-                    f"('{d:07d}') so a leading zero is kept"
+                    f"{path}: districts.{i}: read as the number {d}; quote each LEAID "
+                    "('0100005'): YAML drops a leading zero, or reads it as octal"
                 )
     try:
         return HubConfig.model_validate(data)
