@@ -210,3 +210,66 @@ def reseal(
     (path / MANIFEST).write_bytes(body)
     if key is not None:
         (path / SIGNATURE).write_text(sign(body, key.encode()))
+
+
+HUB_ROSTER = [f"17000{i:02d}" for i in range(1, 8)]  # 1700007 is benchmarked in no row
+
+_HUB_MARTS = """
+create table marts.peer_benchmarks (
+    district_id text, metric text, period_type text, period_start date, peer_group text,
+    peer_group_key text, n_districts integer, district_value numeric, peer_p25 numeric,
+    peer_median numeric, peer_p75 numeric, percentile_rank numeric, delta_from_median numeric,
+    suppression_reason text
+);
+create table marts.yoy_trends (
+    district_id text, metric text, school_year integer, span_start date, span_end date,
+    current_value numeric, prior_value numeric, change numeric, pct_change numeric,
+    direction text
+);
+"""
+
+# Six districts' own values, distinct from each other; the peer columns aggregate them.
+_HUB_PEERS = """
+insert into marts.peer_benchmarks
+with own as (
+    select 'd' || d as district_id, d, m.metric, p.period_type, p.period_start,
+        round(10 + d * 3.17 + m.k * 0.41 + p.j * 1.3, 4) as v
+    from generate_series(1, 6) as d,
+        (values ('answered_share', 1), ('feedback_score', 2)) as m (metric, k),
+        (values ('month', date '2025-10-01', 1), ('school_year', date '2025-07-01', 2))
+            as p (period_type, period_start, j)
+),
+stats as (
+    select metric, period_type, period_start, count(*)::integer as n,
+        percentile_cont(0.25) within group (order by v)::numeric as p25,
+        percentile_cont(0.5) within group (order by v)::numeric as p50,
+        percentile_cont(0.75) within group (order by v)::numeric as p75
+    from own group by metric, period_type, period_start
+)
+select '17000' || lpad(o.d::text, 2, '0'), o.metric, o.period_type, o.period_start,
+    'consortium', 'il-scc', s.n, o.v, s.p25, s.p50, s.p75,
+    (select count(*) from own x where x.metric = o.metric and x.period_type = o.period_type
+        and x.v < o.v)::numeric / (s.n - 1),
+    o.v - s.p50, null
+from own o join stats s using (metric, period_type, period_start)
+"""
+
+_HUB_YOY = """
+insert into marts.yoy_trends
+select district_id, metric, 2026, date '2025-07-01', date '2025-11-14', district_value,
+    district_value - 1, 1, round(1 / (district_value - 1) * 100, 6), 'improving'
+from marts.peer_benchmarks where period_type = 'school_year'
+"""
+
+
+def build_hub_marts(url: str, as_of: dt.date = AS_OF) -> None:
+    """A hub whose benchmarks are published: peer_benchmarks and yoy_trends of six members."""
+    with psycopg.connect(url) as conn:
+        conn.execute(_HUB_MARTS)
+        conn.execute(_HUB_PEERS)
+        conn.execute(_HUB_YOY)
+        conn.execute(
+            "insert into ops.publish_log (run_id, published, gate_passed, as_of_date)"
+            " values ('hub-night', true, true, %s)",
+            (as_of,),
+        )
