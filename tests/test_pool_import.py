@@ -317,6 +317,23 @@ def test_bad_extract_is_refused_with_its_reason_and_changes_nothing(world, case)
     assert "REJECTED" in outcome.line() and bad.folder in outcome.line()
 
 
+def test_a_refused_file_is_logged_once_until_its_outcome_changes(world, monkeypatch):
+    url, cfg, hub = world
+    e = export_district(url, cfg, "1700002", CONSORTIUM, hub.inbox, now=T0)
+    monkeypatch.delenv("AIRFLOW_CONN_SCHOOLCX_POOL_1700002")  # the hub lacks the key at first
+    assert import_inbox(url, hub).count("rejected") == 1
+    assert import_inbox(url, hub).count("rejected") == 1  # still refused, and said so
+    set_keys(monkeypatch)  # the hub's operator adds the key: the same file now pools
+    assert import_inbox(url, hub).count("accepted") == 1
+    with psycopg.connect(url) as conn:
+        log = conn.execute(
+            "select status, failed_check from ops.pool_imports where file_url = %s"
+            " order by import_id",
+            (e.folder,),
+        ).fetchall()
+    assert log == [("rejected", "signature"), ("accepted", None)]
+
+
 def test_duplicate_import_is_refused(world):
     url, cfg, hub = world
     e = export_district(url, cfg, "1700001", CONSORTIUM, hub.inbox, now=T0)

@@ -318,8 +318,21 @@ def _load(conn: psycopg.Connection) -> None:
     conn.execute("insert into pool.survey_item_results select * from stage_survey")
 
 
-def record(conn: psycopg.Connection, run_id: str, direction: str, outcome, manifest=None, sha=None):
+def record(
+    conn: psycopg.Connection, run_id: str, direction: str, outcome, manifest=None, sha=None
+) -> bool:
+    """Log one file's outcome in ops.pool_imports. A refusal the same folder already got last
+    time (same bytes, same check, same reason) is not logged again: a hub that scans its inbox
+    every run would otherwise log a file nobody removed once per run. Returns whether logged."""
     m = manifest or {}
+    if outcome.status == "rejected":
+        last = conn.execute(
+            "select manifest_sha256, failed_check, reason from ops.pool_imports"
+            " where direction = %s and file_url = %s order by import_id desc limit 1",
+            (direction, outcome.folder),
+        ).fetchone()
+        if last == (sha, outcome.check, outcome.reason):
+            return False
     conn.execute(
         "insert into ops.pool_imports (run_id, direction, status, file_url, consortium_id,"
         " district_id, extract_id, as_of, extract_created_at, manifest_sha256, failed_check,"
@@ -340,6 +353,7 @@ def record(conn: psycopg.Connection, run_id: str, direction: str, outcome, manif
             json.dumps(outcome.row_counts),
         ),
     )
+    return True
 
 
 def _manifest_or_none(folder: str) -> dict:
