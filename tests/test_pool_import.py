@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from schoolcx.pooling import layout
+from schoolcx.pooling import files, layout
 from schoolcx.pooling.export import ExportError, export_all, export_district
 from schoolcx.pooling.hub_config import HubConfig, HubConfigError, load_hub_config
 from schoolcx.pooling.importer import import_extract, import_inbox
@@ -186,8 +187,6 @@ def _col(name: str) -> int:
 
 
 def _tamper_bytes(folder: str) -> None:
-    from pathlib import Path
-
     path = Path(folder.removeprefix("file://")) / layout.FIGURES_FILE
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -282,6 +281,16 @@ CASES = {
         lambda f: reseal(f, KEY, edit_rows={layout.SURVEY_FILE: _percent_agree_off}),
         "counts",
         "percent_agree inconsistent with 100 * agree_answers / valid_answers",
+    ),
+    "manifest not JSON": (
+        lambda f: Path(f.removeprefix("file://"), "manifest.json").write_text("{not json"),
+        "manifest",
+        "manifest.json: not JSON",
+    ),
+    "a listed file missing": (
+        lambda f: Path(f.removeprefix("file://"), layout.SURVEY_FILE).unlink(),
+        "checksum",
+        "survey_item_results.parquet is listed in manifest.json but missing",
     ),
     "rows of another district": (
         lambda f: reseal(
@@ -413,3 +422,15 @@ def test_hub_config_errors_name_file_and_field(tmp_path):
         load_hub_config(path)
     path.write_text(yaml.safe_dump(good))
     assert load_hub_config(path) == HubConfig(**good) and load_hub_config(path).k == 5
+
+
+def test_decimals_are_exact_or_refused():
+    cols = (("district_id", "text"), ("v", "numeric"))
+    wide = Decimal("12345678901234567890.123456789012345678901234")  # 44 digits
+    rows = [("1700001", Decimal("0.5")), ("1700001", wide), ("1700001", None)]
+    back = files.decode(files.encode(rows, cols), cols)
+    assert [r[1] for r in back] == [Decimal("0.5"), wide, None]
+    assert str(back[1][1]) == str(wide)  # every digit, via decimal256
+    for bad in (Decimal("NaN"), 0.5):
+        with pytest.raises(files.FileSchemaError, match=r"column v: .* is not a finite decimal"):
+            files.encode([("1700001", bad)], cols)
