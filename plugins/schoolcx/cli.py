@@ -184,6 +184,102 @@ def cmd_extract(args) -> int:
     return 0
 
 
+def _hub(args):
+    from schoolcx import pipeline
+    from schoolcx.pooling.hub_config import load_hub_config
+    from schoolcx.warehouse import migrate
+
+    hub = load_hub_config(args.hub)
+    url = pipeline.resolve_warehouse_url()
+    migrate(url)
+    return hub, url
+
+
+def _pool_error(exc: Exception) -> int:
+    logging.getLogger(__name__).debug("pool command failed", exc_info=True)
+    print(f"pool: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 2
+
+
+def cmd_pool_export(args) -> int:
+    from schoolcx.pooling.export import ExportError, export_all
+    from schoolcx.pooling.manifest import PoolingKeyMissing
+
+    cfg, url = _ops_config(args)
+    try:
+        results = export_all(url, cfg, args.to)
+    except (ExportError, PoolingKeyMissing) as exc:
+        return _pool_error(exc)
+    for r in results:
+        print(f"exported {r.line()} -> {r.folder}")
+    rows = sum(sum(r.row_counts.values()) for r in results)
+    print(f"{len(results)} extracts written ({rows} rows) to {args.to}")
+    return 0
+
+
+def cmd_pool_import(args) -> int:
+    from schoolcx.pooling.hub_config import HubConfigError
+    from schoolcx.pooling.importer import import_inbox
+
+    try:
+        hub, url = _hub(args)
+    except HubConfigError as exc:
+        return _pool_error(exc)
+    result = import_inbox(url, hub, source=args.source)
+    for o in result.outcomes:
+        print(o.line())
+    for m in result.missing:
+        print(f"MISSING {m.district_id}: {m.reason}")
+    print(f"{hub.consortium_id}: {result.summary()}")
+    return 1 if result.count("rejected") else 0
+
+
+def cmd_pool_benchmark(args) -> int:
+    # dbt over pool.*, the gate, write-audit-publish into the hub's marts
+    from schoolcx.pooling.hub_build import NothingPooled, build_and_publish
+    from schoolcx.pooling.hub_config import HubConfigError
+
+    try:
+        hub, url = _hub(args)
+    except HubConfigError as exc:
+        return _pool_error(exc)
+    try:
+        counts = build_and_publish(url, hub)
+    except NothingPooled as exc:
+        return _pool_error(exc)
+    print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_pool_return(args) -> int:
+    from schoolcx.pooling.hub_config import HubConfigError
+    from schoolcx.pooling.manifest import PoolingKeyMissing
+    from schoolcx.pooling.returns import write_returns
+
+    try:
+        hub, url = _hub(args)
+        result = write_returns(url, hub, dest=args.to)
+    except (HubConfigError, PoolingKeyMissing, RuntimeError) as exc:
+        return _pool_error(exc)
+    for district_id, folder, counts in result.written:
+        print(f"returned {district_id}: {sum(counts.values())} rows -> {folder}")
+    for district_id in result.without_rows:
+        print(f"NO ROWS {district_id}: nothing benchmarked for it (did it send an extract?)")
+    print(f"{hub.consortium_id}: {result.summary()}")
+    return 0
+
+
+def cmd_pool_receive(args) -> int:
+    from schoolcx.pooling.returns import receive_returns
+
+    cfg, url = _ops_config(args)
+    result = receive_returns(url, cfg, args.source)
+    for o in result.outcomes:
+        print(o.line())
+    print(result.summary())
+    return 1 if result.count("rejected") else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="schoolcx", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -292,6 +388,35 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--until", type=_until, help="upper bound (ISO date or time; default now)")
     e.add_argument("--config")
     e.set_defaults(func=cmd_extract)
+
+    pool = sub.add_parser(
+        "pool",
+        help="consortium pooling: export aggregates, import them at a hub, return benchmarks",
+        description="District side: export (after publish) and receive. Hub side: import, "
+        "benchmark, return. Keys: connection schoolcx_pool_<district_id> (its password).",
+    )
+    psub = pool.add_subparsers(dest="pool_command", required=True)
+    pe = psub.add_parser("export", help="write each district's signed extract for its consortiums")
+    pe.add_argument("--config", help="deployment config (default: $SCHOOLCX_CONFIG)")
+    pe.add_argument("--to", required=True, help="folder or fsspec URL (s3://bucket/prefix)")
+    pe.set_defaults(func=cmd_pool_export)
+    pi = psub.add_parser(
+        "import", help="hub: verify and pool every extract in the inbox; list missing districts"
+    )
+    pi.add_argument("--hub", required=True, help="hub config (YAML)")
+    pi.add_argument("--from", dest="source", help="folder or URL (default: the hub's inbox)")
+    pi.set_defaults(func=cmd_pool_import)
+    pb = psub.add_parser("benchmark", help="hub: build, gate and publish the pooled benchmarks")
+    pb.add_argument("--hub", required=True, help="hub config (YAML)")
+    pb.set_defaults(func=cmd_pool_benchmark)
+    pr = psub.add_parser("return", help="hub: write each district its own benchmark rows")
+    pr.add_argument("--hub", required=True, help="hub config (YAML)")
+    pr.add_argument("--to", help="folder or URL (default: the hub's outbox)")
+    pr.set_defaults(func=cmd_pool_return)
+    pv = psub.add_parser("receive", help="district: load the hub's returns into marts")
+    pv.add_argument("--config", help="deployment config (default: $SCHOOLCX_CONFIG)")
+    pv.add_argument("--from", dest="source", required=True, help="the hub's outbox (URL)")
+    pv.set_defaults(func=cmd_pool_receive)
     return p
 
 
