@@ -1,0 +1,88 @@
+"""`schoolcx docs`: dbt's documentation site for the project, generated against the warehouse.
+
+`dbt docs generate` reads the project (descriptions, contracts, tests, exposures: the
+manifest) and the warehouse's catalog (every built relation's columns and types). It runs in a
+target folder of its own under .local/, never dbt_project/target/, whose manifest the nightly
+DAG (cosmos) reads. The site is copied to `.local/docs/dbt/`:
+
+- `index.html` with `manifest.json` and `catalog.json`: dbt's single-page app, which fetches
+  the two JSON files, so it needs an HTTP server (`--serve`); its JavaScript and CSS are inline
+  in index.html, nothing comes from a CDN (dbt's usage tracking, the one script it would load,
+  stays off: `send_anonymous_usage_stats: false` in dbt_project.yml).
+- `static_index.html`: the same app with both JSON files inlined (`--static`): opens from the
+  file system, offline, with no server.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import logging
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from schoolcx import pipeline
+from schoolcx.paths import local_dir
+
+log = logging.getLogger(__name__)
+
+SITE_FILES = ("index.html", "static_index.html", "manifest.json", "catalog.json")
+
+
+def docs_dir() -> Path:
+    return local_dir() / "docs" / "dbt"
+
+
+@dataclass(frozen=True)
+class DocsSite:
+    folder: Path
+    models: int
+    models_in_catalog: int
+    not_built: list[str]  # models with no relation in the warehouse: no column types for them
+
+    @property
+    def index(self) -> Path:
+        return self.folder / "index.html"
+
+    @property
+    def static_index(self) -> Path:
+        return self.folder / "static_index.html"
+
+
+def generate(url: str, folder: Path | None = None) -> DocsSite:
+    """Run `dbt docs generate --static` against the warehouse at `url`; copy the site to
+    `folder` (default .local/docs/dbt/)."""
+    folder = Path(folder or docs_dir())
+    target = local_dir() / "docs" / "dbt-target"
+    # no compile: the catalog and descriptions need none, and compiling would run the
+    # incremental models' watermark queries against the warehouse for nothing
+    pipeline.dbt(
+        url,
+        ["--quiet", "docs", "generate", "--static", "--no-compile", "--target-path", str(target)],
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in SITE_FILES:
+        shutil.copyfile(target / name, folder / name)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    catalog = json.loads((folder / "catalog.json").read_text())
+    models = sorted(k for k, n in manifest["nodes"].items() if n["resource_type"] == "model")
+    built = [m for m in models if m in catalog["nodes"]]
+    missing = [manifest["nodes"][m]["name"] for m in models if m not in catalog["nodes"]]
+    return DocsSite(folder, len(models), len(built), missing)
+
+
+def serve(folder: Path, port: int = 0) -> http.server.ThreadingHTTPServer:
+    """An HTTP server for the site on localhost (port 0: a free one), started in a thread;
+    the caller stops it with `shutdown()`."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        log.debug("docs server: " + format, *args)
