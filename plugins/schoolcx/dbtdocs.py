@@ -11,6 +11,8 @@ DAG (cosmos) reads. The site is copied to `.local/docs/dbt/`:
   stays off: `send_anonymous_usage_stats: false` in dbt_project.yml).
 - `static_index.html`: the same app with both JSON files inlined (`--static`): opens from the
   file system, offline, with no server.
+- `metrics.html`: the repository's docs/metrics.md rendered, which the site's overview links
+  to, so the definitions travel with the site and no link leaves it.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from schoolcx import pipeline
-from schoolcx.paths import local_dir
+from schoolcx.paths import PROJECT_ROOT, local_dir
 
 log = logging.getLogger(__name__)
 
 SITE_FILES = ("index.html", "static_index.html", "manifest.json", "catalog.json")
+METRICS_DOC = PROJECT_ROOT / "docs" / "metrics.md"
 
 
 def docs_dir() -> Path:
@@ -66,12 +69,35 @@ def generate(url: str, folder: Path | None = None) -> DocsSite:
     folder.mkdir(parents=True, exist_ok=True)
     for name in SITE_FILES:
         shutil.copyfile(target / name, folder / name)
+    (folder / "metrics.html").write_text(metrics_html(METRICS_DOC.read_text()), encoding="utf-8")
     manifest = json.loads((folder / "manifest.json").read_text())
     catalog = json.loads((folder / "catalog.json").read_text())
     models = sorted(k for k, n in manifest["nodes"].items() if n["resource_type"] == "model")
     built = [m for m in models if m in catalog["nodes"]]
     missing = [manifest["nodes"][m]["name"] for m in models if m not in catalog["nodes"]]
     return DocsSite(folder, len(models), len(built), missing)
+
+
+def metrics_html(markdown: str) -> str:
+    """docs/metrics.md as a self-contained page (CommonMark with tables)."""
+    import html
+
+    try:
+        # markdown-it-py comes with rich (Airflow's and dbt's console output)
+        from markdown_it import MarkdownIt
+    except ImportError:  # pragma: no cover - the text as it is, still readable
+        body = f"<pre>{html.escape(markdown)}</pre>"
+    else:
+        body = MarkdownIt("commonmark").enable("table").render(markdown)
+    return (
+        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>schoolcx metric definitions</title><style>"
+        "body{font:16px/1.5 system-ui,sans-serif;max-width:50rem;margin:0 auto;padding:1rem}"
+        "table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:.25rem .5rem}"
+        "code,pre{background:#f4f4f4}pre{padding:.5rem;overflow-x:auto}"
+        f"</style></head><body><main>{body}</main></body></html>\n"
+    )
 
 
 def serve(folder: Path, port: int = 0) -> http.server.ThreadingHTTPServer:

@@ -1,5 +1,5 @@
 -- One row per district, period and comparable metric: the value, the observations the n rule
--- counts for it (METRICS.md "Peer benchmarks") and which way is better. Peer benchmarks and
+-- counts for it (docs/metrics.md "Peer benchmarks") and which way is better. Peer benchmarks and
 -- year over year both read metrics in this shape, so a metric's direction and its n are
 -- decided here once.
 
