@@ -1,8 +1,9 @@
 """`schoolcx docs`: dbt's docs site from the real project against a real warehouse.
 
-Every model is built empty (`dbt run --empty`: the real relations and columns, no rows), then
-the command runs as a user runs it. The site must hold the published marts with every column
-described and their contracts, the report's exposures, and load nothing from a network.
+Every model is built by a real `dbt run` over the small hand-written world of the dbt core
+tests, then the command runs as a user runs it. The site must hold the published marts with
+every column described and their contracts, the report's exposures, the link to the metric
+definitions, and load nothing from a network.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from schoolcx.marts import MARTS
 
 
 @pytest.fixture(scope="module")
-def site(pg_server, tmp_path_factory):
-    from schoolcx import cli, pipeline
-    from schoolcx.warehouse import migrate
-    from tests.conftest import _fresh_database
+def site(module_warehouse, tmp_path_factory):
+    import datetime as dt
 
-    url = _fresh_database(pg_server)
-    migrate(url)
-    pipeline.dbt(url, ["--quiet", "run", "--empty", "--exclude", "resource_type:unit_test"])
+    from schoolcx import cli, pipeline
+    from schoolcx.refsync import sync_config
+    from tests import fixture_dbt_core as fx
+
+    url = module_warehouse
+    sync_config(url, fx.config(), today=fx.CONFIG_TODAY)
+    fx.insert_rows(url, fx.night_one_rows(), "night-1", dt.timedelta(days=1))
+    pipeline.dbt(url, ["--quiet", "run", "--vars", f"{{as_of_date: '{fx.AS_OF_NIGHT_ONE}'}}"])
     home = tmp_path_factory.mktemp("home")
     mp = pytest.MonkeyPatch()
     mp.setenv("SCHOOLCX_HOME", str(home))

@@ -60,12 +60,12 @@ def generate(url: str, folder: Path | None = None) -> DocsSite:
     `folder` (default .local/docs/dbt/)."""
     folder = Path(folder or docs_dir())
     target = local_dir() / "docs" / "dbt-target"
-    # no compile: the catalog and descriptions need none, and compiling would run the
-    # incremental models' watermark queries against the warehouse for nothing
-    pipeline.dbt(
-        url,
-        ["--quiet", "docs", "generate", "--static", "--no-compile", "--target-path", str(target)],
-    )
+    # parse, then generate without compiling: the catalog and descriptions need no compiled
+    # SQL, and compiling would run the incremental models' watermark queries for nothing
+    # (generate --no-compile reads the manifest parse wrote into the same target folder)
+    where = ["--target-path", str(target)]
+    pipeline.dbt(url, ["--quiet", "parse", *where])
+    pipeline.dbt(url, ["--quiet", "docs", "generate", "--static", "--no-compile", *where])
     folder.mkdir(parents=True, exist_ok=True)
     for name in SITE_FILES:
         shutil.copyfile(target / name, folder / name)
