@@ -79,8 +79,13 @@ def generate(url: str, folder: Path | None = None) -> DocsSite:
 
 
 def metrics_html(markdown: str) -> str:
-    """docs/metrics.md as a self-contained page (CommonMark with tables)."""
+    """docs/metrics.md as a self-contained page (CommonMark with tables). Its links to other
+    repository files (`../dbt_project/...`) would not resolve beside the site: they become the
+    file's path in words."""
     import html
+    import re
+
+    markdown = re.sub(r"\[([^\[\]]+)\]\(\.\./([^)\s]+)\)", _repository_file, markdown)
 
     try:
         # markdown-it-py comes with rich (Airflow's and dbt's console output)
@@ -89,6 +94,12 @@ def metrics_html(markdown: str) -> str:
         body = f"<pre>{html.escape(markdown)}</pre>"
     else:
         body = MarkdownIt("commonmark").enable("table").render(markdown)
+        # heading ids as GitHub makes them, so the page's own contents links work here too
+        body = re.sub(
+            r"<h([1-6])>(.*?)</h\1>",
+            lambda m: f"<h{m[1]} id='{_slug(m[2])}'>{m[2]}</h{m[1]}>",
+            body,
+        )
     return (
         "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
@@ -98,6 +109,18 @@ def metrics_html(markdown: str) -> str:
         "code,pre{background:#f4f4f4}pre{padding:.5rem;overflow-x:auto}"
         f"</style></head><body><main>{body}</main></body></html>\n"
     )
+
+
+def _repository_file(link) -> str:
+    text, path = link[1], link[2]
+    return text if path in text else f"{text} (repository file `{path}`)"
+
+
+def _slug(heading_html: str) -> str:
+    import re
+
+    text = re.sub(r"<[^>]+>", "", heading_html).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
 def serve(folder: Path, port: int = 0) -> http.server.ThreadingHTTPServer:

@@ -131,8 +131,9 @@ table{border-collapse:collapse;width:100%;font-size:.92rem}
 caption{text-align:left;font-weight:600;padding:.3rem 0}
 th,td{border:1px solid var(--line);padding:.3rem .5rem;text-align:left;vertical-align:top}
 thead th{background:#f1f1f1}
+th[scope=row]{font-weight:600;max-width:20rem}
 td.observed{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem;
-overflow-wrap:anywhere;max-width:36rem}
+overflow-wrap:anywhere;min-width:16rem;max-width:36rem}
 td.num{text-align:right}
 @media print{.scroll{overflow:visible}body{max-width:none}}
 """
@@ -140,6 +141,11 @@ td.num{text-align:right}
 
 def _e(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def _breakable(name: str) -> str:
+    """A dotted check name that may wrap after its dots (no text added: <wbr>)."""
+    return ".<wbr>".join(_e(part) for part in name.split("."))
 
 
 def _time(value: dt.datetime) -> str:
@@ -225,7 +231,7 @@ def _checks_table(order: list[CheckRow], earlier: list[GateRun], checks: dict) -
         rows.append(
             f"<tr data-check='{_e(c.name)}' data-passed='{str(c.passed).lower()}' "
             f"data-severity='{_e(c.severity)}'>"
-            f"<th scope='row'>{_e(c.name)}</th>"
+            f"<th scope='row'>{_breakable(c.name)}</th>"
             f"<td class='{cls}' data-field='result'><strong>{word}</strong></td>"
             f"<td data-field='severity'>{_e(c.severity)}</td>"
             f"<td data-field='relation'>{_e(c.relation)}</td>"
