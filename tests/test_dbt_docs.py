@@ -120,7 +120,11 @@ def test_overview_links_to_the_metric_definitions_beside_the_site(site):
     overview = manifest["docs"]["doc.schoolcx.__overview__"]["block_contents"]
     assert "[docs/metrics.md](metrics.html)" in overview
     page = (folder / "metrics.html").read_text()
-    assert "<h1>" in page and "Year over year" in page and "<table>" in page
+    assert (
+        "<h1 id='what-every-published-figure-means'>" in page
+        and "Year over year" in page
+        and "<table>" in page
+    )
     assert 'href="#year-over-year"' in page and "<h2 id='year-over-year'>" in page
     assert 'href="../' not in page and "<code>dbt_project/DECISIONLOG.md</code>" in page
     assert "[open, close)" in page  # interval notation is text, not a link
