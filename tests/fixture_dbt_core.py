@@ -910,7 +910,7 @@ def file_and_survey_rows() -> dict[str, list[dict]]:
                 "scale_hi": "10",
             },
         ),
-        # good/bad in a file: good = 5 (METRICS.md), no numeric scale needed
+        # good/bad in a file: good = 5 (docs/metrics.md), no numeric scale needed
         _file_row(
             "lincoln-ratings",
             "ratings",

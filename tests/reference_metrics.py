@@ -1,4 +1,4 @@
-"""A plain, slow, obviously-correct implementation of METRICS.md over a generated World.
+"""A plain, slow, obviously-correct implementation of docs/metrics.md over a generated World.
 
 Tests compare the dbt marts with these numbers, so this module favours the literal reading of
 the contract over speed: business time walks the calendar one local day at a time, building
@@ -156,7 +156,7 @@ def was_reopened(i: Interaction, as_of: dt.datetime | None = None) -> bool:
 
 
 _SEPARATORS = r"[\s_-]+"
-# a word character for the boundary test: a letter or digit (`_` is a boundary, METRICS.md)
+# a word character for the boundary test: a letter or digit (`_` is a boundary, docs/metrics.md)
 _WORD = r"[^\W_]"
 
 
@@ -183,7 +183,7 @@ def high_risk_terms(district: District) -> frozenset[str]:
 
 
 def high_risk_term(i: Interaction, district: District, source_type: str) -> str | None:
-    """METRICS.md "Response time", literally: a district term matching one of the tags, the
+    """docs/metrics.md "Response time", literally: a district term matching one of the tags, the
     topic / category, or the subject (the ticket's; an email thread's first), case-insensitive,
     as a whole word or phrase. The matched term in its normal form (words joined by one space),
     the first in alphabetical order when several match; None when none does.

@@ -1,5 +1,5 @@
 """Climate survey files as Google Forms exports them (file_drop kind climate_wide), through the
-connector, raw and dbt to percent_agree (METRICS.md "Climate survey items")."""
+connector, raw and dbt to percent_agree (docs/metrics.md "Climate survey items")."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""The benchmark marts (district_scorecard, peer_benchmarks, yoy_trends) against METRICS.md.
+"""The benchmark marts (district_scorecard, peer_benchmarks, yoy_trends) against docs/metrics.md.
 
 The upstream relations (dim_district, fct_daily_volume, fct_interactions, fct_ratings,
 fct_survey_item_results in `build`, stg_ref__district_enrollment in `stg`, int_as_of in `int`)
 are created as plain tables filled with seeded random rows; dbt then builds only the
 benchmark models on top of them (their unit tests and data tests run too). Every figure is
-recomputed here in plain Python straight from the definitions in METRICS.md and compared
+recomputed here in plain Python straight from the definitions in docs/metrics.md and compared
 with the marts.
 """
 
@@ -265,7 +265,7 @@ def load_world(url: str, world: dict, as_of: dt.date) -> None:
                     copy.write_row(row)
 
 
-# --- METRICS.md, in Python --------------------------------------------------------------------
+# --- docs/metrics.md, in Python ---------------------------------------------------------------
 
 
 def percentile_cont(values: list[float], p: float) -> float:

@@ -258,7 +258,7 @@ def test_business_minutes_examples_with_the_sql_function(built):
                 (zones[case["timezone"]], case["t0_utc"], case["t1_utc"]),
             ).fetchone()[0]
             assert abs(got - Decimal(case["business_minutes"])) < Decimal("0.01"), case["case"]
-    assert len(cases) == 20
+    assert len(cases) == 21
 
 
 def _snapshot(url: str, schema: str) -> None:

@@ -1,7 +1,7 @@
 """End to end: the nightly DAG through Airflow (`schoolcx run`, `dag.test()`) on a generated
 world served by the vendor emulators, dovecot and a CSV drop, into a real PostgreSQL; the
 published marts are checked against figures computed in Python from the same world straight
-from METRICS.md, and a rerun of the night changes nothing in `marts`."""
+from docs/metrics.md, and a rerun of the night changes nothing in `marts`."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_interaction_counts_match_the_world(night, world):
 
 def test_scorecard_matches_reference(night, world):
     """Every scorecard row (school years, months, ISO weeks) against the reference, computed
-    from the world straight from METRICS.md. A period still running is measured to the as-of
+    from the world straight from docs/metrics.md. A period still running is measured to the as-of
     date, and only from the date the district is observed (its sources' start_date)."""
     cfg = night["cfg"]
     with psycopg.connect(night["url"]) as conn:

@@ -170,7 +170,7 @@ def test_topics_priorities_and_high_risk_share(demo, cfg, source_types):
     ]
     assert 0.07 <= len(risky) / len(demo.interactions) <= 0.13
     # a helpdesk's own priority of a high-risk contact is at least high; email has none
-    # (`normal`), and is high-risk only when its first subject names a term (METRICS.md)
+    # (`normal`), and is high-risk only when its first subject names a term (docs/metrics.md)
     mailed = [i for i in risky if source_types[i.source_name] == "imap"]
     assert all(i.priority in ("urgent", "high") for i in risky if i not in mailed)
     assert mailed and all(i.priority == "normal" for i in mailed)

@@ -1,5 +1,5 @@
 """Helpdesk channels and Freshdesk custom statuses through config maps, the account's ticket
-fields and staging (METRICS.md "Channel"): real connector, emulator, PostgreSQL and dbt.
+fields and staging (docs/metrics.md "Channel"): real connector, emulator, PostgreSQL and dbt.
 
 Freshdesk tickets are extracted from the emulator (its ticket fields list custom sources and
 statuses); Zendesk tickets are written in the landing shape (docs/landing.md). The staging
@@ -192,7 +192,7 @@ def test_freshdesk_custom_statuses_by_config_else_open(staged, tmp_path):
 
 
 def test_freshdesk_custom_solved_status_resolves_at_its_status_change(staged):
-    """METRICS.md: resolved_at is when the ticket last entered solved/closed. A custom status
+    """docs/metrics.md: resolved_at is when the ticket last entered solved/closed. A custom status
     mapped to solved has no stats.resolved_at / closed_at: stats.status_updated_at is that time."""
     got = rows(
         staged,

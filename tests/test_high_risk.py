@@ -1,4 +1,4 @@
-"""High-risk classification and priority (METRICS.md "Response time", issue 14 defect 5).
+"""High-risk classification and priority (docs/metrics.md "Response time", issue 14 defect 5).
 
 A real `dbt build` of fct_interactions and its parents over raw rows in the landing shape: a
 district's high-risk terms (the defaults plus its own) match tags, the topic / category, or the

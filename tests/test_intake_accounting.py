@@ -661,7 +661,7 @@ def test_staging_attaches_the_email_rating_and_rejects_with_reasons(warehouse, t
             "select source_instance, source_id, reject_reason from int.int_interactions_rejected"
             " order by 1, 2"
         ).fetchall()
-    # R_3 is in quarantine (out of scale), so staging never sees it. On 1-5 scale (METRICS.md
+    # R_3 is in quarantine (out of scale), so staging never sees it. On 1-5 scale (docs/metrics.md
     # "Ratings"): 4 on 1-5 is 4; 9 on 0-10 is 1 + 4 * 9 / 10 = 4.6; 5 on 0-10 is 3.
     assert ratings == [
         ("R_1", "1-5", Decimal("4"), None, "lincoln-help", thread),

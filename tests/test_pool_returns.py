@@ -79,7 +79,7 @@ def test_each_return_holds_its_own_rows_and_no_other_districts_value(hub):
         assert {r[0] for r in rows} == {r[0] for r in yoy} == {district_id}
         # Scan: no other district's id anywhere, and no other district's own value, except
         # where it equals one of the peer aggregates or own values this district may see
-        # (a median of an odd group is some member's value: METRICS.md publishes it).
+        # (a median of an odd group is some member's value: docs/metrics.md publishes it).
         allowed = {v for r in rows for v in r[7:13] if v is not None}
         allowed |= {v for r in yoy for v in r[5:9] if v is not None}
         others = {v for (d, *_k), v in own_value.items() if d != district_id and v not in allowed}

@@ -1,4 +1,4 @@
-"""The reference implementation of METRICS.md against worked examples and hand-worked cases."""
+"""The reference implementation of docs/metrics.md against worked examples and hand-worked cases."""
 
 from __future__ import annotations
 
@@ -226,7 +226,7 @@ def test_high_risk_is_tagged_or_categorised_and_at_least_high(cfg, cal):
     assert ref.is_high_risk(_ticket([], tags=("Bus-Safety",)), district, "zendesk")
     assert ref.is_high_risk(_ticket([], tags=("Special Education",)), district, "freshdesk")
     assert not ref.is_high_risk(_ticket([], tags=("unsafe", "specialist")), district, "zendesk")
-    # ... and the subject, as a whole word or phrase (METRICS.md's examples)
+    # ... and the subject, as a whole word or phrase (docs/metrics.md's examples)
     for subject, term in [
         ("Question about legal (ref 3264)", "legal"),
         ("legal-aid", "legal"),

@@ -1,6 +1,6 @@
 """Point-of-contact survey ratings end to end: emulator -> connector -> raw -> dbt.
 
-Email threads are rated by their root Message-ID (METRICS.md "Ratings": compared as the address
+Email threads are rated by their root Message-ID (docs/metrics.md "Ratings": compared as the address
 inside the angle brackets, case-insensitively), and one survey asks the rating on two questions
 with different scales (one per respondent's variant).
 """

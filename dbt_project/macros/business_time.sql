@@ -1,4 +1,4 @@
-{#- Business time (METRICS.md "Service calendar and business time").
+{#- Business time (docs/metrics.md "Service calendar and business time").
 
     int_calendar_days has one row per district and local date with the day's UTC open instant,
     its service seconds (0 on non-service days) and the cumulative service seconds of all earlier
@@ -79,7 +79,7 @@ create or replace function {{ calendar_relation.schema }}.business_seconds_betwe
 $fn$
 {% endmacro %}
 
-{#- METRICS.md enrollment bands. -#}
+{#- docs/metrics.md enrollment bands. -#}
 {% macro enrollment_band(expr) -%}
     case
         when {{ expr }} < 2500 then 'under 2,500'

@@ -1,4 +1,4 @@
-{#- Channels and statuses from the vendors' own codes (METRICS.md "Channel"), through the
+{#- Channels and statuses from the vendors' own codes (docs/metrics.md "Channel"), through the
     per-source config maps (ref.source_value_maps, synced from `channel_map` / `status_map`).
     Each macro is a scalar expression over one ticket, so a staging model calls it on its own
     line. Lookups read small tables once per query (keyed_lookup). -#}

@@ -1,4 +1,4 @@
-{#- High risk (METRICS.md "Response time"): a district's high-risk term matches one of an
+{#- High risk (docs/metrics.md "Response time"): a district's high-risk term matches one of an
     interaction's tags, its topic / category, or its subject, case-insensitively, as a whole word
     or phrase. `legal` matches "Question about legal (ref 3264)" and "legal-aid", not
     "illegally"; `special education` matches "Special  Education" and "special_education".

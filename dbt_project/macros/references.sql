@@ -1,4 +1,4 @@
-{#- An interaction reference as a rating names it, normalised for comparison (METRICS.md
+{#- An interaction reference as a rating names it, normalised for comparison (docs/metrics.md
     "Ratings"): a helpdesk ticket id as given (trimmed), an email thread's root Message-ID as
     the address inside the angle brackets, lower case ('<AbC.1@x.org>' = 'abc.1@x.org'), which
     is how IMAP staging keeps thread ids. A '<source instance>:' prefix is kept. Empty: NULL. -#}

@@ -89,6 +89,40 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_docs(args) -> int:
+    import threading
+
+    from schoolcx import dbtdocs, pipeline
+    from schoolcx.warehouse.connect import redacted
+
+    url = pipeline.resolve_warehouse_url()
+    print(f"generating dbt docs against {redacted(url)} ...", flush=True)
+    site = dbtdocs.generate(url, Path(args.output) if args.output else None)
+    print(
+        f"dbt docs written to {site.folder}: {site.models} models, "
+        f"{site.models_in_catalog} with their warehouse columns"
+    )
+    if site.not_built:
+        print(
+            f"  not built in this warehouse (no column types; run a night first): "
+            f"{', '.join(site.not_built)}"
+        )
+    print(f"  offline, no server: {site.static_index}")
+    if not args.serve:
+        print(f"  or serve it: schoolcx docs --serve (index {site.index})")
+        return 0
+    server = dbtdocs.serve(site.folder, args.port)
+    host, port = server.server_address[:2]
+    print(f"serving http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        threading.Event().wait()  # the server runs in its own thread
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    return 0
+
+
 def _until(text: str) -> dt.datetime:
     """An ISO date or datetime; without an offset it is UTC (a date: its 00:00 UTC)."""
     try:
@@ -352,6 +386,18 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--config")
     rep.add_argument("--as-of", type=_date, help="also write the district report as of this date")
     rep.set_defaults(func=cmd_report)
+
+    docs = sub.add_parser(
+        "docs",
+        help="generate dbt's documentation site (models, columns, contracts, exposures)",
+        description="Runs `dbt docs generate` against the warehouse and writes the site to "
+        ".local/docs/dbt/ (static_index.html opens offline; index.html needs --serve). "
+        "Metric definitions: docs/metrics.md.",
+    )
+    docs.add_argument("--output", help="folder for the site (default .local/docs/dbt)")
+    docs.add_argument("--serve", action="store_true", help="serve it on localhost until Ctrl-C")
+    docs.add_argument("--port", type=int, default=0, help="--serve port (default: a free one)")
+    docs.set_defaults(func=cmd_docs)
 
     q = sub.add_parser(
         "quarantine",

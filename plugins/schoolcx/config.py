@@ -19,7 +19,8 @@ from schoolcx.marts import MART_KEYS
 
 WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 PRIORITIES = ("urgent", "high", "normal", "low")
-# Default first-response targets (METRICS.md): urgent in business minutes, others in service days.
+# Default first-response targets (docs/metrics.md): urgent in business minutes, others in
+# service days.
 DEFAULT_SLA = {
     "urgent": {"minutes": 240},
     "high": {"service_days": 1},
@@ -94,7 +95,7 @@ GATE_CHECK_NAMES = frozenset(
     ]
 )
 
-# METRICS.md "Channel" and the statuses a helpdesk ticket is read as.
+# docs/metrics.md "Channel" and the statuses a helpdesk ticket is read as.
 Channel = Literal["web", "email", "phone", "chat", "social", "walk_in", "other"]
 TicketStatus = Literal["open", "pending", "solved", "closed"]
 
@@ -341,7 +342,7 @@ class Source(_Strict):
     options: dict = Field(default_factory=dict)
     mappings: Mappings = Field(default_factory=Mappings)
     # Helpdesk sources: the vendor's channel value (Zendesk via.channel, Freshdesk source code)
-    # or its label (a Freshdesk custom source's, from ticket fields) -> channel (METRICS.md).
+    # or its label (a Freshdesk custom source's, from ticket fields) -> channel (docs/metrics.md).
     channel_map: dict[str, Channel] = Field(default_factory=dict)
 
     @field_validator("channel_map", mode="before")
@@ -416,7 +417,7 @@ class District(_Strict):
     @field_validator("high_risk_terms")
     @classmethod
     def _matchable_terms(cls, value: list[str]) -> list[str]:
-        # A term is matched as whole words (METRICS.md): one without a letter or digit would
+        # A term is matched as whole words (docs/metrics.md): one without a letter or digit would
         # match every subject with punctuation in it, or nothing.
         for term in value:
             if not any(c.isalnum() for c in term):

@@ -186,9 +186,15 @@ def publish(
 
 
 def report(url: str, cfg: DeploymentConfig, as_of: dt.date) -> str:
+    from pathlib import Path
+
+    from schoolcx.quality.page import write_gate_page
     from schoolcx.report import write_report
 
-    return write_report(url, cfg, as_of)
+    path = write_report(url, cfg, as_of)
+    # the gate's results beside the report (gate.html): readable offline, unlike Data Docs
+    write_gate_page(url, Path(path).parent)
+    return path
 
 
 class SourcesFailed(RuntimeError):

@@ -2,7 +2,7 @@
 
 Replaced whole in one transaction, so dbt never sees half of an old config and half of a new.
 Closures are resolved here because the holiday rules live in Python (`holidays.US`, observed
-days included, no subdivision; METRICS.md), and dbt then only joins dates.
+days included, no subdivision; docs/metrics.md), and dbt then only joins dates.
 """
 
 from __future__ import annotations

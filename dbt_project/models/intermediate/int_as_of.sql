@@ -1,6 +1,6 @@
 {{ config(materialized='view') }}
 -- The run's as-of date (one row): var('as_of_date') when given, else the last local date with
--- an interaction (METRICS.md "Year over year": the last local date the data covers).
+-- an interaction (docs/metrics.md "Year over year": the last local date the data covers).
 -- The nightly run gives it (schoolcx.asof): the last local date that has fully ended by the
 -- data interval's end in every district's time zone, i.e. the earliest district's, so Hawaii
 -- (UTC-10) and Alaska in winter (UTC-9) are never shown a day that has not ended there at

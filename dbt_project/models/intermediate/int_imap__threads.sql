@@ -123,7 +123,7 @@ final as (
         first_messages.is_internal_mailbox,
         first_messages.person_hash as requester_hash,
         first_messages.is_interaction,
-        -- METRICS.md: the high-risk term of the thread's first subject
+        -- docs/metrics.md: the high-risk term of the thread's first subject
         first_messages.subject_high_risk_term,
         replies.first_response_at,
         coalesce(replies.agent_response_count, 0) as agent_response_count,

@@ -1,5 +1,5 @@
 {{ config(materialized='view') }}
--- Quarantine of interactions that break the metric contract (METRICS.md: a response or
+-- Quarantine of interactions that break the metric contract (docs/metrics.md: a response or
 -- resolution before created_at is a data error): one row per rejected interaction with its
 -- reason, so the gate can count them. Never part of the facts.
 with

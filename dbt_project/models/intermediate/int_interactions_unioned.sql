@@ -13,7 +13,7 @@
         ],
     )
 }}
--- Every interaction of every channel in one shape (METRICS.md "Interaction"): Zendesk and
+-- Every interaction of every channel in one shape (docs/metrics.md "Interaction"): Zendesk and
 -- Freshdesk tickets, inbound email threads, file-drop interactions. Deduplicated on (source
 -- system, source instance, source id) (staging keeps the latest version of each record);
 -- interaction_key = md5 of the three. Adds units (school, department, stakeholder type) from the
@@ -220,7 +220,7 @@ freshdesk as (
                         end
                     ),
                     -- a custom status mapped to solved/closed sets neither stats time: the last
-                    -- status change is the entry into it (METRICS.md resolved_at, DECISIONLOG)
+                    -- status change is the entry into it (docs/metrics.md resolved_at, DECISIONLOG)
                     case
                         when
                             freshdesk_tickets.status_updated_at
@@ -231,7 +231,7 @@ freshdesk as (
                 )
         end as resolved_at,
         false as has_unparseable_time,
-        -- an outbound email (source 10) is started by the district: no contact to it (METRICS.md
+        -- an outbound email (source 10) is started by the district: no contact to it (docs/metrics.md
         -- "Interaction"), as for email threads started by a district sender
         coalesce(freshdesk_tickets.source_code, 0) != 10 as is_interaction,
         freshdesk_tickets.status,
@@ -340,7 +340,7 @@ imap as (
         null::text as topic,
         'normal' as base_priority,
         '{}'::text[] as tags,
-        -- METRICS.md: email is `normal` unless high-risk, by the thread's first subject
+        -- docs/metrics.md: email is `normal` unless high-risk, by the thread's first subject
         imap_threads.subject_high_risk_term,
         imap_threads.requester_hash,
         null::text as language,
@@ -574,7 +574,7 @@ enriched as (
         keyed.channel,
         keyed.topic,
         keyed.tags,
-        -- METRICS.md high-risk: a term matching a tag or the topic, or the subject (matched in
+        -- docs/metrics.md high-risk: a term matching a tag or the topic, or the subject (matched in
         -- staging); the first in alphabetical order when several match (least ignores NULL)
         least(label_risks.term, keyed.subject_high_risk_term) as high_risk_term,
         least(label_risks.term, keyed.subject_high_risk_term) is not null as high_risk,

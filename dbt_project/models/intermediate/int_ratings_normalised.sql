@@ -4,7 +4,7 @@
         post_hook=["{{ analyze_when_new(this) }}"]
     )
 }}
--- Every point-of-contact rating, kept as given and normalised to 1-5 (METRICS.md "Ratings"):
+-- Every point-of-contact rating, kept as given and normalised to 1-5 (docs/metrics.md "Ratings"):
 -- * Zendesk good = 5, bad = 1 (offered / unoffered are not ratings and are left out);
 -- * Freshdesk survey codes ranked 1..p in the survey question's accepted_ratings order
 --   (most unhappy first) and normalised as a 1..p scale;
@@ -251,7 +251,7 @@ survey_values as (
             file_drop_rows.updated_at
         ) as rated_at,
         file_drop_rows.rating_text as rating_value,
-        -- good/bad (METRICS.md: good = 5, bad = 1), else a number on the row's own scale
+        -- good/bad (docs/metrics.md: good = 5, bad = 1), else a number on the row's own scale
         case lower(file_drop_rows.rating_text)
             when 'good' then 5
             when 'bad' then 1

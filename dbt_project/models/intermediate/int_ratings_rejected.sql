@@ -1,5 +1,5 @@
 {{ config(materialized='view') }}
--- Quarantine of ratings (METRICS.md "Ratings": a value outside its scale, or a survey rating
+-- Quarantine of ratings (docs/metrics.md "Ratings": a value outside its scale, or a survey rating
 -- whose reference matches no interaction, goes to quarantine with the reason; a rating is never
 -- dropped in silence): one row per rejected rating with its reason, so it can be counted per
 -- source and reason. Never part of the facts.

@@ -12,7 +12,7 @@
 -- One row per Zendesk ticket that has events: first non-automated agent response, the number of
 -- agent responses, and its solve history.
 -- * An agent response is a public comment by a user who is not the requester and not the system
---   (METRICS.md "Agent"), not made by a trigger/automation (via Rule) nor by the system user (-1).
+--   (docs/metrics.md "Agent"), not made by a trigger/automation (via Rule) nor by the system user (-1).
 --   The user's role is not asked: an agent later downgraded or deleted (Zendesk turns them into
 --   end-users) or missing from the users export keeps the responses they gave.
 -- * Agent-opened ticket (phone, walk-in: the first public comment, made in the creation audit at

@@ -1,4 +1,4 @@
--- A district's own figures per school year, month and ISO week (METRICS.md). The figures are
+-- A district's own figures per school year, month and ISO week (docs/metrics.md). The figures are
 -- computed in int_district_periods_aggregated, shared with year over year; this mart publishes
 -- the calendar periods.
 

@@ -8,7 +8,7 @@
         ]
     )
 }}
--- One row per rated interaction: its latest valid rating (METRICS.md: the latest counts), as
+-- One row per rated interaction: its latest valid rating (docs/metrics.md: the latest counts), as
 -- given and on 1-5. Incremental: interactions with a rating or interaction record loaded since
 -- the watermark (macros/incremental.sql) are recomputed; the post-hook drops rows whose
 -- interaction no longer has a valid rating (quarantined since).

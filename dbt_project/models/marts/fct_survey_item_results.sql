@@ -1,4 +1,4 @@
--- Climate survey agreement per district, school year and stable item code (METRICS.md "Climate
+-- Climate survey agreement per district, school year and stable item code (docs/metrics.md "Climate
 -- survey items"): percent_agree = (agree + strongly agree) / valid answers * 100.
 with
 

@@ -1,4 +1,4 @@
--- Each district's metric against its peer group (METRICS.md "Peer benchmarks"), per school
+-- Each district's metric against its peer group (docs/metrics.md "Peer benchmarks"), per school
 -- year, month and ISO week, with survey items per school year. Privacy: only aggregates of
 -- groups with at least k districts that each have at least n observations are published.
 -- The same model runs in a district's deployment and at a consortium hub: its inputs (the
@@ -167,7 +167,7 @@ percentile_bounds as (
     -- interpolation is written out: position p * (n - 1) among the qualifying values in
     -- ascending order (qualifying rows sort first), between the values at floor and ceil.
     -- Same figures as percentile_cont, computed in numeric. The district itself is among the
-    -- qualifying values when it meets n: METRICS.md gives the percentiles of the group.
+    -- qualifying values when it meets n: docs/metrics.md gives the percentiles of the group.
     select
         memberships_counted.*,
         0.25 * greatest(memberships_counted.n_districts - 1, 0) as p25_position,

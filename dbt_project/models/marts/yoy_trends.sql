@@ -1,4 +1,4 @@
--- Year over year (METRICS.md): each district's metric over this school year to the as-of date
+-- Year over year (docs/metrics.md): each district's metric over this school year to the as-of date
 -- against the same month-days of the prior school year, with each span's own service days and
 -- enrollment (computed upstream in int_district_periods_aggregated).
 {%- set n_min_observations = var('n_min_observations', 30) %}

@@ -1,4 +1,4 @@
--- Privacy (METRICS.md "Peer benchmarks"): peer figures appear only for a group of at least k
+-- Privacy (docs/metrics.md "Peer benchmarks"): peer figures appear only for a group of at least k
 -- qualifying districts, every suppressed row has all peer columns NULL, and ranks are shares.
 -- Returns the offending rows.
 select

@@ -2,7 +2,7 @@
 
 Google Forms, Microsoft Forms or a spreadsheet: one row per respondent, one column per question
 (the header is the question text), answers as labels ("Strongly agree" ... "Strongly disagree")
-or as numbers 1-5; "Don't know" and blanks are not valid answers (METRICS.md "Climate survey
+or as numbers 1-5; "Don't know" and blanks are not valid answers (docs/metrics.md "Climate survey
 items"). The config maps each question header to a stable item code (`items`) and may add or
 override answer labels (`labels`: label -> point 1..5, or null for not valid).
 

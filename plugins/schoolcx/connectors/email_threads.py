@@ -1,6 +1,6 @@
 """Email header logic for the IMAP connector: parsing, normalising, direction, automation, threads.
 
-Kept apart from the IMAP I/O so the rules METRICS.md sets (who is an agent, what is automated,
+Kept apart from the IMAP I/O so the rules docs/metrics.md sets (who is an agent, what is automated,
 which messages form one thread) can be read and tested on their own.
 
 Threading (landing.md: thread_id = normalised root message id):
@@ -202,7 +202,7 @@ def fallback_message_id(h: ParsedHeaders) -> str:
 
 @dataclass(frozen=True)
 class MailboxRules:
-    """Who counts as the district in one monitored mailbox (METRICS.md)."""
+    """Who counts as the district in one monitored mailbox (docs/metrics.md)."""
 
     mailbox_address: str
     district_domains: frozenset[str]

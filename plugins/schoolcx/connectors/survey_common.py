@@ -15,7 +15,8 @@ def check_rating(
     raw_text: str,
     position: str,
 ) -> QuarantinedRecord | None:
-    """A point-of-contact rating outside its configured scale goes to quarantine (METRICS.md)."""
+    """A point-of-contact rating outside its configured scale goes to quarantine
+    (docs/metrics.md)."""
     if value is None or value == "":
         return None  # not rated: a valid, empty answer
     try:
@@ -30,7 +31,7 @@ def check_rating(
 def interaction_reference(value) -> str | None:
     """A point-of-contact answer naming the rated interaction, as given (trimmed): a helpdesk
     ticket id, '<source>:<id>', or an email thread's root Message-ID ('<AbC.1@x.org>'). Kept
-    whole under `_schoolcx.interaction_ref` so staging compares it as METRICS.md says (the
+    whole under `_schoolcx.interaction_ref` so staging compares it as docs/metrics.md says (the
     address inside the angle brackets, case-insensitively) instead of filtering it as text."""
     if value is None or isinstance(value, (dict, list, bool)):
         return None

@@ -1,5 +1,5 @@
 -- One row per district, period and comparable metric: the value, the observations the n rule
--- counts for it (METRICS.md "Peer benchmarks") and which way is better. Peer benchmarks and
+-- counts for it (docs/metrics.md "Peer benchmarks") and which way is better. Peer benchmarks and
 -- year over year both read metrics in this shape, so a metric's direction and its n are
 -- decided here once. Its inputs are the seam models (int_benchmark_district_periods,
 -- int_benchmark_survey_items): a district's own figures, or a consortium hub's pooled ones.

@@ -1,4 +1,4 @@
--- The year-over-year spans of each district (METRICS.md "Year over year"), read from its own
+-- The year-over-year spans of each district (docs/metrics.md "Year over year"), read from its own
 -- to-date rows: locally every district has the spans of int_yoy_spans_resolved (the run's one
 -- as-of date); at a consortium hub each district's are those of its latest extract, so a
 -- district whose extract is a few days older still gets its own trend, not a mislabelled one.

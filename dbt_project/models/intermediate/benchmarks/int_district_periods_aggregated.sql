@@ -1,7 +1,7 @@
 -- District figures per period, defined once for the scorecard (school years, months, ISO
 -- weeks) and for year over year (this school year to date and the same span a year earlier),
 -- so the two marts can never disagree on a definition. Grain: district, period_type,
--- period_start. Definitions: METRICS.md "Response time", "Ratings", "Volume per student".
+-- period_start. Definitions: docs/metrics.md "Response time", "Ratings", "Volume per student".
 
 with
 

@@ -39,7 +39,7 @@ renamed as (
         lower(trim(source.payload ->> 'from_address')) as from_address,
         lower(source.payload ->> 'from_domain') as from_domain,
         {{ jsonb_text_array("source.payload -> 'to_domains'") }} as to_domains,
-        -- METRICS.md high-risk: the district's term the subject matches (macros/classification.sql)
+        -- docs/metrics.md high-risk: the district's term the subject matches (macros/classification.sql)
         {{ high_risk_term('subject_text.words', 'high_risk_terms.term_words') }}
             as subject_high_risk_term,
         source.payload ->> 'folder' as folder,
@@ -48,7 +48,7 @@ renamed as (
         coalesce(
             (source.payload -> '_schoolcx' ->> 'sender_is_district')::boolean, false
         ) as sender_is_district,
-        -- automated (METRICS.md): the connector's flag, or any auto-reply / bulk / list header
+        -- automated (docs/metrics.md): the connector's flag, or any auto-reply / bulk / list header
         (
             coalesce((source.payload -> '_schoolcx' ->> 'is_automated')::boolean, false)
             -- Auto-Submitted's value without its parameters or comments (RFC 3834): `no; x` is no

@@ -1,5 +1,5 @@
 -- ref.high_risk_terms, synced from the deployment config (schoolcx.refsync): the defaults of
--- METRICS.md plus the district's own. term_words: the term's padded normal form, the form the
+-- docs/metrics.md plus the district's own. term_words: the term's padded normal form, the form the
 -- high-risk match compares (macros/classification.sql).
 with
 

@@ -34,7 +34,7 @@ renamed as (
         lower(source.payload ->> 'priority') as priority,
         lower(source.payload ->> 'type') as ticket_type,
         {{ jsonb_text_array("source.payload -> 'tags'") }} as tags,
-        -- METRICS.md high-risk: the district's term the subject matches (macros/classification.sql)
+        -- docs/metrics.md high-risk: the district's term the subject matches (macros/classification.sql)
         {{ high_risk_term('subject_text.words', 'high_risk_terms.term_words') }}
             as subject_high_risk_term,
         source.payload -> 'via' ->> 'channel' as via_channel,

@@ -187,7 +187,7 @@ TOPICS: tuple[Topic, ...] = (
 )
 TOPIC_BY_KEY = {t.key: t for t in TOPICS}
 # Email carries no tags or categories: the warehouse sees a mailbox's contact as high-risk only
-# when the thread's first subject names a high-risk term (METRICS.md), as some of these
+# when the thread's first subject names a high-risk term (docs/metrics.md), as some of these
 # topics' subjects do ("Bullying on the bus") and others do not ("Report of harassment").
 EMAIL_TOPICS = tuple(t for t in TOPICS if t.key != "human_resources")
 

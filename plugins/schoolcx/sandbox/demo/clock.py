@@ -1,7 +1,7 @@
 """A district's service clock for the generator: when is the office open, and when does a
 delay of so many business minutes end.
 
-Intervals are built per local day in wall-clock time and converted to UTC (METRICS.md), then
+Intervals are built per local day in wall-clock time and converted to UTC (docs/metrics.md), then
 kept as sorted epoch seconds so that advancing a clock is a bisect, not a walk over days.
 """
 

@@ -344,7 +344,7 @@ class _DistrictWorld:
         return _lognormal(self.rng, REPLY_MEDIAN[priority] * self._speed(t0), 0.9)
 
     def _priority(self, topic: Topic) -> str:
-        if topic.high_risk:  # high-risk contacts are at least `high` (METRICS.md)
+        if topic.high_risk:  # high-risk contacts are at least `high` (docs/metrics.md)
             urgent = topic.key in ("safety", "threat") and self.rng.random() < 0.45
             return "urgent" if urgent else "high"
         return PRIORITIES.pick(self.rng)
@@ -539,7 +539,7 @@ class _DistrictWorld:
         """Some email threads are rated through the district's point-of-contact survey, which
         names the thread by its root Message-ID as the requester's mail client shows it (angle
         brackets, upper case): staging must compare it as the address inside the brackets,
-        case-insensitively (METRICS.md "Ratings"). The imap emulator gives the thread's first
+        case-insensitively (docs/metrics.md "Ratings"). The imap emulator gives the thread's first
         message the Message-ID <i{id}.0@{requester's domain}>."""
         rng = self.mail_rng
         if self.poc is None or rng.random() >= 0.3:
