@@ -36,8 +36,8 @@ HEADLINE_FIGURES: tuple[Figure, ...] = (
     ),
     Figure(
         "median_first_response_business_minutes",
-        "Time to first answer",
-        "business minutes (median)",
+        "Time to first answer (median)",
+        "business minutes",
         "lower",
         "interactions",
         decimals=0,
@@ -57,7 +57,7 @@ OTHER_FIGURES: tuple[Figure, ...] = (
     Figure(
         "p90_first_response_business_minutes",
         "Time to first answer, slowest tenth",
-        "business minutes (90th percentile)",
+        "business minutes",
         "lower",
         "interactions",
         decimals=0,
@@ -117,6 +117,14 @@ def with_unit(value: float | Decimal | None, fig: Figure) -> str:
         return "no value"
     shown = number(value, fig)
     return f"{shown} %" if fig.unit.startswith("%") else f"{shown} {fig.unit}"
+
+
+def short(value: float | Decimal | None, fig: Figure) -> str:
+    """The number with a short unit, where the unit is already said nearby (a card)."""
+    if value is None:
+        return "no value"
+    shown = number(value, fig)
+    return f"{shown} %" if fig.unit.startswith("%") else shown
 
 
 def long_date(day: dt.date) -> str:

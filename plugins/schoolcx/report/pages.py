@@ -23,6 +23,7 @@ from schoolcx.report.figures import (
     month_label,
     number,
     school_year_label,
+    short,
     with_unit,
 )
 from schoolcx.report.view import DistrictView, build_view
@@ -83,6 +84,7 @@ def _environment() -> jinja2.Environment:
     env.filters.update(
         number=number,
         with_unit=with_unit,
+        short=short,
         long_date=long_date,
         month_label=month_label,
         school_year=school_year_label,

@@ -21,6 +21,7 @@ from schoolcx.report.figures import (
     figure,
     long_date,
     number,
+    short,
     survey_figure,
     with_unit,
 )
@@ -183,6 +184,20 @@ class Card:
         return direction_icon(self.direction, self.change)
 
     @property
+    def brief_direction(self) -> str:
+        """Short words for a table cell: better / worse, or higher / lower for a figure without a
+        better side."""
+        if self.change is None:
+            return "no comparison with last year"
+        if self.direction == "steady":
+            return "about the same as last year"
+        if self.direction in ("improving", "declining"):
+            word = "better" if self.direction == "improving" else "worse"
+        else:
+            word = "higher" if self.change > 0 else "lower" if self.change < 0 else "same"
+        return f"{word} than last year" if word != "same" else "same as last year"
+
+    @property
     def position(self) -> str:
         if self.peers.suppressed and self.peers.median is None:
             return ""
@@ -284,14 +299,14 @@ def change_sentence(row: dict) -> str | None:
     if row.get("change") is None or row.get("metric") not in _CHANGE_METRICS:
         return None
     fig = figure(row["metric"])
-    now, before = with_unit(row["current_value"], fig), with_unit(row["prior_value"], fig)
+    now, before = with_unit(row["current_value"], fig), short(row["prior_value"], fig)
     pct = row.get("pct_change")
     if row.get("direction") == "steady":
-        return f"{fig.title}: about the same as last year ({now}; {before} a year ago)."
+        return f"{fig.title}: about the same as last year: {now}, against {before} a year ago."
     moved = "up" if row["change"] > 0 else "down"
     by = f" {abs(float(pct)):,.0f} %" if pct is not None else ""
     judged = {"improving": ", better", "declining": ", worse"}.get(row.get("direction"), "")
-    return f"{fig.title}: {moved}{by} on last year{judged} ({now}; {before} a year ago)."
+    return f"{fig.title}: {moved}{by} on last year{judged}: {now}, against {before} a year ago."
 
 
 _CHANGE_METRICS = {f.metric for f in (*HEADLINE_FIGURES, HIGH_RISK, SLA_MET)} | {
