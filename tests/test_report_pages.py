@@ -18,7 +18,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from schoolcx.config import load_config
-from schoolcx.report.figures import HEADLINE_FIGURES, FIGURES, number
+from schoolcx.report.figures import FIGURES, HEADLINE_FIGURES, number
 from schoolcx.report.pages import page_name, write_pages
 from tests.browser_support import PHONE, chromium, require_browser
 from tests.fixture_demo_marts import publish_demo_marts
