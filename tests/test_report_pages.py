@@ -10,6 +10,9 @@ here independently of the report's own queries.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,7 +39,14 @@ def report(module_warehouse, tmp_path_factory):
     index = write_pages(module_warehouse, cfg, as_of, work / "report")
     with psycopg.connect(module_warehouse) as conn:
         ids = [r[0] for r in conn.execute("select district_id from marts.dim_district")]
-    return {"url": module_warehouse, "index": index, "as_of": as_of, "ids": ids, "cfg": cfg}
+    return {
+        "url": module_warehouse,
+        "index": index,
+        "as_of": as_of,
+        "ids": ids,
+        "cfg": cfg,
+        "config": Path(built["config"]),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +255,38 @@ def test_a_suppressed_figure_shows_as_suppressed_with_its_reason(report, browser
                 assert "fewer than 30" in reason and "(" in reason  # the count behind it
             seen += 1
     assert seen > 0
+
+
+def test_cli_report_writes_the_pages_prints_the_summary_and_opens_the_index(report, tmp_path):
+    """`schoolcx report --open` as a user runs it: the as-of of the published marts, the
+    console summary, the index's path, and the index handed to the default browser (here a
+    command that records what it was given, as BROWSER allows)."""
+    opened = tmp_path / "opened.txt"
+    home = tmp_path / "home"
+    config = report["config"]
+    env = {
+        **os.environ,
+        "WAREHOUSE_URL": report["url"],
+        "SCHOOLCX_HOME": str(home),
+        "BROWSER": f"/bin/sh -c 'echo \"$0\" > {opened}' %s",
+    }
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "schoolcx"),
+            "report",
+            "--config",
+            str(config),
+            "--open",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    index = home / "reports" / report["as_of"].isoformat() / "index.html"
+    assert f"report written to {index}" in done.stdout
+    assert "published marts, school year to date" in done.stdout  # the console summary
+    assert len(list(index.parent.glob("district-*.html"))) == len(report["ids"])
+    assert opened.read_text().strip() == index.resolve().as_uri()
