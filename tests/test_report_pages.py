@@ -76,7 +76,9 @@ def test_every_page_loads_offline_with_no_error_and_passes_axe(report, browser, 
         with browser.visit(path) as visit:
             assert visit.console_errors == [], (path.name, visit.console_errors)
             assert visit.requests == [], (path.name, visit.requests)
-            assert visit.page.locator("svg").count() >= (1 if path.name == "index.html" else 0)
+            # district pages: three monthly trends, SLA by priority, survey items
+            charts = visit.page.locator("figure svg[role=img]").count()
+            assert charts == (0 if path.name == "index.html" else 5), path.name
             shot = visit.screenshot(tmp_path / f"{path.stem}.png")
             assert shot.stat().st_size > 10_000
             assert visit.axe() == [], path.name
@@ -224,37 +226,81 @@ def test_sla_by_priority_equals_the_interactions(report, browser):
     assert got == expected
 
 
-def test_a_suppressed_figure_shows_as_suppressed_with_its_reason(report, browser):
-    url = report["url"]
-    suppressed = query(
-        url,
-        "select district_id, metric, suppression_reason from marts.peer_benchmarks"
-        " where period_type = 'school_year' and period_start = %s"
-        " and suppression_reason is not null order by district_id, metric",
-        (dt.date(report["as_of"].year, 7, 1),),
+def test_months_under_n_show_as_suppressed_with_the_count(report, browser):
+    """The demo has months whose ratings are under n: each says so, with the count."""
+    n = report["cfg"].benchmarks.n_min_observations
+    rows = query(
+        report["url"],
+        "select p.district_id, p.metric, p.period_start, s.rating_count, s.interactions"
+        " from marts.peer_benchmarks p join marts.district_scorecard s"
+        "  using (district_id, period_type, period_start)"
+        " where p.period_type = 'month' and p.period_start >= %s"
+        " and p.suppression_reason = 'district_below_n' and p.metric = any(%s)"
+        " order by 1, 2, 3",
+        (dt.date(report["as_of"].year, 7, 1), [f.metric for f in HEADLINE_FIGURES]),
     )
-    assert suppressed, "the demo world has suppressed peer figures"
-    seen = 0
-    for row in suppressed:
-        metric = row["metric"]
-        if metric.startswith("percent_agree."):
-            selector = f"#survey-items tr[data-item='{metric.removeprefix('percent_agree.')}']"
-        elif metric in CARDS:
-            selector = f"#card-{metric}"
-        else:
-            continue  # figures the page does not show
+    assert rows, "the demo world has months under n"
+    for row in rows:
+        ratings = row["metric"] == "feedback_score"
+        count, what = (
+            (row["rating_count"], "ratings") if ratings else (row["interactions"], "interactions")
+        )
+        expected = f"suppressed: fewer than {n} {what} ({count:,} {what})"
         with browser.visit(report["index"].parent / page_name(row["district_id"])) as visit:
-            element = visit.page.locator(selector)
-            if element.count() == 0:
-                continue  # an item of an older survey year
-            reason = element.get_attribute("data-suppressed")
-            assert reason.startswith("suppressed:") or reason.startswith("no value"), row
-            text = element.inner_text()
-            assert reason in text
-            if row["suppression_reason"] == "district_below_n":
-                assert "fewer than 30" in reason and "(" in reason  # the count behind it
-            seen += 1
-    assert seen > 0
+            month = visit.page.locator(
+                f"#trend-{row['metric']} tr[data-month='{row['period_start'].isoformat()}']"
+            )
+            assert month.get_attribute("data-suppressed") == expected, row
+            assert expected in month.inner_text()
+
+
+def test_a_figure_without_a_peer_group_shows_as_suppressed_never_zero(report, browser, tmp_path):
+    """Made here (the demo's school-year groups all meet k): one district's feedback score
+    without a published peer group, as dbt writes it; the page says why, keeps the value."""
+    url, district_id = report["url"], report["ids"][0]
+    key = (district_id, dt.date(report["as_of"].year, 7, 1))
+    where = (
+        " where district_id = %s and metric = 'feedback_score'"
+        " and period_type = 'school_year' and period_start = %s"
+    )
+    before = query(url, "select * from marts.peer_benchmarks" + where, key)[0]
+    suppress = (
+        "update marts.peer_benchmarks set peer_group = null, peer_group_key = null,"
+        " n_districts = null, peer_p25 = null, peer_median = null, peer_p75 = null,"
+        " percentile_rank = null, delta_from_median = null,"
+        " suppression_reason = 'no_peer_group_meets_k'" + where
+    )
+    restore = (
+        "update marts.peer_benchmarks set peer_group = %(peer_group)s,"
+        " peer_group_key = %(peer_group_key)s, n_districts = %(n_districts)s,"
+        " peer_p25 = %(peer_p25)s, peer_median = %(peer_median)s, peer_p75 = %(peer_p75)s,"
+        " percentile_rank = %(percentile_rank)s, delta_from_median = %(delta_from_median)s,"
+        " suppression_reason = %(suppression_reason)s"
+        " where district_id = %(district_id)s and metric = %(metric)s"
+        " and period_type = %(period_type)s and period_start = %(period_start)s"
+    )
+    with psycopg.connect(url) as conn:
+        conn.execute(suppress, key)
+    try:
+        index = write_pages(url, report["cfg"], report["as_of"], tmp_path / "report")
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute(restore, before)
+    k = report["cfg"].benchmarks.k_min_districts
+    expected = f"suppressed: fewer than {k} peer districts"
+    with browser.visit(index.parent / page_name(district_id)) as visit:
+        assert visit.axe() == []
+        card = visit.page.locator("#card-feedback_score")
+        assert card.get_attribute("data-suppressed") == expected
+        assert card.get_attribute("data-peer-median") == ""
+        assert expected in card.inner_text()
+        shown = card.locator("[data-role=value]").inner_text()
+        assert shown == number(before["district_value"], FIGURES["feedback_score"]) != "0.00"
+    with browser.visit(index) as visit:
+        cell = visit.page.locator(
+            f"tr[data-district='{district_id}'] td[data-metric='feedback_score']"
+        )
+        assert expected in cell.inner_text()
 
 
 def test_cli_report_writes_the_pages_prints_the_summary_and_opens_the_index(report, tmp_path):

@@ -242,6 +242,7 @@ class TrendPoint:
     median: Decimal | None
     p75: Decimal | None
     prior: Decimal | None = None
+    suppressed: str | None = None  # why the month's peer comparison is not shown or not ranked
 
 
 @dataclass
@@ -393,6 +394,7 @@ def build_view(
             p = peer.get((fig.metric, "month", m["period_start"]))
             ok = p is not None and p["peer_median"] is not None
             before = prior_by_month.get(m["period_start"].month)
+            reason = p["suppression_reason"] if p else "no_peer_group_meets_k"
             points.append(
                 TrendPoint(
                     m["period_start"],
@@ -401,6 +403,7 @@ def build_view(
                     p["peer_median"] if ok else None,
                     p["peer_p75"] if ok else None,
                     before.get(fig.metric) if before else None,
+                    suppression_words(reason, k, n, fig.observations, observations(fig, m)),
                 )
             )
         trends[fig.metric] = points
