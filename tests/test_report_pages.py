@@ -87,6 +87,17 @@ def test_every_page_loads_offline_with_no_error_and_passes_axe(report, browser, 
             assert not visit.overflows_horizontally(), path.name
 
 
+def test_a_district_page_prints_without_its_navigation(report, browser, tmp_path):
+    """Print CSS: the breadcrumb is hidden and Chromium prints the page to a PDF."""
+    page = report["index"].parent / page_name(report["ids"][0])
+    with browser.visit(page) as visit:
+        assert visit.page.locator("nav.crumbs").is_visible()
+        visit.page.emulate_media(media="print")
+        assert not visit.page.locator("nav.crumbs").is_visible()
+        pdf = visit.page.pdf(path=str(tmp_path / "district.pdf"), format="Letter")
+        assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
+
+
 def test_index_links_every_district_under_its_consortium(report, browser):
     with browser.visit(report["index"]) as visit:
         links = visit.page.locator("a[href^='district-']")

@@ -224,3 +224,40 @@ def test_sla_by_priority_in_order_with_small_groups_suppressed():
     assert rows[0].share is None
     assert rows[0].suppressed == "suppressed: fewer than 30 interactions (7 interactions)"
     assert rows[1].share == D("0.75") and rows[1].suppressed is None
+
+
+def test_the_report_reads_published_marts_and_peers_through_one_function():
+    """Only `marts` (and the publish log for the default as-of); peer statistics only through
+    data.peer_rows, the one place the pooling work switches to a hub's returned figures."""
+    import re
+    from pathlib import Path
+
+    import schoolcx.report as package
+
+    sources = {p.name: p.read_text() for p in Path(package.__file__).parent.glob("*.py")}
+    sql_text = "\n".join(
+        line
+        for line in sources["data.py"].splitlines()
+        if not line.startswith(("from ", "import "))
+    )
+    read = set(re.findall(r"\b(?:from|join)\s+([a-z_]+)\.([a-z_]+)", sql_text))
+    assert {schema for schema, _ in read} == {"marts", "ops"}
+    assert {t for s, t in read if s == "ops"} == {"publish_log"}
+    assert [name for name, text in sources.items() if "peer_benchmarks" in text] == ["data.py"]
+    data_py = sources["data.py"]
+    body = data_py[data_py.index("def peer_rows") :]
+    body = body[: body.index("\ndef ", 1)]
+    assert data_py.count("marts.peer_benchmarks") == body.count("marts.peer_benchmarks") == 1
+
+
+def test_index_cells_say_better_or_worse_in_words():
+    from schoolcx.report.view import Card, Peers
+
+    def card(fig, direction, change):
+        return Card(fig, D(1), Peers(), D(1), direction, change, None, 40)
+
+    assert card(FRT, "improving", D(-5)).brief_direction == "better than last year"
+    assert card(SCORE, "declining", D("-0.3")).brief_direction == "worse than last year"
+    assert card(SCORE, "steady", D("0.01")).brief_direction == "about the same as last year"
+    assert card(VOLUME, None, D("0.4")).brief_direction == "higher than last year"
+    assert card(VOLUME, None, None).brief_direction == "no comparison with last year"
