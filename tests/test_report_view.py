@@ -243,7 +243,9 @@ def test_the_report_reads_published_marts_and_peers_through_one_function():
     read = set(re.findall(r"\b(?:from|join)\s+([a-z_]+)\.([a-z_]+)", sql_text))
     assert {schema for schema, _ in read} == {"marts", "ops"}
     assert {t for s, t in read if s == "ops"} == {"publish_log"}
-    assert [name for name, text in sources.items() if "peer_benchmarks" in text] == ["data.py"]
+    assert [name for name, text in sources.items() if "marts.peer_benchmarks" in text] == [
+        "data.py"
+    ]
     data_py = sources["data.py"]
     body = data_py[data_py.index("def peer_rows") :]
     body = body[: body.index("\ndef ", 1)]
