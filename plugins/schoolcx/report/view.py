@@ -9,7 +9,7 @@ items sorted by their gap to peers, and the year's largest moves in plain senten
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from schoolcx.report.figures import (
@@ -168,14 +168,6 @@ class Card:
         return number(self.value, self.fig)
 
     @property
-    def value_with_unit(self) -> str:
-        return with_unit(self.value, self.fig)
-
-    @property
-    def prior_text(self) -> str:
-        return with_unit(self.prior, self.fig) if self.prior is not None else "no value"
-
-    @property
     def direction_text(self) -> str:
         return direction_words(self.direction, self.fig, self.change)
 
@@ -266,7 +258,6 @@ class DistrictView:
     rating_count: int = 0
     k: int = 5
     n: int = 30
-    notes: list[str] = field(default_factory=list)
 
     @property
     def span_words(self) -> str:
