@@ -21,6 +21,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from schoolcx.config import load_config
+from schoolcx.quality.page import write_gate_page
 from schoolcx.report.figures import FIGURES, HEADLINE_FIGURES, number
 from schoolcx.report.pages import page_name, write_pages
 from tests.browser_support import PHONE, chromium, require_browser
@@ -37,6 +38,8 @@ def report(module_warehouse, tmp_path_factory):
     cfg = load_config(Path(built["config"]))
     as_of = dt.date.fromisoformat(built["as_of"])
     index = write_pages(module_warehouse, cfg, as_of, work / "report")
+    # beside the report, as pipeline.report writes it: the gate's results, readable offline
+    write_gate_page(module_warehouse, index.parent)
     with psycopg.connect(module_warehouse) as conn:
         ids = [r[0] for r in conn.execute("select district_id from marts.dim_district")]
     return {
@@ -96,6 +99,42 @@ def test_a_district_page_prints_without_its_navigation(report, browser, tmp_path
         assert not visit.page.locator("nav.crumbs").is_visible()
         pdf = visit.page.pdf(path=str(tmp_path / "district.pdf"), format="Letter")
         assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
+
+
+def test_gate_page_loads_offline_styled_and_equals_the_gate_results(report, browser, tmp_path):
+    """gate.html, linked from the index, in Chromium: no console error, no request (styles are
+    inline, unlike GX Data Docs' CDN assets), no serious axe violation, and every check of the
+    demo night's gate run with its result as ops.gate_results holds it."""
+    index_links = []
+    with browser.visit(report["index"]) as visit:
+        index_links = visit.page.locator("a[href='gate.html']").count()
+    assert index_links == 1
+    gate = report["index"].parent / "gate.html"
+    latest = query(
+        report["url"],
+        """select expectation, passed, severity from ops.gate_results
+           where run_id = (select run_id from ops.gate_results order by checked_at desc limit 1)""",
+    )
+    assert latest
+    with browser.visit(gate) as visit:
+        assert visit.console_errors == [] and visit.requests == []
+        assert visit.axe(("serious", "critical")) == []
+        # styled: the verdict badge has the border its inline CSS gives it
+        border = visit.page.locator("#verdict").evaluate("e => getComputedStyle(e).borderStyle")
+        assert border == "solid"
+        verdict = visit.page.locator("#verdict").get_attribute("data-verdict")
+        assert verdict == (
+            "passed"
+            if all(r["passed"] for r in latest if r["severity"] == "critical")
+            else "blocked"
+        )
+        rows = visit.page.locator("tr[data-check]")
+        shown = {
+            rows.nth(i).get_attribute("data-check"): rows.nth(i).get_attribute("data-passed")
+            for i in range(rows.count())
+        }
+        assert shown == {r["expectation"]: str(r["passed"]).lower() for r in latest}
+        visit.screenshot(tmp_path / "gate.png")
 
 
 def test_index_links_every_district_under_its_consortium(report, browser):
