@@ -146,7 +146,8 @@ explained as (
             closed_at_response.closed_weekdays_through
             - closed_at_created.closed_weekdays_through
             + case
-                when created_day.closure_reason is not null
+                when
+                    created_day.closure_reason is not null
                     and extract(isodow from paired.local_date)::int
                     = any(districts.service_weekdays)
                     then 1
@@ -218,11 +219,11 @@ aggregated as (
         ) as vendor_only_count,
         count(*) filter (where dated.is_equal) as equal_count,
         percentile_cont(0.5) within group (order by abs(dated.difference_minutes))
-            filter (where dated.is_compared) as median_abs_difference_minutes,
+        filter (where dated.is_compared) as median_abs_difference_minutes,
         percentile_cont(0.95) within group (order by abs(dated.difference_minutes))
-            filter (where dated.is_compared) as p95_abs_difference_minutes,
+        filter (where dated.is_compared) as p95_abs_difference_minutes,
         percentile_cont(0.5) within group (order by dated.difference_minutes)
-            filter (where dated.is_compared) as median_difference_minutes,
+        filter (where dated.is_compared) as median_difference_minutes,
         count(*) filter (where dated.is_compared and dated.closed_weekdays_spanned > 0)
             as closure_spanning_count,
         count(*) filter (where dated.reason = 'different_first_reply') as different_first_reply_count,
