@@ -20,6 +20,8 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "district_period_figures": ("district_id", "period_type", "period_start"),
     "peer_benchmarks": ("district_id", "metric", "period_type", "period_start"),
     "yoy_trends": ("district_id", "metric", "school_year"),
+    # our first-response business minutes against the helpdesk's own figure, with the reason
+    "vendor_reconciliation": ("district_id", "source_instance", "period_type", "period_start"),
 }
 MARTS: tuple[str, ...] = tuple(MART_KEYS)
 # What a consortium hub builds from the pooled aggregates, gates and publishes
