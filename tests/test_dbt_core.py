@@ -42,7 +42,9 @@ SELECTION = [
 ]
 
 
-def _dbt(url: str, tmp: Path, *args: str, as_of: str) -> subprocess.CompletedProcess:
+def _dbt(
+    url: str, tmp: Path, *args: str, as_of: str, select: list[str] = SELECTION
+) -> subprocess.CompletedProcess:
     parts = url_parts(url)
     env = {
         **os.environ,
@@ -62,7 +64,7 @@ def _dbt(url: str, tmp: Path, *args: str, as_of: str) -> subprocess.CompletedPro
         "--vars",
         f"{{as_of_date: '{as_of}'}}",
         "--select",
-        *SELECTION,
+        *select,
         "--indirect-selection",
         "cautious",
     ]

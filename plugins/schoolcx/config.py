@@ -474,9 +474,10 @@ class Source(_Strict):
                 f.endswith(":") and name.startswith(f) and len(name) > len(f) for f in fields
             )
             if not known:
+                listed = ", ".join(f + "<key>" if f.endswith(":") else f for f in fields)
                 raise ValueError(
                     f"mappings.{unit}.{i}.field: a {self.type} source has no field {name!r} to "
-                    f"map ({', '.join(f + '<key>' if f.endswith(':') else f for f in fields) or 'none'})"
+                    f"map ({listed or 'none'})"
                 )
         if self.channel_map and self.type not in ("zendesk", "freshdesk"):
             raise ValueError(
