@@ -168,7 +168,7 @@ def _rows_to_land() -> dict[str, list[dict]]:
     tickets = [
         # 3001: organisation 500 -> Middle, and brand 2 -> High: the organisation mapping comes
         # first in config, so Middle. Group 100 -> transportation, before the custom field's
-        # IEP -> special_education (first in config order, not first alphabetically). The guardian's field
+        # IEP -> special_education (config order, not alphabetical). The guardian's field
         # ("Guardian", matched case-insensitively) -> parent; locale es-419 -> es.
         _ticket(3001, GUARDIAN, group=100, org=500, brand=2, custom="IEP"),
         # 3002: no organisation; brand 2 -> High. Group unmapped; custom field 360005 "iep"
