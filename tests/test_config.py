@@ -188,8 +188,8 @@ CONFIG_CASES = {
         lambda d: _second_district(d)["schools"].append(
             {"school_id": "170000100001", "name": "Copy", "enrollment": {2026: 5}}
         ),
-        "district 1700002 (Douglas CUSD): schools.0.school_id: school 170000100001 is "
-        "already a school of district 1700001 (Lincoln CUSD)",
+        "district 1700002 (Douglas CUSD): schools.0.school_id: school 170000100001 is not a "
+        "school of district 1700002 (an NCES school id begins with its district's LEAID)",
     ),
     "rating scale [5, 5]": (
         lambda d: _source_options(d, 1).update(rating_scale=[5, 5]),
@@ -288,6 +288,10 @@ CONFIG_CASES = {
     "a school id of 11 digits": (
         lambda d: d["districts"][0]["schools"][0].update(school_id="17000010001"),
         WHERE + "schools.0.school_id: String should match pattern",
+    ),
+    "a school enrollment year that is no school year": (
+        lambda d: d["districts"][0]["schools"][0].update(enrollment={26: 600}),
+        WHERE + "schools.0.enrollment: Value error, school year 26 is not a school year's end",
     ),
     "responders on an ordinary mailbox": (
         lambda d: d["districts"][0]["sources"].append(

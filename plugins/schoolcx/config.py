@@ -497,6 +497,14 @@ class School(_Strict):
     # enrollment is a denominator (volume per 1,000 students); the ref table checks > 0
     enrollment: dict[int, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
 
+    @field_validator("enrollment")
+    @classmethod
+    def _years(cls, value: dict[int, int]) -> dict[int, int]:
+        for year in value:
+            if not 1990 <= year <= 2100:
+                raise ValueError(f"school year {year} is not a school year's end year")
+        return value
+
 
 class District(_Strict):
     district_id: str = Field(pattern=r"^\d{7}$")  # NCES LEAID
@@ -551,6 +559,12 @@ class District(_Strict):
         """A school or department a source names must be one of this district's."""
         schools = [s.school_id for s in self.schools]
         for i, school_id in enumerate(schools):
+            if not school_id.startswith(self.district_id):
+                # NCES: a school id is its district's 7-digit LEAID and a 5-digit school number
+                raise ValueError(
+                    f"schools.{i}.school_id: school {school_id} is not a school of district "
+                    f"{self.district_id} (an NCES school id begins with its district's LEAID)"
+                )
             if school_id in schools[:i]:
                 raise ValueError(f"schools.{i}.school_id: school {school_id} is listed twice")
         known = {"school": set(schools), "department": set(self.departments)}
