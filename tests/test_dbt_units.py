@@ -21,7 +21,7 @@ from tests.test_dbt_core import _dbt, _rows
 
 LINCOLN = fx.LINCOLN
 HIGH, MIDDLE = "170000100001", "170000100002"
-ZD, HELP, HR = "u-zendesk", "u-help", "u-hr"
+ZD, FD, HELP, HR = "u-zendesk", "u-freshdesk", "u-help", "u-hr"
 HRBOX = "hr@lincoln.k12.il.us"
 
 CONFIG = {
@@ -65,6 +65,26 @@ CONFIG = {
                             {"field": "user_field:relationship", "values": {"guardian": "parent"}},
                             {"field": "requester_organization_id", "values": {"700": "staff"}},
                         ],
+                    },
+                },
+                {
+                    "name": FD,
+                    "type": "freshdesk",
+                    "conn_id": "fd",
+                    "start_date": "2025-08-01",
+                    "mappings": {
+                        "school": [
+                            {"field": "company_id", "values": {"41": HIGH}},
+                            {"field": "product_id", "values": {"9": MIDDLE}},
+                        ],
+                        "department": {
+                            "field": "custom_field:cf_department",
+                            "values": {"Bus": "transportation"},
+                        },
+                        "stakeholder": {
+                            "field": "contact_field:cf_role",
+                            "values": {"Teacher": "staff"},
+                        },
                     },
                 },
                 {
@@ -164,6 +184,40 @@ def _events(tid: int, requester: int) -> list[dict]:
     ]
 
 
+def _fd_ticket(tid: int, contact: int, *, company=None, product=None, department=None) -> dict:
+    payload = {
+        "id": tid,
+        "subject": "s",
+        "status": 2,
+        "priority": 1,
+        "source": 2,  # portal: web
+        "requester_id": contact,
+        "responder_id": None,
+        "group_id": None,
+        "company_id": company,
+        "product_id": product,
+        "tags": [],
+        "custom_fields": {"cf_department": department},
+        "type": None,
+        "created_at": "2025-09-03T14:00:00Z",
+        "updated_at": "2025-09-03T14:00:00Z",
+        "stats": {"first_responded_at": None, "resolved_at": None, "closed_at": None},
+    }
+    return fx._row("freshdesk", FD, LINCOLN, tid, "2025-09-03T14:00:00Z", payload)
+
+
+def _fd_contact(cid: int, email: str, language: str | None, fields: dict) -> dict:
+    payload = {
+        "id": cid,
+        "name": "C",
+        "email": email,
+        "language": language,
+        "company_id": None,
+        "custom_fields": fields,
+    }
+    return fx._row("freshdesk", FD, LINCOLN, cid, "2025-08-01T00:00:00Z", payload, email)
+
+
 def _rows_to_land() -> dict[str, list[dict]]:
     tickets = [
         # 3001: organisation 500 -> Middle, and brand 2 -> High: the organisation mapping comes
@@ -259,7 +313,21 @@ def _rows_to_land() -> dict[str, list[dict]]:
             mailbox=HRBOX,
         ),
     ]
+    freshdesk = [
+        # 4001: company 41 -> High (before product 9 -> Middle); custom field cf_department
+        # "Bus" -> transportation; the contact's cf_role "teacher" -> staff; language es.
+        _fd_ticket(4001, 61, company=41, product=9, department="Bus"),
+        # 4002: no company, product 9 (Freshdesk's brand) -> Middle; no department; a
+        # student-domain contact without a role -> student; no language -> unknown.
+        _fd_ticket(4002, 62, product=9),
+    ]
+    contacts = [
+        _fd_contact(61, "m.lee@gmail.com", "es", {"cf_role": "teacher"}),
+        _fd_contact(62, "kid3@students.lincoln.k12.il.us", None, {}),
+    ]
     return {
+        "freshdesk_tickets": freshdesk,
+        "freshdesk_contacts": contacts,
         "zendesk_tickets": tickets,
         "zendesk_ticket_events": events,
         "zendesk_users": [_user(u) for u in USERS],
@@ -295,6 +363,15 @@ def test_units_of_helpdesk_tickets_by_hand(built):
         "3002": (HIGH, "special_education", "staff", "unknown", "web"),
         "3003": (None, None, "unknown", "unknown", "web"),
         "3004": (MIDDLE, "transportation", "student", "pt", "web"),
+    }
+
+
+def test_units_of_freshdesk_tickets_by_hand(built):
+    url, _ = built
+    fct = _facts(url)
+    assert {k: tuple(fct[k][c] for c in UNITS) for k in ("4001", "4002")} == {
+        "4001": (HIGH, "transportation", "staff", "es", "web"),
+        "4002": (MIDDLE, None, "student", "unknown", "web"),
     }
 
 
@@ -369,6 +446,6 @@ def test_unmapped_interactions_are_counted_and_warned(built):
     for unit in ("school", "department", "stakeholder_type", "channel", "language"):
         assert sum(r["interactions"] for (_, u), r in got.items() if u == unit) == total
     # the build warns with the number of unmapped interactions of the current school year:
-    # schools 1 (3003) + 2 (HR) = 3; departments 1 (3003) + 2 (help mailbox) = 3;
-    # stakeholders 1 (3003) + 1 (applicant) = 2; channels 0 -> 8
-    assert "Got 8 results, configured to warn if != 0" in stdout
+    # schools 1 (3003) + 2 (HR) = 3; departments 1 (3003) + 1 (4002) + 2 (help mailbox) = 4;
+    # stakeholders 1 (3003) + 1 (applicant) = 2; channels 0 -> 9
+    assert "Got 9 results, configured to warn if != 0" in stdout
