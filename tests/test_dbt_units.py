@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import psycopg
 import pytest
 
 from schoolcx.config import DeploymentConfig
@@ -346,6 +347,25 @@ def built(module_warehouse, tmp_path_factory):
     fx.insert_rows(url, _rows_to_land(), "units-1")
     done = _dbt(url, tmp, "build", as_of=fx.AS_OF_NIGHT_ONE, select=SELECTION)
     return url, done.stdout
+
+
+def test_a_unit_of_another_district_fails_the_build(built, tmp_path):
+    url, stdout = built
+    test = "assert_interaction_units_belong_to_their_district"
+    assert f"PASS {test}" in stdout.replace("\x1b[32m", "").replace("\x1b[0m", "")
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "update build.fct_interactions set department = 'nutrition' where source_id = '3001'"
+        )
+    try:
+        done = _dbt(url, tmp_path, "test", as_of=fx.AS_OF_NIGHT_ONE, select=[test], check=False)
+        assert done.returncode == 1 and "Got 1 result" in done.stdout, done.stdout[-3000:]
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "update build.fct_interactions set department = 'transportation'"
+                " where source_id = '3001'"
+            )
 
 
 def _facts(url) -> dict[str, dict]:
