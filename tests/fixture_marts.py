@@ -27,7 +27,14 @@ DDL = """
 drop table if exists build.dim_district, build.fct_interactions, build.fct_ratings,
     build.fct_daily_volume, build.fct_survey_item_results, build.district_scorecard,
     build.peer_benchmarks, build.yoy_trends, build.district_period_figures,
-    build.vendor_reconciliation;
+    build.vendor_reconciliation, build.dim_school, build.dim_department,
+    build.unit_mapping_coverage;
+create table build.dim_school (
+    school_id text, district_id text, name text, enrollment_school_year int, enrollment int);
+create table build.dim_department (district_id text, department text, label text);
+create table build.unit_mapping_coverage (
+    district_id text, source_instance text, source_system text, school_year int,
+    unit_type text, interactions int, unmapped_interactions int, unmapped_share numeric);
 create table build.dim_district (
     district_id text, name text, state text, timezone text, enrollment int,
     enrollment_band text, consortium_ids text[]);
@@ -204,6 +211,20 @@ select district_id, 'zendesk', source_instance, 'school_year', date '2025-07-01'
        count(first_response_at), 0, 0, 1, 0.5, 0.95, 0.5, 0, 0, 0, 0, 'none'
 from build.fct_interactions
 group by district_id, source_instance;
+
+insert into build.dim_school
+select district_id || '00001', district_id, name || ' High', 2026, enrollment / 3
+from build.dim_district;
+
+insert into build.dim_department
+select district_id, 'transportation', 'Transportation' from build.dim_district;
+
+insert into build.unit_mapping_coverage
+select district_id, source_instance, source_system, school_year, 'school', count(*),
+       count(*) filter (where school_id is null),
+       round(count(*) filter (where school_id is null)::numeric / count(*), 4)
+from build.fct_interactions
+group by district_id, source_instance, source_system, school_year;
 """
 
 

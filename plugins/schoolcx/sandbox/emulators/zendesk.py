@@ -454,7 +454,11 @@ def _users(its: list[Interaction], orgs: dict) -> list[dict]:
                 "verified": True,
                 "suspended": False,
                 "tags": [],
-                "user_fields": {"stakeholder_type": None if p.role == "agent" else p.role},
+                "user_fields": {
+                    "stakeholder_type": (
+                        None if p.role == "agent" or not p.role_on_file else p.role
+                    )
+                },
             }
         )
     return out
