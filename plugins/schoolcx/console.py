@@ -74,7 +74,7 @@ def quiet_console(path: Path) -> Iterator[Console]:
     os.dup2(log_fd, 2)
     os.close(log_fd)
     try:
-        yield Console(file=terminal, highlight=False)
+        yield Console(file=terminal, highlight=False, soft_wrap=True)  # paths stay whole
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
