@@ -18,7 +18,7 @@ from schoolcx.paths import PROJECT_ROOT
 
 # The nightly DAG's stage names (console.stage_of), with tasks that log the ways the real
 # ones do. The "dbt build" prints dbt's result lines; the gate fails.
-TINY_DAG = textwrap.dedent('''
+TINY_DAG = textwrap.dedent("""
     import datetime as dt
     import logging
     import subprocess
@@ -51,7 +51,7 @@ TINY_DAG = textwrap.dedent('''
         prepare() >> extract() >> transform >> quality_gate()
 
     tiny()
-''')
+""")
 
 DRIVER = textwrap.dedent("""
     import datetime as dt
@@ -152,8 +152,10 @@ def test_an_error_outside_any_task_prints_with_the_log_path(tmp_path):
         "WAREHOUSE_URL": "postgresql://nobody:unused@127.0.0.1:9/none",
     }
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "schoolcx"), "run", "--quiet"]
-        + ["--start", "2025-10-15", "--end", "2025-10-15"],
+        [
+            str(Path(sys.executable).parent / "schoolcx"),
+            *("run", "--quiet", "--start", "2025-10-15", "--end", "2025-10-15"),
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -88,6 +88,26 @@ def cmd_report(args) -> int:
     print_summary(url, cfg)
     if path:
         print(f"report written to {path}")
+    if args.open:
+        return _open_report(path)
+    return 0
+
+
+def _open_report(path) -> int:
+    """Open the report just written, else the newest under .local/reports/, in a browser."""
+    import webbrowser
+
+    from schoolcx.paths import local_dir
+
+    if path is None:
+        written = sorted((local_dir() / "reports").glob("*/index.html"))
+        if not written:
+            print("no report written yet: run `schoolcx demo` or `schoolcx report --as-of D`")
+            return 1
+        path = written[-1]
+    url = Path(path).resolve().as_uri()
+    if not webbrowser.open(url):
+        print(f"no browser found here; open {url}")
     return 0
 
 
@@ -263,6 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="print the headline figures from the published marts")
     rep.add_argument("--config")
     rep.add_argument("--as-of", type=_date, help="also write the district report as of this date")
+    rep.add_argument(
+        "--open",
+        action="store_true",
+        help="open the report in a browser (the one --as-of writes, else the newest written)",
+    )
     rep.set_defaults(func=cmd_report)
 
     q = sub.add_parser(
