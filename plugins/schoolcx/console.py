@@ -169,7 +169,10 @@ class NightProgress:
 
             @hookimpl
             def on_task_instance_failed(self, previous_state, task_instance, error):
-                progress.task_failed(task_instance.task_id, task_instance.map_index, error)
+                retry = str(getattr(task_instance, "state", "")).endswith("up_for_retry")
+                progress.task_failed(
+                    task_instance.task_id, task_instance.map_index, error, retry=retry
+                )
 
         return Listener()
 
@@ -267,13 +270,14 @@ class NightProgress:
             detail = "marts published" if task_id == "publish" else "report written"
             self._progress.update(bar, completed=self._done[stage], detail=detail)
 
-    def task_failed(self, task_id: str, map_index: int, error: object) -> None:
+    def task_failed(self, task_id: str, map_index: int, error: object, retry: bool = False) -> None:
         where = task_id if map_index is None or map_index < 0 else f"{task_id}[{map_index}]"
         self.failures.append(where)
         stage = stage_of(task_id)
-        if stage and self._progress:
+        if stage and self._progress and not retry:
             self._progress.update(self._bars[stage], detail="[red]FAILED[/red]")
-        self.console.print(f"[red bold]task {where} failed:[/red bold]")
+        again = " (Airflow retries it)" if retry else ""
+        self.console.print(f"[red bold]task {where} failed{again}:[/red bold]")
         self.console.print(format_error(error), markup=False, highlight=False)
         self.console.print(f"[red]full log: {self.log}[/red]")
 
