@@ -176,17 +176,13 @@ class NightProgress:
 
         return Listener()
 
+    # Airflow is imported only inside night(): by then the runner has set AIRFLOW_HOME and the
+    # metadata DB (runner.setup_airflow); importing it earlier would bind its defaults.
     def __enter__(self) -> NightProgress:
-        from airflow.sdk.listener import get_listener_manager
-
-        self._registered = self._listener()
-        get_listener_manager().add_listener(self._registered)
         return self
 
     def __exit__(self, *exc) -> None:
-        from airflow.sdk.listener import get_listener_manager
-
-        get_listener_manager().pm.unregister(self._registered)
+        pass
 
     # -- one night ----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -216,6 +212,10 @@ class NightProgress:
             )
             for s in STAGES
         }
+        from airflow.sdk.listener import get_listener_manager
+
+        listener = self._listener()
+        get_listener_manager().add_listener(listener)
         started = time.monotonic()
         self._progress.start()
         if self._dbt_build:
@@ -227,6 +227,7 @@ class NightProgress:
             if self._tail:
                 self._tail.join(timeout=5)
                 self._read_dbt_results()  # what the last poll missed
+            get_listener_manager().pm.unregister(listener)
             self._progress.stop()
             self._night.total = time.monotonic() - started
             self.timings.append(self._night)
