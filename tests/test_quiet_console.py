@@ -38,6 +38,7 @@ TINY_DAG = textwrap.dedent("""
         with TaskGroup("transform") as transform:
             @task
             def dbt_build():
+                print("1 of 1 OK hook: schoolcx.on-run-start.0 ...... [OK in 0.01s]")
                 print("1 of 3 OK created sql table model build.stg_a ... [SELECT 5 in 0.1s]")
                 print("2 of 3 PASS not_null_stg_a_id ... [PASS in 0.05s]")
                 print("3 of 3 OK created sql view model build.fct_b ... [CREATE VIEW in 0.1s]")

@@ -318,6 +318,8 @@ class NightProgress:
         text = self._partial + chunk
         text, _, self._partial = text.rpartition("\n")
         for m in DBT_RESULT.finditer(text):
+            if m.group("rest").lstrip().startswith("hook:"):  # on-run-start: "1 of 1 OK hook"
+                continue
             self._nodes += 1
             if " model " in m.group("rest"):
                 self._models += 1
