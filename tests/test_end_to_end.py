@@ -129,9 +129,9 @@ def test_a_quiet_run_shows_progress_and_leaves_the_logs_in_a_file(night):
         assert noise in text, noise
     assert f"logs (Airflow, cosmos, dbt, GX): {log}" in out
     total = int(re.search(r"\d+ of (\d+) OK created sql", text).group(1))
-    assert re.search(rf"transform\s.*{total}/{total} dbt nodes", out), out
-    assert re.search(r"extract\s.*(\d+)/\1 sources, [\d,]+ new records", out), out
-    assert re.search(r"publish\s.*2/2 report written", out), out
+    assert re.search(rf"transform\s.*{total}/{total}\s+dbt nodes", out), out
+    assert re.search(r"extract\s.*\b(\d+)/\1\s+sources, [\d,]+ new records", out), out
+    assert re.search(r"publish\s.*2/2\s+report written", out), out
     assert "published as of" in out  # the run summary, as before
 
 

@@ -131,7 +131,7 @@ def test_stages_show_as_bars_with_counts(tiny_run):
     assert "night 1/1: 2025-10-15" in out
     # one extract of one source; dbt's three result lines, two of them models
     assert re.search(r"extract\s.*1/1", out), out
-    assert re.search(r"transform\s.*3/3 dbt nodes \(2 models built\)", out), out
+    assert re.search(r"transform\s.*3/3\s+dbt nodes \(2 models built\)", out), out
     assert re.search(r"gate\s.*FAILED", out), out
     assert re.search(r"timings: 2025-10-15: extract \d+s, transform \d+s, gate \d+s", out)
 
