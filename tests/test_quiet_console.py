@@ -81,12 +81,18 @@ DRIVER = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
+
+
+@pytest.fixture(scope="module", params=["pipe", "terminal"])
+def tiny_run(request, tmp_path_factory):
+    """The driver with its stdout a pipe, and on a pseudo-terminal (`script`), where rich
+    draws live bars and would, unless told not to, catch sys.stdout and show the logs."""
     tmp = tmp_path_factory.mktemp("quiet")
     dags = tmp / "dags"
     dags.mkdir()
     (dags / "tiny.py").write_text(TINY_DAG)
+    (tmp / "driver.py").write_text(DRIVER)
     env = {
         **os.environ,
         "SCHOOLCX_HOME": str(tmp / "home"),
@@ -94,15 +100,14 @@ def tiny_run(tmp_path_factory):
         "AIRFLOW_HOME": str(tmp / "home" / "airflow"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{tmp / 'home' / 'airflow.db'}",
     }
+    cmd = [sys.executable, str(tmp / "driver.py")]
+    if request.param == "terminal":
+        cmd = ["script", "-qec", " ".join(cmd), "/dev/null"]
     result = subprocess.run(
-        [sys.executable, "-c", DRIVER],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+        cmd, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600, check=False
     )
+    # what a reader sees: escape codes gone, each redraw of the bars on its own line
+    result.stdout = ANSI.sub("", result.stdout).replace("\r\n", "\n").replace("\r", "\n")
     logs = list((tmp / "home" / "logs").glob("tiny-*.log"))
     return result, logs
 

@@ -204,6 +204,10 @@ class NightProgress:
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
             console=self.console,
+            # on a terminal rich would catch sys.stdout/sys.stderr and print them above the
+            # bars: the very log lines this console keeps in the file
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
         self.console.print(f"[bold]night {n}/{of}: {day}[/bold]")
         self._bars = {
