@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import os
 import time
+from pathlib import Path
 
 from schoolcx.paths import PROJECT_ROOT, local_dir
 
@@ -34,7 +35,6 @@ def _run_demo(console, days: int, log) -> bool:
     from schoolcx.console import NightProgress
     from schoolcx.orchestration import DBT_TASKS_ENV
     from schoolcx.publish.checksum import combine, marts_checksum
-    from schoolcx.quality.context import data_docs_dir
     from schoolcx.report import print_summary
     from schoolcx.runner import published_nights, run_range
     from schoolcx.sandbox.demo.generator import demo_spec, generate_world
@@ -94,10 +94,12 @@ def _run_demo(console, days: int, log) -> bool:
             if unchanged
             else "marts published (checksums changed: new nights)"
         )
+    if ok:
+        _pooling_round(say, url, cfg, world.as_of)
     with contextlib.redirect_stdout(console.file):  # the summary's print()s to the terminal
         print_summary(url, cfg)
     # nothing ran: the report written when the last night was published still stands
-    report = (
+    report = Path(
         pipeline.report(url, cfg, world.as_of)
         if todo and ok
         else local_dir() / "reports" / world.as_of.isoformat() / "index.html"
@@ -108,8 +110,35 @@ def _run_demo(console, days: int, log) -> bool:
             say(f"  {timing.line()}")
     say(f"report:    {report}")
     say("           open it: schoolcx report --open")
-    say(f"data docs: {data_docs_dir() / 'index.html'}")
+    # GX Data Docs load their styles from CDNs; the gate page beside the report does not
+    say(f"gate:      {report.parent / 'gate.html'}")
     if log:
         say(f"logs:      {log}")
     say(f"demo {'finished' if ok else '[red]FAILED[/red]'} in {time.monotonic() - started:.0f}s")
     return ok
+
+
+def _pooling_round(say, url: str, cfg, as_of: dt.date) -> None:
+    """Issue 15's round on the demo: two deployments export, a hub pools, benchmarks,
+    publishes and returns (sandbox.demo.pooling_round). Skipped when every pooled district
+    already holds the hub's figures for this as-of (a second demo)."""
+    from schoolcx.sandbox.demo.pooling_round import (
+        already_received,
+        pooled_consortium,
+        run_pooling_round,
+        split_deployments,
+    )
+
+    consortium = pooled_consortium(cfg)
+    members = [
+        d.district_id for dep in split_deployments(cfg, consortium).values() for d in dep.districts
+    ]
+    if already_received(url, members, as_of):
+        say(f"pooling round: the {consortium} hub's figures for {as_of} are already received")
+        return
+    say(f"pooling round: {consortium} districts export, the hub benchmarks and returns ...")
+    started = time.monotonic()
+    result = run_pooling_round(url, cfg, as_of, local_dir() / "demo" / "pooling")
+    for line in result.lines():
+        say(f"  {line}")
+    say(f"  ({time.monotonic() - started:.0f}s)")
