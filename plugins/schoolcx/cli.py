@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import warnings
 import os
 import sys
 from pathlib import Path
@@ -505,6 +506,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("pgserver").setLevel(logging.WARNING)  # logs every pg_ctl call
+        # platformdirs warns at exit on a machine without a login session (no
+        # XDG_RUNTIME_DIR); it falls back to /tmp by itself, and the warning is noise
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     return args.func(args)
 
 

@@ -91,13 +91,13 @@ def setup_airflow(url: str) -> None:
         marker.touch()
 
 
-def load_dag():
+def load_dag(dag_id: str = DAG_ID):
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    return bag.get_dag(DAG_ID)
+    return bag.get_dag(dag_id)
 
 
 def logical_date_for(day: dt.date) -> dt.datetime:

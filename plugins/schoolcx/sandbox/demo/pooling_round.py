@@ -36,6 +36,7 @@ class PoolingRound:
     returned: int = 0
     received: int = 0
     hub_url: str = ""
+    hub_dag: dict = field(default_factory=dict)  # the DAG run, when run through Airflow
 
     def lines(self) -> list[str]:
         split = "; ".join(f"{name}: {len(ids)} districts" for name, ids in self.deployments.items())
@@ -108,7 +109,8 @@ def write_hub_config(folder: Path, consortium_id: str, name: str, districts: lis
                 "districts": districts,
                 "k": cfg.benchmarks.k_min_districts,
                 "n": cfg.benchmarks.n_min_observations,
-                "inbox": str(folder / "inbox"),
+                # districts write into a shared folder; the hub's inbox is its prefix there
+                "inbox": str(folder / "extracts" / consortium_id),
                 "outbox": str(folder / "outbox"),
             },
             indent=1,
@@ -133,7 +135,34 @@ def already_received(url: str, district_ids: list[str], as_of) -> bool:
     return got == len(district_ids)
 
 
-def run_pooling_round(url: str, cfg: DeploymentConfig, as_of, folder: Path) -> PoolingRound:
+def run_hub_dag(hub_url: str, hub_config: Path) -> dict:
+    """One run of the schoolcx_consortium_hub DAG through Airflow (dag.test(): real task
+    instances, in this process), as the hub's scheduler runs it when the inbox asset gets an
+    event: import -> benchmark (gate, publish) -> return. The hub's warehouse and config are
+    the run's environment, as in a hub deployment."""
+    from schoolcx import runner
+
+    runner.setup_airflow(hub_url)
+    saved = {k: os.environ.get(k) for k in ("WAREHOUSE_URL", "SCHOOLCX_HUB_CONFIG")}
+    os.environ["WAREHOUSE_URL"] = hub_url
+    os.environ["SCHOOLCX_HUB_CONFIG"] = str(hub_config)
+    try:
+        dagrun = runner.load_dag("schoolcx_consortium_hub").test()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    state = str(getattr(dagrun, "state", "unknown"))
+    if not state.endswith("success"):
+        raise RuntimeError(f"the hub DAG run {getattr(dagrun, 'run_id', '?')} ended {state}")
+    return {"run_id": getattr(dagrun, "run_id", "?"), "state": state}
+
+
+def run_pooling_round(
+    url: str, cfg: DeploymentConfig, as_of, folder: Path, through_airflow: bool = False
+) -> PoolingRound:
     from schoolcx.pooling.export import export_all
     from schoolcx.pooling.hub_build import build_and_publish
     from schoolcx.pooling.hub_config import load_hub_config
@@ -150,11 +179,10 @@ def run_pooling_round(url: str, cfg: DeploymentConfig, as_of, folder: Path) -> P
         consortium_id,
         {name: [d.district_id for d in dep.districts] for name, dep in deployments.items()},
     )
-    hub_cfg = load_hub_config(
-        write_hub_config(
-            folder, consortium_id, names.get(consortium_id, consortium_id), members, cfg
-        )
+    hub_cfg_path = write_hub_config(
+        folder, consortium_id, names.get(consortium_id, consortium_id), members, cfg
     )
+    hub_cfg = load_hub_config(hub_cfg_path)
     # each deployment exports its own districts (a district in two consortiums sends each hub
     # its extract; only this hub's inbox is read here)
     for dep in deployments.values():
@@ -162,12 +190,41 @@ def run_pooling_round(url: str, cfg: DeploymentConfig, as_of, folder: Path) -> P
     hub_url = hub_database(url)
     result.hub_url = hub_url
     migrate(hub_url)
-    imported = import_inbox(hub_url, hub_cfg, source=str(folder / "extracts" / consortium_id))
-    result.imported = imported.count("accepted")
-    result.rejected = imported.count("rejected")
-    result.missing = [m.district_id for m in imported.missing]
-    result.hub_counts = build_and_publish(hub_url, hub_cfg)
-    result.returned = len(write_returns(hub_url, hub_cfg).written)
+    if through_airflow:
+        result.hub_dag = run_hub_dag(hub_url, hub_cfg_path)
+        _read_hub_outcome(hub_url, result)
+        outbox = Path(hub_cfg.outbox)
+        result.returned = sum(1 for d in members if any((outbox / d).glob("*/manifest.json")))
+    else:
+        imported = import_inbox(hub_url, hub_cfg)
+        result.imported = imported.count("accepted")
+        result.rejected = imported.count("rejected")
+        result.missing = [m.district_id for m in imported.missing]
+        result.hub_counts = build_and_publish(hub_url, hub_cfg)
+        result.returned = len(write_returns(hub_url, hub_cfg).written)
     for dep in deployments.values():
         result.received += receive_returns(url, dep, hub_cfg.outbox).count("accepted")
     return result
+
+
+def _read_hub_outcome(hub_url: str, result: PoolingRound) -> None:
+    """What the hub DAG's run did, from the hub's own records (ops.pool_imports, marts)."""
+    with psycopg.connect(hub_url) as conn:
+        run = conn.execute(
+            "select run_id from ops.pool_imports where direction = 'hub_import'"
+            " order by recorded_at desc limit 1"
+        ).fetchone()
+        rows = conn.execute(
+            "select status, district_id from ops.pool_imports where run_id = %s",
+            (run[0] if run else None,),
+        ).fetchall()
+        result.imported = sum(1 for s, _ in rows if s == "accepted")
+        result.rejected = sum(1 for s, _ in rows if s == "rejected")
+        result.missing = [d for s, d in rows if s == "missing"]
+        for mart in ("peer_benchmarks", "yoy_trends"):
+            result.hub_counts[mart] = conn.execute(f"select count(*) from marts.{mart}").fetchone()[
+                0
+            ]
+        result.hub_counts["suppressed_peer_rows"] = conn.execute(
+            "select count(*) from marts.peer_benchmarks where suppression_reason is not null"
+        ).fetchone()[0]

@@ -94,14 +94,14 @@ def _run_demo(console, days: int, log) -> bool:
             if unchanged
             else "marts published (checksums changed: new nights)"
         )
-    if ok:
-        _pooling_round(say, url, cfg, world.as_of)
+    pooled = ok and _pooling_round(say, url, cfg, world.as_of)
     with contextlib.redirect_stdout(console.file):  # the summary's print()s to the terminal
         print_summary(url, cfg)
     # nothing ran: the report written when the last night was published still stands
     report = Path(
         pipeline.report(url, cfg, world.as_of)
-        if todo and ok
+        # a new pooling round changes the peer figures the pages show
+        if (todo and ok) or pooled
         else local_dir() / "reports" / world.as_of.isoformat() / "index.html"
     )
     if progress and progress.timings:
@@ -118,7 +118,7 @@ def _run_demo(console, days: int, log) -> bool:
     return ok
 
 
-def _pooling_round(say, url: str, cfg, as_of: dt.date) -> None:
+def _pooling_round(say, url: str, cfg, as_of: dt.date) -> bool:
     """Issue 15's round on the demo: two deployments export, a hub pools, benchmarks,
     publishes and returns (sandbox.demo.pooling_round). Skipped when every pooled district
     already holds the hub's figures for this as-of (a second demo)."""
@@ -135,10 +135,15 @@ def _pooling_round(say, url: str, cfg, as_of: dt.date) -> None:
     ]
     if already_received(url, members, as_of):
         say(f"pooling round: the {consortium} hub's figures for {as_of} are already received")
-        return
+        return False
     say(f"pooling round: {consortium} districts export, the hub benchmarks and returns ...")
     started = time.monotonic()
-    result = run_pooling_round(url, cfg, as_of, local_dir() / "demo" / "pooling")
+    result = run_pooling_round(
+        url, cfg, as_of, local_dir() / "demo" / "pooling", through_airflow=True
+    )
     for line in result.lines():
         say(f"  {line}")
+    if result.hub_dag:
+        say(f"  the hub's DAG schoolcx_consortium_hub ran: {result.hub_dag['state']}")
     say(f"  ({time.monotonic() - started:.0f}s)")
+    return True
