@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import warnings
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from schoolcx.settings import apply_defaults, config_path
