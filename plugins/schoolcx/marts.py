@@ -20,6 +20,9 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "district_period_figures": ("district_id", "period_type", "period_start"),
     "peer_benchmarks": ("district_id", "metric", "period_type", "period_start"),
     "yoy_trends": ("district_id", "metric", "school_year"),
+    # service health (docs/metrics.md "Service health")
+    "fct_backlog_daily": ("district_id", "local_date"),
+    "rating_drivers": ("district_id", "school_year", "response_bucket"),
 }
 MARTS: tuple[str, ...] = tuple(MART_KEYS)
 # What a consortium hub builds from the pooled aggregates, gates and publishes

@@ -37,6 +37,13 @@ SOURCE_COLUMNS = (
     "max_lag_hours, school_id, department, survey_kind, interaction_ref_question, "
     "rating_question, rating_scale_lo, rating_scale_hi, start_date"
 )
+# Likewise for ref.districts, whose later columns come from later migrations (0019).
+DISTRICT_COLUMNS = (
+    "district_id, name, state, timezone, open_time, close_time, service_weekdays, "
+    "service_day_minutes, mail_domains, student_domains, calendar_start, calendar_end, "
+    "past_due_service_days"
+)
+TABLE_COLUMNS = {"sources": SOURCE_COLUMNS, "districts": DISTRICT_COLUMNS}
 
 
 def calendar_bounds(district: District, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -108,6 +115,7 @@ def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]
                 [m.lower() for m in d.student_domains],
                 start,
                 end,
+                d.past_due_service_days,
             )
         )
         rows["district_enrollment"] += [(d.district_id, y, n) for y, n in d.enrollment.items()]
@@ -167,7 +175,7 @@ def sync_config(url_or_conn, cfg: DeploymentConfig, today: dt.date | None = None
             for table in REF_TABLES:
                 conn.execute(f"delete from ref.{table}")
                 if rows[table]:
-                    columns = f" ({SOURCE_COLUMNS})" if table == "sources" else ""
+                    columns = f" ({TABLE_COLUMNS[table]})" if table in TABLE_COLUMNS else ""
                     with conn.cursor().copy(f"copy ref.{table}{columns} from stdin") as copy:
                         for row in rows[table]:
                             copy.write_row(row)
