@@ -85,6 +85,8 @@ def test_good_night_passes_records_results_and_writes_data_docs(wh, gx_dirs):
             "district_period_figures",
             "peer_benchmarks",
             "yoy_trends",
+            "fct_backlog_daily",
+            "rating_drivers",
         )
     }
     assert log == [(True, True, log[0][2])] and log[0][2]["fct_interactions"] > 1000

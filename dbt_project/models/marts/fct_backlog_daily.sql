@@ -107,7 +107,7 @@ aged as (
         on
             days.district_id = items.district_id
             and days.local_date >= items.local_date
-            and (items.waiting_until is null or items.waiting_until > days.day_end_at)
+            and (items.waiting_until is null or days.day_end_at < items.waiting_until)
     inner join {{ ref('int_calendar_days') }} as created_day
         on
             items.district_id = created_day.district_id

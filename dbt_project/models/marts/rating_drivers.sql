@@ -58,19 +58,21 @@ ranked as (
     select
         rated.district_id,
         rated.school_year,
-        rank() over (
-            partition by rated.district_id, rated.school_year
-            order by rated.first_response_business_minutes
-        )
+        rank()
+            over (
+                partition by rated.district_id, rated.school_year
+                order by rated.first_response_business_minutes
+            )
         + (
             count(*) over (
                 partition by rated.district_id, rated.school_year, rated.first_response_business_minutes
             ) - 1
         ) / 2.0 as response_rank,
-        rank() over (
-            partition by rated.district_id, rated.school_year
-            order by rated.rating_1_5
-        )
+        rank()
+            over (
+                partition by rated.district_id, rated.school_year
+                order by rated.rating_1_5
+            )
         + (
             count(*) over (
                 partition by rated.district_id, rated.school_year, rated.rating_1_5
