@@ -1,8 +1,8 @@
 """The files of an extract and of a return, and the columns of each, in one place.
 
 Column kinds: text, date, int, numeric (exact decimal, see files.py), text[]. The district
-files are the pool.* tables' columns minus extract_id (migrations 0013 and 0022); the return files are
-the hub's published peer_benchmarks and yoy_trends (a district's own rows only).
+files are the pool.* tables' columns minus extract_id (migrations 0013 and 0022); the return
+files are the hub's published peer_benchmarks and yoy_trends (a district's own rows only).
 """
 
 from __future__ import annotations
