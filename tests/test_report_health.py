@@ -105,5 +105,7 @@ def test_both_charts_render_to_named_svg():
     backlog = charts.backlog_chart(h.backlog_days)
     assert ratings.startswith('<svg role="img" aria-label="Rating by time to first answer')
     assert "n=12, too few" in ratings and "4.10 (n=90)" in ratings
+    # bars start at the axis's 1 (x = 0 px), never left of the plot
+    assert 'aria-roledescription="bar" d="M0,' in ratings and 'd="M-' not in ratings
     assert backlog.startswith('<svg role="img" aria-label="Contacts waiting')
     assert "10+ days" in backlog

@@ -202,6 +202,7 @@ def rating_chart(buckets: list[RatingBucket]) -> str:
                 else f"n={b.rating_count:,}, too few"
             ),
             "at": float(b.feedback_score) if b.feedback_score is not None else 1.0,
+            "base": 1.0,  # bars start at the scale's 1, not at 0 (off the 1-5 axis)
         }
         for i, b in enumerate(buckets)
     ]
@@ -214,7 +215,7 @@ def rating_chart(buckets: list[RatingBucket]) -> str:
         alt.Chart(data)
         .transform_filter("datum.score != null")
         .mark_bar(color=DISTRICT)
-        .encode(y=y, x=alt.X("score:Q", scale=x_scale, title="Rating (out of 5)"), x2=alt.value(0))
+        .encode(y=y, x=alt.X("score:Q", scale=x_scale, title="Rating (out of 5)"), x2="base:Q")
     )
     text = (
         alt.Chart(data)
