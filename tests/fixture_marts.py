@@ -28,13 +28,21 @@ drop table if exists build.dim_district, build.fct_interactions, build.fct_ratin
     build.fct_daily_volume, build.fct_survey_item_results, build.district_scorecard,
     build.peer_benchmarks, build.yoy_trends, build.district_period_figures,
     build.vendor_reconciliation, build.dim_school, build.dim_department,
-    build.unit_mapping_coverage;
+    build.unit_mapping_coverage, build.fct_backlog_daily, build.rating_drivers;
 create table build.dim_school (
     school_id text, district_id text, name text, enrollment_school_year int, enrollment int);
 create table build.dim_department (district_id text, department text, label text);
 create table build.unit_mapping_coverage (
     district_id text, source_instance text, source_system text, school_year int,
     unit_type text, interactions int, unmapped_interactions int, unmapped_share numeric);
+create table build.fct_backlog_daily (
+    district_id text, local_date date, day_end_at timestamptz, backlog int, past_due int,
+    past_due_by_target int, past_due_by_age int, aged_under_1 int, aged_1_2 int, aged_2_5 int,
+    aged_5_10 int, aged_10_plus int, oldest_age_service_days numeric);
+create table build.rating_drivers (
+    district_id text, school_year int, response_bucket text, bucket_order int,
+    rating_count int, feedback_score numeric, positive_share numeric,
+    suppressed_below_n boolean, spearman_n int, spearman_rho numeric);
 create table build.dim_district (
     district_id text, name text, state text, timezone text, enrollment int,
     enrollment_band text, consortium_ids text[]);
@@ -135,6 +143,31 @@ select interaction_key, district_id, coalesce(first_response_at, created_at) + i
 from (select *, (abs(hashtext(interaction_key)) %% 5) + 1 as r
       from build.fct_interactions) x
 where abs(hashtext(interaction_key)) %% 3 = 0;
+
+-- every interaction answered within the day (no backlog), and its ratings by response bucket
+insert into build.fct_backlog_daily
+select v.district_id, v.local_date,
+       (v.local_date + 1)::timestamp at time zone 'America/Chicago',
+       0, 0, 0, 0, 0, 0, 0, 0, 0, null
+from build.fct_daily_volume v;
+
+insert into build.rating_drivers
+select d.district_id, 2026, b.bucket, b.bucket_order, count(r.rating_1_5),
+       case when count(r.rating_1_5) >= 30 then round(avg(r.rating_1_5), 2) end,
+       case when count(r.rating_1_5) >= 30 then avg((r.rating_1_5 >= 4)::int) end,
+       count(r.rating_1_5) < 30, 0, null
+from build.dim_district d
+cross join (values ('under_1_hour', 1), ('1_to_4_hours', 2), ('4_hours_to_1_day', 3),
+                   ('1_to_2_days', 4), ('2_days_or_more', 5), ('unanswered_when_rated', 6))
+           as b(bucket, bucket_order)
+left join (select x.district_id, x.rating_1_5,
+                  case when i.first_response_business_minutes is null
+                       then 'unanswered_when_rated'
+                       when i.first_response_business_minutes < 60 then 'under_1_hour'
+                       else '1_to_4_hours' end as bucket
+           from build.fct_ratings x join build.fct_interactions i using (interaction_key)) r
+       on r.district_id = d.district_id and r.bucket = b.bucket
+group by d.district_id, b.bucket, b.bucket_order;
 
 insert into build.fct_survey_item_results
 select d.district_id, 2026, item, 120, 60 + d.i * 3 + n, round((60 + d.i * 3 + n) * 100.0 / 120, 2)

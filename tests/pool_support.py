@@ -122,7 +122,12 @@ select district_id, period_type, period_start, period_end, enrollment, service_d
     case when n * 9 / 10 > 0 then (n %% 97 + 120.125)::float8::numeric end,
     trim_scale((n * 2 / 3)::numeric / nullif(n * 8 / 10, 0)),
     case when n / 3 > 0 then round(1 + (n %% 400)::numeric / 100, 2) end,
-    trim_scale((n / 5)::numeric / nullif(n / 3, 0))
+    trim_scale((n / 5)::numeric / nullif(n / 3, 0)),
+    -- service health (migration 0022)
+    n / 4, n / 2, n / 20, n * 4 / 10, n / 5, n / 10, n / 40,
+    trim_scale((n / 4)::numeric / nullif(n, 0)),
+    trim_scale((n / 20)::numeric / nullif(n / 2, 0)),
+    trim_scale((n / 5)::numeric / nullif(n * 4 / 10, 0))
 from counts
 """
 

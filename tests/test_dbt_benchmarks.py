@@ -54,8 +54,15 @@ METRIC_DIRECTIONS = {
     "sla_met_share": "higher",
     "feedback_score": "higher",
     "positive_share": "higher",
+    "after_hours_share": None,
+    "reopen_rate": "lower",
+    "one_touch_share": "higher",
+    "backlog_end": None,
+    "past_due_end": "lower",
 }
 FEEDBACK_METRICS = {"feedback_score", "positive_share"}
+# observations of the ticket metrics: tickets ever solved / solved now (none in this world)
+TICKET_METRICS = {"reopen_rate", "one_touch_share"}
 BANDS = [
     (2500, "under 2,500"),
     (5000, "2,500-4,999"),
@@ -198,7 +205,7 @@ def make_world(seed: int = 20240229) -> dict:
 DDL = """
 create schema if not exists build;
 drop table if exists build.dim_district, build.fct_daily_volume, build.fct_interactions,
-    build.fct_ratings, build.fct_survey_item_results cascade;
+    build.fct_ratings, build.fct_survey_item_results, build.fct_backlog_daily cascade;
 create table build.dim_district (
     district_id text primary key, name text, state text, timezone text, enrollment integer,
     enrollment_band text, consortium_ids text[], service_day_minutes numeric);
@@ -209,7 +216,13 @@ create table build.fct_daily_volume (
 create table build.fct_interactions (
     interaction_key text primary key, district_id text, local_date date, school_year integer,
     high_risk boolean, created_at timestamptz, first_response_at timestamptz,
-    first_response_business_minutes numeric, sla_met boolean);
+    first_response_business_minutes numeric, sla_met boolean,
+    -- service health (issue 18): this world has email threads only, answered in hours
+    source_system text default 'imap', is_after_hours boolean default false,
+    ever_solved boolean default false, reopened boolean default false, status text,
+    one_touch boolean default false);
+create table build.fct_backlog_daily (
+    district_id text, local_date date, backlog integer, past_due integer);
 create table build.fct_ratings (
     interaction_key text primary key, district_id text, rated_at timestamptz,
     rating_value text, rating_scale text, rating_1_5 numeric);
@@ -254,7 +267,11 @@ def load_world(url: str, world: dict, as_of: dt.date) -> None:
             ) as copy:
                 for row in world["daily"]:
                     copy.write_row(row)
-            with cur.copy("copy build.fct_interactions from stdin") as copy:
+            with cur.copy(
+                "copy build.fct_interactions (interaction_key, district_id, local_date,"
+                " school_year, high_risk, created_at, first_response_at,"
+                " first_response_business_minutes, sla_met) from stdin"
+            ) as copy:
                 for row in world["interactions"]:
                     copy.write_row(row)
             with cur.copy("copy build.fct_ratings from stdin") as copy:
@@ -311,6 +328,12 @@ def figures(days, interactions, ratings, enrollment) -> dict:
         "feedback_score": feedback,
         "positive_share": sum(1 for r in r5 if r >= 4) / len(r5) if r5 else None,
         "rating_count": len(r5),
+        # service health: email threads created in service hours, no tickets, no backlog rows
+        "after_hours_share": 0 if n else None,
+        "reopen_rate": None,
+        "one_touch_share": None,
+        "backlog_end": 0,
+        "past_due_end": 0,
     }
 
 
@@ -387,6 +410,7 @@ def metric_rows(scorecard: dict, survey: list) -> dict:
     for (district_id, period_type, start), f in scorecard.items():
         for metric, direction in METRIC_DIRECTIONS.items():
             n = f["rating_count"] if metric in FEEDBACK_METRICS else f["interactions"]
+            n = 0 if metric in TICKET_METRICS else n
             rows[(metric, period_type, start)][district_id] = (f[metric], n, direction)
     for district_id, sy, item, valid, _, percent in survey:
         rows[(f"percent_agree.{item}", "school_year", dt.date(sy - 1, 7, 1))][district_id] = (

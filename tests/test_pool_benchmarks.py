@@ -35,7 +35,11 @@ POOL_LOADS = {
         " sla_evaluated_interactions, sla_met_interactions, rating_count, positive_ratings,"
         " interactions_per_1000_students_per_service_day, high_risk_share, answered_share,"
         " median_first_response_business_minutes, p90_first_response_business_minutes,"
-        " sla_met_share, feedback_score, positive_share, %(extract)s"
+        " sla_met_share, feedback_score, positive_share, %(extract)s,"
+        # migration 0022's columns, appended after extract_id
+        " after_hours_interactions, ever_solved_tickets, reopened_tickets, solved_tickets,"
+        " one_touch_tickets, backlog_end, past_due_end, after_hours_share, reopen_rate,"
+        " one_touch_share"
         " from build.district_period_figures"
     ),
     "pool.survey_item_results": (

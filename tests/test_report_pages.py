@@ -79,9 +79,10 @@ def test_every_page_loads_offline_with_no_error_and_passes_axe(report, browser, 
         with browser.visit(path) as visit:
             assert visit.console_errors == [], (path.name, visit.console_errors)
             assert visit.requests == [], (path.name, visit.requests)
-            # district pages: three monthly trends, SLA by priority, survey items
+            # district pages: three monthly trends, SLA by priority, survey items, ratings by
+            # response time and the backlog by age
             charts = visit.page.locator("figure svg[role=img]").count()
-            assert charts == (0 if path.name == "index.html" else 5), path.name
+            assert charts == (0 if path.name == "index.html" else 7), path.name
             shot = visit.screenshot(tmp_path / f"{path.stem}.png")
             assert shot.stat().st_size > 10_000
             assert visit.axe() == [], path.name
@@ -430,3 +431,62 @@ def test_demo_pooling_round_pages_show_the_hubs_peer_figures(report, browser, tm
                 assert attr(card, "data-peer-median") == hub["peer_median"]
                 compared += 1
         assert compared >= 1
+
+
+def test_service_health_equals_the_marts(report, browser):
+    """Ratings by response bucket, the correlation, the backlog of the last 30 service days and
+    past due on the page equal rating_drivers and fct_backlog_daily (issue 18)."""
+    url, as_of = report["url"], report["as_of"]
+    school_year = as_of.year + 1 if as_of.month >= 7 else as_of.year
+    for district_id in report["ids"]:
+        drivers = query(
+            url,
+            "select * from marts.rating_drivers where district_id = %s and school_year = %s"
+            " order by bucket_order",
+            (district_id, school_year),
+        )
+        backlog = query(
+            url,
+            "select b.local_date, b.backlog, b.past_due from marts.fct_backlog_daily b"
+            " join marts.fct_daily_volume v using (district_id, local_date)"
+            " where b.district_id = %s and v.is_service_day and b.local_date <= %s"
+            " order by b.local_date desc limit 30",
+            (district_id, as_of),
+        )
+        today = query(
+            url,
+            "select past_due from marts.fct_backlog_daily where district_id = %s"
+            " and local_date = %s",
+            (district_id, as_of),
+        )
+        with browser.visit(report["index"].parent / page_name(district_id)) as visit:
+            rows = visit.page.locator("#rating-drivers tbody tr")
+            shown = {
+                rows.nth(i).get_attribute("data-bucket"): (
+                    int(rows.nth(i).get_attribute("data-count")),
+                    attr(rows.nth(i), "data-score"),
+                )
+                for i in range(rows.count())
+            }
+            assert shown == {
+                r["response_bucket"]: (r["rating_count"], r["feedback_score"]) for r in drivers
+            }, district_id
+            corr = visit.page.locator("#rating-correlation")
+            assert attr(corr, "data-rho") == (drivers[0]["spearman_rho"] if drivers else None)
+            assert "ratings" in corr.inner_text()
+            days = visit.page.locator("#backlog-aging tbody tr")
+            got = [
+                (
+                    dt.date.fromisoformat(days.nth(i).get_attribute("data-date")),
+                    int(days.nth(i).get_attribute("data-backlog")),
+                    int(days.nth(i).get_attribute("data-past-due")),
+                )
+                for i in range(days.count())
+            ]
+            assert got == [
+                (r["local_date"], r["backlog"], r["past_due"]) for r in reversed(backlog)
+            ]
+            past_due = visit.page.locator("#past-due")
+            assert int(past_due.get_attribute("data-count")) == (
+                today[0]["past_due"] if today else 0
+            )

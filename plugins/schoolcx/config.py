@@ -518,6 +518,9 @@ class District(_Strict):
     student_domains: list[str] = Field(default_factory=list)
     sla: dict[Literal["urgent", "high", "normal", "low"], SlaTarget] = Field(default_factory=dict)
     high_risk_terms: list[str] = Field(default_factory=list)
+    # docs/metrics.md "Service health": unresolved for more than this many service days is past
+    # due
+    past_due_service_days: float = Field(default=5, gt=0)
     # department keys (docs/metrics.md: transportation, enrollment, human_resources, ...)
     departments: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
         default_factory=list

@@ -26,6 +26,9 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "yoy_trends": ("district_id", "metric", "school_year"),
     # our first-response business minutes against the helpdesk's own figure, with the reason
     "vendor_reconciliation": ("district_id", "source_instance", "period_type", "period_start"),
+    # service health (docs/metrics.md "Service health")
+    "fct_backlog_daily": ("district_id", "local_date"),
+    "rating_drivers": ("district_id", "school_year", "response_bucket"),
 }
 MARTS: tuple[str, ...] = tuple(MART_KEYS)
 # What a consortium hub builds from the pooled aggregates, gates and publishes

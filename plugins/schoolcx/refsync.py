@@ -38,8 +38,15 @@ SOURCE_COLUMNS = (
     "max_lag_hours, school_id, department, survey_kind, interaction_ref_question, "
     "rating_question, rating_scale_lo, rating_scale_hi, start_date"
 )
+# Likewise for ref.districts, whose later columns come from later migrations (0019).
+DISTRICT_COLUMNS = (
+    "district_id, name, state, timezone, open_time, close_time, service_weekdays, "
+    "service_day_minutes, mail_domains, student_domains, calendar_start, calendar_end, "
+    "past_due_service_days"
+)
 COLUMNS = {
     "sources": SOURCE_COLUMNS,
+    "districts": DISTRICT_COLUMNS,
     "unit_mappings": (
         "source_instance, unit_type, source_field, source_value, unit_value, precedence"
     ),
@@ -115,6 +122,7 @@ def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]
                 [m.lower() for m in d.student_domains],
                 start,
                 end,
+                d.past_due_service_days,
             )
         )
         rows["district_enrollment"] += [(d.district_id, y, n) for y, n in d.enrollment.items()]

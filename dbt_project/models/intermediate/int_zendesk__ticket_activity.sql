@@ -20,6 +20,10 @@
 --   public comment (as Zendesk's own first reply time). A comment before creation is not an
 --   opening but a data error: it stays the first response and the ticket is quarantined downstream.
 -- * last_solved_entry_at: the last time the ticket entered solved/closed from another status.
+-- * solved_spans: when the ticket was solved or closed, as a multirange of [entry, next exit)
+--   from its status changes in order (the last span open-ended while it stays solved): the
+--   backlog of a past day reads it (fct_backlog_daily), so a ticket solved later, or solved and
+--   reopened, was in the backlog in between.
 -- Incremental: tickets with an event or a ticket version loaded since the watermark are
 -- recomputed from all their events. Tickets are joined by name, not through a CTE: read twice, a
 -- CTE is materialized whole (every ticket of the history) and sorted for a merge join.
@@ -104,6 +108,53 @@ statuses as (
     group by child_events.source_instance, child_events.ticket_id
 ),
 
+status_changes as (
+    -- every status change in event order, with whether the status before it was solved/closed
+    select
+        child_events.source_instance,
+        child_events.ticket_id,
+        child_events.created_at,
+        child_events.status in ('solved', 'closed') as is_solved,
+        lag(child_events.status in ('solved', 'closed')) over (
+            partition by child_events.source_instance, child_events.ticket_id
+            order by
+                child_events.created_at asc,
+                length(child_events.event_id) asc,
+                child_events.event_id asc,
+                child_events.child_position asc
+        ) as was_solved
+    from child_events
+    where child_events.status is not null
+),
+
+solve_transitions as (
+    -- entries into and exits from solved/closed only: they alternate, so each entry's span
+    -- ends at the next transition (an exit), or never
+    select
+        status_changes.source_instance,
+        status_changes.ticket_id,
+        status_changes.created_at,
+        status_changes.is_solved,
+        lead(status_changes.created_at) over (
+            partition by status_changes.source_instance, status_changes.ticket_id
+            order by status_changes.created_at
+        ) as next_transition_at
+    from status_changes
+    where status_changes.is_solved != coalesce(status_changes.was_solved, false)
+),
+
+solved_spans as (
+    select
+        solve_transitions.source_instance,
+        solve_transitions.ticket_id,
+        range_agg(
+            tstzrange(solve_transitions.created_at, solve_transitions.next_transition_at, '[)')
+        ) as solved_spans
+    from solve_transitions
+    where solve_transitions.is_solved
+    group by solve_transitions.source_instance, solve_transitions.ticket_id
+),
+
 final as (
     select
         statuses.source_instance,
@@ -114,6 +165,7 @@ final as (
         statuses.last_solved_entry_at,
         coalesce(statuses.is_ever_solved, false) as is_ever_solved,
         coalesce(statuses.is_reopened, false) as is_reopened,
+        solved_spans.solved_spans,
         statuses.events_loaded_at,
         greatest(statuses.events_loaded_at, tickets._loaded_at) as last_loaded_at
     from statuses
@@ -125,6 +177,10 @@ final as (
         on
             statuses.source_instance = responses.source_instance
             and statuses.ticket_id = responses.ticket_id
+    left join solved_spans
+        on
+            statuses.source_instance = solved_spans.source_instance
+            and statuses.ticket_id = solved_spans.ticket_id
 )
 
 select * from final

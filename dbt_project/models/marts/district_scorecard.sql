@@ -20,7 +20,13 @@ district_periods as (
         district_periods.sla_met_share,
         district_periods.feedback_score,
         district_periods.positive_share,
-        district_periods.rating_count
+        district_periods.rating_count,
+        -- service health (docs/metrics.md "Service health")
+        district_periods.after_hours_share,
+        district_periods.reopen_rate,
+        district_periods.one_touch_share,
+        district_periods.backlog_end,
+        district_periods.past_due_end
     from {{ ref('int_district_periods_aggregated') }} as district_periods
     where district_periods.period_type in ('school_year', 'month', 'week')
 )

@@ -140,6 +140,12 @@ final as (
         measured.is_ever_solved::boolean as ever_solved,
         measured.is_reopened::boolean as reopened,
         measured.agent_response_count::integer as agent_response_count,
+        -- docs/metrics.md "Service health": now solved/closed with exactly one non-automated
+        -- agent response (auto-replies and the requester's own "thanks" are not responses)
+        (
+            coalesce(measured.status in ('solved', 'closed'), false)
+            and measured.agent_response_count = 1
+        )::boolean as one_touch,
         measured.last_loaded_at::timestamptz as last_loaded_at
     from measured
 )

@@ -154,10 +154,31 @@ COUNT_CHECKS = [
         _le("sla_evaluated_interactions", "interactions"),
         _le("sla_met_interactions", "sla_evaluated_interactions"),
         _le("positive_ratings", "rating_count"),
+        (
+            "a service-health count missing (an extract older than issue 18's columns)",
+            f"select {_FIG_ROW} from stage_figures where num_nulls(after_hours_interactions,"
+            " ever_solved_tickets, reopened_tickets, solved_tickets, one_touch_tickets,"
+            " backlog_end, past_due_end) > 0",
+        ),
+        (
+            "a negative service-health count",
+            f"select {_FIG_ROW} from stage_figures where least(after_hours_interactions,"
+            " ever_solved_tickets, reopened_tickets, solved_tickets, one_touch_tickets,"
+            " backlog_end, past_due_end) < 0",
+        ),
+        _le("after_hours_interactions", "interactions"),
+        _le("ever_solved_tickets", "interactions"),
+        _le("reopened_tickets", "ever_solved_tickets"),
+        _le("solved_tickets", "ever_solved_tickets"),
+        _le("one_touch_tickets", "solved_tickets"),
+        _le("past_due_end", "backlog_end"),
         _share("high_risk_share", "high_risk_interactions", "interactions"),
         _share("answered_share", "answered_interactions", "interactions"),
         _share("sla_met_share", "sla_met_interactions", "sla_evaluated_interactions"),
         _share("positive_share", "positive_ratings", "rating_count"),
+        _share("after_hours_share", "after_hours_interactions", "interactions"),
+        _share("reopen_rate", "reopened_tickets", "ever_solved_tickets"),
+        _share("one_touch_share", "one_touch_tickets", "solved_tickets"),
         (
             "feedback_score without ratings, missing with ratings, or outside 1-5",
             f"select {_FIG_ROW} from stage_figures where case when rating_count = 0 then"

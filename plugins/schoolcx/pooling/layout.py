@@ -1,8 +1,8 @@
 """The files of an extract and of a return, and the columns of each, in one place.
 
 Column kinds: text, date, int, numeric (exact decimal, see files.py), text[]. The district
-files are the pool.* tables' columns minus extract_id (migration 0013); the return files are
-the hub's published peer_benchmarks and yoy_trends (a district's own rows only).
+files are the pool.* tables' columns minus extract_id (migrations 0013 and 0022); the return
+files are the hub's published peer_benchmarks and yoy_trends (a district's own rows only).
 """
 
 from __future__ import annotations
@@ -37,6 +37,17 @@ FIGURES_COLUMNS: tuple[tuple[str, str], ...] = (
     ("sla_met_share", "numeric"),
     ("feedback_score", "numeric"),
     ("positive_share", "numeric"),
+    # service health (issue 18, migration 0022)
+    ("after_hours_interactions", "int"),
+    ("ever_solved_tickets", "int"),
+    ("reopened_tickets", "int"),
+    ("solved_tickets", "int"),
+    ("one_touch_tickets", "int"),
+    ("backlog_end", "int"),
+    ("past_due_end", "int"),
+    ("after_hours_share", "numeric"),
+    ("reopen_rate", "numeric"),
+    ("one_touch_share", "numeric"),
 )
 SURVEY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("district_id", "text"),

@@ -13,6 +13,7 @@ import re
 import altair as alt
 
 from schoolcx.report.figures import Figure, month_label
+from schoolcx.report.health import AGES, BacklogDay, RatingBucket
 from schoolcx.report.view import SlaRow, SurveyItem, TrendPoint
 
 DISTRICT = "#1f4e79"  # dark blue: the district's own line and marks
@@ -181,4 +182,83 @@ def survey_chart(items: list[SurveyItem]) -> str:
         chart,
         "Percent agree per survey item with the peers' middle half and last year, "
         "lowest against peers first; numbers in the table below",
+    )
+
+
+AGE_COLOURS = ["#c6dbef", "#6baed6", "#2171b5", "#08306b", "#3f007d"]  # light to dark: older
+
+
+def rating_chart(buckets: list[RatingBucket]) -> str:
+    """Feedback score per first-response bucket, fastest first, each bar labelled with its
+    count; a bucket under n has no bar, only its count."""
+    rows = [
+        {
+            "bucket": b.label,
+            "order": i,
+            "score": float(b.feedback_score) if b.feedback_score is not None else None,
+            "label": (
+                f"{b.feedback_score} (n={b.rating_count:,})"
+                if b.feedback_score is not None
+                else f"n={b.rating_count:,}, too few"
+            ),
+            "at": float(b.feedback_score) if b.feedback_score is not None else 1.0,
+            "base": 1.0,  # bars start at the scale's 1, not at 0 (off the 1-5 axis)
+        }
+        for i, b in enumerate(buckets)
+    ]
+    data = alt.Data(values=rows)
+    y = alt.Y(
+        "bucket:N", sort=[r["bucket"] for r in rows], title=None, axis=alt.Axis(labelLimit=220)
+    )
+    x_scale = alt.Scale(domain=[1, 5])
+    bars = (
+        alt.Chart(data)
+        .transform_filter("datum.score != null")
+        .mark_bar(color=DISTRICT)
+        .encode(y=y, x=alt.X("score:Q", scale=x_scale, title="Rating (out of 5)"), x2="base:Q")
+    )
+    text = (
+        alt.Chart(data)
+        .mark_text(align="left", dx=4, color="#1a1a1a")
+        .encode(y=y, x=alt.X("at:Q", scale=x_scale), text="label:N")
+    )
+    chart = alt.layer(bars, text).properties(width=WIDTH - 240, height=30 * len(rows))
+    return to_svg(
+        chart,
+        "Rating by time to first answer, fastest first, with the number of ratings; "
+        "numbers in the table below",
+    )
+
+
+def backlog_chart(days: list[BacklogDay]) -> str:
+    """Contacts waiting at the end of each of the last service days, stacked by age."""
+    labels = [label for _, label in AGES]
+    rows = [
+        {"date": d.local_date.isoformat(), "age": label, "order": j, "count": d.ages[key]}
+        for d in days
+        for j, (key, label) in enumerate(AGES)
+    ]
+    chart = (
+        alt.Chart(alt.Data(values=rows))
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "date:O",
+                title=None,
+                axis=alt.Axis(labelAngle=-60, labelExpr="slice(datum.value, 5)"),
+            ),
+            y=alt.Y("count:Q", title="Contacts waiting", stack="zero"),
+            color=alt.Color(
+                "age:N",
+                title="Waiting (service days)",
+                scale=alt.Scale(domain=labels, range=AGE_COLOURS),
+            ),
+            order=alt.Order("order:Q"),
+        )
+        .properties(width=WIDTH, height=200)
+    )
+    return to_svg(
+        chart,
+        f"Contacts waiting at the end of each of the last {len(days)} service days, by how long "
+        "they had waited; numbers in the table below",
     )

@@ -144,6 +144,34 @@ def high_risk_by_term(
     )
 
 
+def rating_drivers(conn: psycopg.Connection, district_id: str, school_year: int) -> list[Row]:
+    """The district's ratings by first-response bucket for the school year (six rows)."""
+    return _rows(
+        conn,
+        "select * from marts.rating_drivers where district_id = %s and school_year = %s"
+        " order by bucket_order",
+        (district_id, school_year),
+    )
+
+
+def backlog_days(
+    conn: psycopg.Connection, district_id: str, first: dt.date, last: dt.date
+) -> list[Row]:
+    """The backlog at each day's end in [first, last], with whether the day was a service day."""
+    return _rows(
+        conn,
+        """
+        select b.*, coalesce(v.is_service_day, false) as is_service_day
+        from marts.fct_backlog_daily as b
+        left join marts.fct_daily_volume as v
+            on v.district_id = b.district_id and v.local_date = b.local_date
+        where b.district_id = %s and b.local_date between %s and %s
+        order by b.local_date
+        """,
+        (district_id, first, last),
+    )
+
+
 def summary_rows(conn: psycopg.Connection) -> list[Row]:
     """Every district's latest school-year figures with peers and last year, for the console."""
     return _rows(

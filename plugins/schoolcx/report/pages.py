@@ -26,6 +26,7 @@ from schoolcx.report.figures import (
     short,
     with_unit,
 )
+from schoolcx.report.health import BACKLOG_SERVICE_DAYS, build_health
 from schoolcx.report.view import DistrictView, build_view
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -47,7 +48,7 @@ def district_view(
     span_start = dt.date(school_year - 1, 7, 1)
     prior_start, prior_end = _prior_span(span_start, as_of)
     year_rows = data.scorecard(conn, district_id, "school_year", span_start, span_start)
-    return build_view(
+    view = build_view(
         district,
         as_of=as_of,
         k=cfg.benchmarks.k_min_districts,
@@ -63,6 +64,15 @@ def district_view(
         high_risk_terms=data.high_risk_by_term(conn, district_id, span_start, as_of),
         span_start=span_start,
     )
+    # enough calendar days back for the last 30 service days, and the past-due streak
+    first = min(span_start, as_of - dt.timedelta(days=BACKLOG_SERVICE_DAYS * 3))
+    view.health = build_health(
+        data.rating_drivers(conn, district_id, school_year),
+        data.backlog_days(conn, district_id, first, as_of),
+        as_of,
+        cfg.benchmarks.n_min_observations,
+    )
+    return view
 
 
 @dataclass
@@ -124,6 +134,12 @@ def write_pages(url: str, cfg: DeploymentConfig, as_of: dt.date, folder: Path) -
                     if any(r.share is not None for r in view.sla_rows)
                     else None,
                     "survey": charts.survey_chart(view.survey) if view.survey else None,
+                    "ratings": charts.rating_chart(view.health.buckets)
+                    if view.health and any(b.rating_count for b in view.health.buckets)
+                    else None,
+                    "backlog": charts.backlog_chart(view.health.backlog_days)
+                    if view.health and view.health.backlog_days
+                    else None,
                 },
                 index="index.html",
             ),

@@ -25,6 +25,7 @@ from schoolcx.report.figures import (
     survey_figure,
     with_unit,
 )
+from schoolcx.report.health import ServiceHealth
 
 STATES = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
@@ -260,6 +261,7 @@ class DistrictView:
     rating_count: int = 0
     k: int = 5
     n: int = 30
+    health: ServiceHealth | None = None  # service health (report.health), set by pages
 
     @property
     def span_words(self) -> str:

@@ -24,7 +24,14 @@ pooled_figures as (
         figures.p90_first_response_business_minutes,
         figures.sla_met_share,
         figures.feedback_score,
-        figures.positive_share
+        figures.positive_share,
+        figures.ever_solved_tickets,
+        figures.solved_tickets,
+        figures.backlog_end,
+        figures.past_due_end,
+        figures.after_hours_share,
+        figures.reopen_rate,
+        figures.one_touch_share
     from {{ source('pool', 'district_period_figures') }} as figures
 ),
 
@@ -75,7 +82,14 @@ district_periods as (
         district_periods.p90_first_response_business_minutes,
         district_periods.sla_met_share,
         district_periods.feedback_score,
-        district_periods.positive_share
+        district_periods.positive_share,
+        district_periods.ever_solved_tickets,
+        district_periods.solved_tickets,
+        district_periods.backlog_end,
+        district_periods.past_due_end,
+        district_periods.after_hours_share,
+        district_periods.reopen_rate,
+        district_periods.one_touch_share
     from {{ ref('int_district_periods_aggregated') }} as district_periods
 )
 

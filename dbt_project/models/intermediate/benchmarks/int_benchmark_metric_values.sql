@@ -21,7 +21,14 @@ district_periods as (
         district_periods.p90_first_response_business_minutes,
         district_periods.sla_met_share,
         district_periods.feedback_score,
-        district_periods.positive_share
+        district_periods.positive_share,
+        district_periods.ever_solved_tickets,
+        district_periods.solved_tickets,
+        district_periods.backlog_end,
+        district_periods.past_due_end,
+        district_periods.after_hours_share,
+        district_periods.reopen_rate,
+        district_periods.one_touch_share
     from {{ ref('int_benchmark_district_periods') }} as district_periods
 ),
 
@@ -97,6 +104,39 @@ district_period_metrics as (
             district_periods.positive_share,
             district_periods.rating_count,
             'higher_is_better'
+        ),
+        -- service health (docs/metrics.md "Service health"): a reopen rate's observations are
+        -- the tickets ever solved, one-touch's the tickets solved now; after-hours and the
+        -- backlog size have no better direction (the backlog grows with enrollment)
+        (
+            'after_hours_share',
+            district_periods.after_hours_share,
+            district_periods.interactions,
+            null
+        ),
+        (
+            'reopen_rate',
+            district_periods.reopen_rate,
+            district_periods.ever_solved_tickets,
+            'lower_is_better'
+        ),
+        (
+            'one_touch_share',
+            district_periods.one_touch_share,
+            district_periods.solved_tickets,
+            'higher_is_better'
+        ),
+        (
+            'backlog_end',
+            district_periods.backlog_end,
+            district_periods.interactions,
+            null
+        ),
+        (
+            'past_due_end',
+            district_periods.past_due_end,
+            district_periods.interactions,
+            'lower_is_better'
         )
     ) as metric_rows (metric, metric_value, observations, direction)
 ),

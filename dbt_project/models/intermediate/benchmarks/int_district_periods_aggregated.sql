@@ -37,6 +37,16 @@ interactions as (
         interactions.first_response_at,
         interactions.first_response_business_minutes,
         interactions.sla_met,
+        interactions.is_after_hours,
+        -- service health (docs/metrics.md "Service health"): helpdesk tickets only
+        interactions.source_system in ('zendesk', 'freshdesk') and interactions.ever_solved
+            as is_ever_solved_ticket,
+        interactions.source_system in ('zendesk', 'freshdesk') and interactions.reopened
+            as is_reopened_ticket,
+        interactions.source_system in ('zendesk', 'freshdesk')
+        and interactions.status in ('solved', 'closed') as is_solved_ticket,
+        interactions.source_system in ('zendesk', 'freshdesk') and interactions.one_touch
+            as is_one_touch_ticket,
         -- its latest rating (fct_ratings has one per interaction): a rating counts in the
         -- period its interaction was created in, not when it was given
         ratings.rating_1_5
@@ -140,6 +150,11 @@ interactions_dated as (
         interactions.first_response_business_minutes,
         interactions.sla_met,
         interactions.rating_1_5,
+        interactions.is_after_hours,
+        interactions.is_ever_solved_ticket,
+        interactions.is_reopened_ticket,
+        interactions.is_solved_ticket,
+        interactions.is_one_touch_ticket,
         make_date({{ school_year('interactions.local_date') }} - 1, 7, 1) as school_year_start,
         date_trunc('month', interactions.local_date::timestamp)::date as month_start,
         date_trunc('week', interactions.local_date::timestamp)::date as week_start,
@@ -182,7 +197,12 @@ interactions_grouped as (
         count(*) filter (where interactions_dated.sla_met) as sla_met_interactions,
         count(interactions_dated.rating_1_5) as rating_count,
         avg(interactions_dated.rating_1_5) as mean_rating_1_5,
-        count(*) filter (where interactions_dated.rating_1_5 >= 4) as positive_ratings
+        count(*) filter (where interactions_dated.rating_1_5 >= 4) as positive_ratings,
+        count(*) filter (where interactions_dated.is_after_hours) as after_hours_interactions,
+        count(*) filter (where interactions_dated.is_ever_solved_ticket) as ever_solved_tickets,
+        count(*) filter (where interactions_dated.is_reopened_ticket) as reopened_tickets,
+        count(*) filter (where interactions_dated.is_solved_ticket) as solved_tickets,
+        count(*) filter (where interactions_dated.is_one_touch_ticket) as one_touch_tickets
     from interactions_dated
     group by grouping sets (
         (interactions_dated.district_id, interactions_dated.school_year_start),
@@ -234,7 +254,12 @@ interactions_by_period as (
         interactions_grouped.sla_met_interactions,
         interactions_grouped.rating_count,
         interactions_grouped.mean_rating_1_5,
-        interactions_grouped.positive_ratings
+        interactions_grouped.positive_ratings,
+        interactions_grouped.after_hours_interactions,
+        interactions_grouped.ever_solved_tickets,
+        interactions_grouped.reopened_tickets,
+        interactions_grouped.solved_tickets,
+        interactions_grouped.one_touch_tickets
     from interactions_grouped
     left join yoy_spans on true
     -- interactions outside both year-over-year spans form a group without a period
@@ -307,8 +332,21 @@ joined as (
         coalesce(interactions_by_period.sla_met_interactions, 0) as sla_met_interactions,
         coalesce(interactions_by_period.rating_count, 0) as rating_count,
         interactions_by_period.mean_rating_1_5,
-        coalesce(interactions_by_period.positive_ratings, 0) as positive_ratings
+        coalesce(interactions_by_period.positive_ratings, 0) as positive_ratings,
+        coalesce(interactions_by_period.after_hours_interactions, 0) as after_hours_interactions,
+        coalesce(interactions_by_period.ever_solved_tickets, 0) as ever_solved_tickets,
+        coalesce(interactions_by_period.reopened_tickets, 0) as reopened_tickets,
+        coalesce(interactions_by_period.solved_tickets, 0) as solved_tickets,
+        coalesce(interactions_by_period.one_touch_tickets, 0) as one_touch_tickets,
+        -- what was waiting at the end of the period's last day the data covers
+        coalesce(backlog.backlog, 0) as backlog_end,
+        coalesce(backlog.past_due, 0) as past_due_end
     from district_periods
+    cross join as_of
+    left join {{ ref('fct_backlog_daily') }} as backlog
+        on
+            district_periods.district_id = backlog.district_id
+            and least(district_periods.period_end, as_of.as_of_date) = backlog.local_date
     left join service_days_by_period
         on
             district_periods.district_id = service_days_by_period.district_id
@@ -364,7 +402,22 @@ figures as (
         joined.answered_interactions::integer as answered_interactions,
         joined.sla_evaluated_interactions::integer as sla_evaluated_interactions,
         joined.sla_met_interactions::integer as sla_met_interactions,
-        joined.positive_ratings::integer as positive_ratings
+        joined.positive_ratings::integer as positive_ratings,
+        -- service health (docs/metrics.md "Service health"), by creation period; the backlog at
+        -- the end of the period's last covered day
+        joined.after_hours_interactions::integer as after_hours_interactions,
+        joined.ever_solved_tickets::integer as ever_solved_tickets,
+        joined.reopened_tickets::integer as reopened_tickets,
+        joined.solved_tickets::integer as solved_tickets,
+        joined.one_touch_tickets::integer as one_touch_tickets,
+        joined.backlog_end::integer as backlog_end,
+        joined.past_due_end::integer as past_due_end,
+        trim_scale(joined.after_hours_interactions::numeric / nullif(joined.interactions, 0))
+            as after_hours_share,
+        trim_scale(joined.reopened_tickets::numeric / nullif(joined.ever_solved_tickets, 0))
+            as reopen_rate,
+        trim_scale(joined.one_touch_tickets::numeric / nullif(joined.solved_tickets, 0))
+            as one_touch_share
     from joined
 )
 

@@ -18,7 +18,8 @@ renamed as (
         source.mail_domains,
         source.student_domains,
         source.calendar_start,
-        source.calendar_end
+        source.calendar_end,
+        source.past_due_service_days
     from source
 )
 

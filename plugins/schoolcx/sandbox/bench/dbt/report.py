@@ -30,6 +30,35 @@ def _model_table(full: DbtRun, incr: DbtRun, top: int = 15) -> list[dict]:
     return rows[:top]
 
 
+# Models whose cost is reported by name whether or not they are among the slowest: the service
+# health models (issue 18): fct_backlog_daily's night cost, and the full build's growth.
+WATCHED_MODELS = (
+    "fct_backlog_daily",
+    "int_interaction_backlog_spans",
+    "rating_drivers",
+)
+
+
+def _watched(full: DbtRun, incr: DbtRun) -> dict:
+    """Each watched model's full and incremental seconds and rows, and their share of the full
+    build's model time (the growth they cause)."""
+    out: dict = {"models": {}}
+    for uid in set(full.nodes) | set(incr.nodes):
+        name = uid.split(".", 2)[2] if uid.startswith("model.") else None
+        if name in WATCHED_MODELS:
+            f, i = full.nodes.get(uid, {}), incr.nodes.get(uid, {})
+            out["models"][name] = {
+                "full_s": f.get("seconds"),
+                "incremental_s": i.get("seconds"),
+                "rows_full": f.get("rows"),
+                "rows_incremental": i.get("rows"),
+            }
+    model_full = sum(n["seconds"] for n in full.nodes.values() if n["kind"] == "model")
+    watched_full = sum(m["full_s"] or 0 for m in out["models"].values())
+    out["full_model_seconds_share"] = round(watched_full / model_full, 4) if model_full else None
+    return out
+
+
 def _run_summary(run: DbtRun, interactions: int) -> dict:
     slowest = sorted(run.nodes.items(), key=lambda kv: -kv[1]["seconds"])[:10]
     by_kind: dict[str, float] = {}
@@ -112,6 +141,18 @@ def report(results: dict, out=sys.stdout) -> None:
                 f"{m['rows_full'] if m['rows_full'] is not None else '-'} / "
                 f"{m['rows_incremental'] if m['rows_incremental'] is not None else '-'}"
             )
+        w = r.get("service_health")
+        if w:
+            p(
+                "service health models (issue 18): "
+                f"{(w['full_model_seconds_share'] or 0) * 100:.1f} % of the full build's model time"
+            )
+            for name, m in sorted(w["models"].items()):
+                p(
+                    f"  {name:<66} {_fmt_s(m['full_s']):>7}  {_fmt_s(m['incremental_s']):>7}   "
+                    f"{m['rows_full'] if m['rows_full'] is not None else '-'} / "
+                    f"{m['rows_incremental'] if m['rows_incremental'] is not None else '-'}"
+                )
         p("staging tables (count(*))")
         for v, c in r["staging_scan"].items():
             p(f"  {v:<45} {c['rows']:>11,} rows {c['seconds']:7.2f} s")

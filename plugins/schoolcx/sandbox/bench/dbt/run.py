@@ -17,7 +17,7 @@ import psycopg
 
 from schoolcx.config import DeploymentConfig
 from schoolcx.sandbox.bench.dbt.landing import RAW_TABLES
-from schoolcx.sandbox.bench.dbt.report import _model_table, _run_summary, report
+from schoolcx.sandbox.bench.dbt.report import _model_table, _run_summary, _watched, report
 from schoolcx.sandbox.bench.dbt.scales import SCALES, Scale, check_disk, deployment_config
 from schoolcx.sandbox.bench.dbt.synthesis import Synthesiser, planned_tickets, vacuum_analyze
 from schoolcx.sandbox.bench.dbt.timing import (
@@ -169,6 +169,7 @@ def bench_scale(
         say(f"incremental build {incr.seconds:.1f}s {incr.statuses}")
         result["incremental"] = _run_summary(incr, interactions)
         result["models"] = _model_table(full, incr)
+        result["service_health"] = _watched(full, incr)
         if full.project != incr.project or incr.project.get("changed_during_run"):
             result["warning"] = "the dbt project changed between or during the runs"
         if not incr.ok:
