@@ -142,9 +142,11 @@ def dbt_vars(cfg: DeploymentConfig, as_of: dt.date) -> dict:
     }
 
 
-def dbt(url: str, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
+def dbt(
+    url: str, args: list[str], check: bool = True, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run the dbt CLI of this environment against the warehouse."""
-    env = {**os.environ, **dbt_env(url)}
+    env = {**os.environ, **dbt_env(url), **(extra_env or {})}
     return subprocess.run(
         [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR)],
         env=env,
@@ -272,3 +274,33 @@ def report_step(url: str, cfg: DeploymentConfig, published: dict) -> str | None:
         log.info("no report for %s: %s", as_of, published.get("skipped") or "not published")
         return None
     return report(url, cfg, dt.date.fromisoformat(as_of))
+
+
+# ---------------------------------------------------------------- the intraday path (issue 18)
+
+
+def begin_nightly(url: str, run_id: str) -> None:
+    """The nightly's first step: take the pipeline lease (waits for a running intraday cycle;
+    intraday cycles skip until end_nightly). Expires with the run's timeout."""
+    from schoolcx.intraday.lease import begin_nightly as take
+    from schoolcx.runtime import dagrun_timeout
+
+    take(url, run_id, ttl=dagrun_timeout())
+
+
+def end_nightly(url: str, run_id: str) -> None:
+    from schoolcx.intraday.lease import end_nightly as release
+
+    release(url, run_id)
+
+
+def intraday_cycle(
+    url: str, cfg: DeploymentConfig, at: dt.datetime | None = None, force: bool = False
+) -> dict:
+    """One intraday cycle (schoolcx.intraday.cycle); raises when its checks blocked it."""
+    from schoolcx.intraday.cycle import run_cycle
+
+    result = run_cycle(url, cfg, at, force=force)
+    if result.status == "blocked":
+        raise GateFailed(f"intraday checks blocked today_status: {result.reason}")
+    return result.to_dict()
