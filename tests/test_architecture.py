@@ -36,6 +36,8 @@ ALLOWED_IN_DAGS = (
             "raw_assets",
             "hub_mart_assets",
             "pool_inbox_asset",
+            "intraday_cron",
+            "today_status_asset",
         )
     }
     | {

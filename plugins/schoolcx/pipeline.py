@@ -284,7 +284,9 @@ def begin_nightly(url: str, run_id: str) -> None:
     intraday cycles skip until end_nightly). Expires with the run's timeout."""
     from schoolcx.intraday.lease import begin_nightly as take
     from schoolcx.runtime import dagrun_timeout
+    from schoolcx.warehouse import migrate
 
+    migrate(url)  # the lease table on a first night
     take(url, run_id, ttl=dagrun_timeout())
 
 
