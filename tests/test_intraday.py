@@ -54,8 +54,12 @@ def _after_the_last_cycle() -> dict[str, list[dict]]:
     """Z90 created 17:00 CDT (after the last cycle); Z91 created 15:00, answered 17:30."""
     return {
         "zendesk_tickets": [
-            fx._ticket(1090, "2026-03-23T22:00:00Z", "2026-03-23T22:00:00Z", "new"),
-            fx._ticket(1091, "2026-03-23T20:00:00Z", "2026-03-23T22:30:00Z", "open"),
+            fx._ticket(
+                1090, "2026-03-23T22:00:00Z", "2026-03-23T22:00:00Z", "new", priority="normal"
+            ),
+            fx._ticket(
+                1091, "2026-03-23T20:00:00Z", "2026-03-23T22:30:00Z", "open", priority="normal"
+            ),
         ],
         "zendesk_ticket_events": [
             fx._event(1090, "2026-03-23T22:00:00Z", fx.status("new"), fx.comment(fx.PARENT)),
@@ -74,7 +78,15 @@ def _after_the_last_cycle() -> dict[str, list[dict]]:
 def _nightly_build(url: str, as_of: str) -> None:
     pipeline.dbt(
         url,
-        ["build", "--select", *(f"+{m}" for m in CORE), "--vars", f"{{as_of_date: '{as_of}'}}"],
+        [
+            "build",
+            "--select",
+            *(f"+{m}" for m in CORE),
+            "--indirect-selection",
+            "cautious",
+            "--vars",
+            f"{{as_of_date: '{as_of}'}}",
+        ],
         extra_env={"DBT_TARGET_PATH": str(Path(os.environ["PT_TMP"]) / "target")},
     )
 

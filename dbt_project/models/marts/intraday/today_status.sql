@@ -43,7 +43,8 @@ known as (
         districts.service_day_minutes,
         districts.local_date as today_local_date,
         interactions.local_date = districts.local_date as is_today,
-        interactions.first_response_at <= districts.as_of_at as is_answered,
+        -- false, not NULL, when unanswered: NOT NULL would hide it from past due
+        coalesce(interactions.first_response_at <= districts.as_of_at, false) as is_answered,
         case
             when interactions.first_response_at <= districts.as_of_at
                 then interactions.first_response_business_minutes
