@@ -58,7 +58,6 @@ def dbt_vars(cfg: DeploymentConfig, at: dt.datetime) -> dict:
     local_dates = [at.astimezone(ZoneInfo(d.timezone)).date() for d in cfg.districts]
     return {
         "schema_suffix": SCHEMA_SUFFIX,
-        "intraday_at": at.astimezone(dt.UTC).isoformat(),
         # fct_interactions' own as-of (its sla_met): today; today_status recomputes waits at
         # the cycle's instant itself
         "as_of_date": min(local_dates).isoformat(),
@@ -75,9 +74,11 @@ def run_cycle(
     run_id: str | None = None,
     extract: bool = True,
     force: bool = False,
+    prepare: bool = True,
 ) -> CycleResult:
     """One cycle as of `at` (default now). `force`: run outside service hours too (the CLI's
-    --force, tests). `extract=False`: build from raw as it is (tests, the bench's dbt cost)."""
+    --force, tests). `extract=False`: build from raw as it is (tests, the bench's dbt cost).
+    `prepare=False`: ref.* as they are (the bench synced them for its own calendar)."""
     at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     run_id = run_id or f"intraday:{at:%Y-%m-%dT%H:%M:%SZ}"
     result = CycleResult(run_id=run_id, cycle_at=at.isoformat(), status="skipped")
@@ -90,7 +91,7 @@ def run_cycle(
                 result.reason = busy
             else:
                 try:
-                    _steps(url, cfg, at, run_id, extract, result)
+                    _steps(url, cfg, at, run_id, extract, prepare, result)
                 except Exception as exc:
                     result.status, result.reason = "failed", f"{type(exc).__name__}: {exc}"[:2000]
                     result.seconds["total"] = round(time.monotonic() - started, 3)
@@ -106,13 +107,20 @@ def run_cycle(
 
 
 def _steps(
-    url: str, cfg: DeploymentConfig, at: dt.datetime, run_id: str, extract: bool, r: CycleResult
+    url: str,
+    cfg: DeploymentConfig,
+    at: dt.datetime,
+    run_id: str,
+    extract: bool,
+    prepare: bool,
+    r: CycleResult,
 ) -> None:
     from schoolcx import pipeline
 
-    t = time.monotonic()
-    pipeline.prepare(url, cfg)  # migrations, ref.* from config, BI roles: as the nightly
-    r.seconds["prepare"] = round(time.monotonic() - t, 3)
+    if prepare:
+        t = time.monotonic()
+        pipeline.prepare(url, cfg)  # migrations, ref.* from config, BI roles: as the nightly
+        r.seconds["prepare"] = round(time.monotonic() - t, 3)
     if extract:
         t = time.monotonic()
         for _, source in cfg.sources():
@@ -137,24 +145,41 @@ def _steps(
     r.seconds["publish"] = round(time.monotonic() - t, 3)
 
 
-def dbt_env() -> dict[str, str]:
-    """Its own target and log folders: the nightly's manifest (cosmos parses it) is not
-    overwritten by a build with other vars."""
+def dbt_env(at: dt.datetime) -> dict[str, str]:
+    """Its own target and log folders (the nightly's manifest, which cosmos parses, is never
+    overwritten by a build with other vars; partial parsing stays warm between cycles), and
+    the cycle's instant as an env var (re-parses today_status only; vars change once a day)."""
     from schoolcx.paths import local_dir
 
     root = local_dir() / "dbt-intraday"
-    return {"DBT_TARGET_PATH": str(root / "target"), "DBT_LOG_PATH": str(root / "logs")}
+    return {
+        "DBT_TARGET_PATH": str(root / "target"),
+        "DBT_LOG_PATH": str(root / "logs"),
+        "SCHOOLCX_INTRADAY_AT": at.astimezone(dt.UTC).isoformat(),
+    }
 
 
 def build_today_status(url: str, cfg: DeploymentConfig, at: dt.datetime) -> None:
-    """dbt run of today_status and everything it reads, then today_status's own tests. The
-    upstream models' data tests run every night on the same code; not again every 15 min."""
+    """One dbt build: today_status and every model it reads, and today_status's own tests
+    (tagged intraday; --indirect-selection empty keeps the upstream models' data tests out:
+    they run every night on the same code, not again every 15 minutes)."""
     from schoolcx import pipeline
 
-    vars_ = json.dumps(dbt_vars(cfg, at))
-    common = ["--vars", vars_, "--quiet"]
-    pipeline.dbt(url, ["run", "--select", f"+{MART}", *common], extra_env=dbt_env())
-    pipeline.dbt(url, ["test", "--select", MART, *common], extra_env=dbt_env())
+    pipeline.dbt(
+        url,
+        [
+            "build",
+            "--select",
+            f"+{MART}",
+            "tag:intraday,resource_type:test",
+            "--indirect-selection",
+            "empty",
+            "--vars",
+            json.dumps(dbt_vars(cfg, at)),
+            "--quiet",
+        ],
+        extra_env=dbt_env(at),
+    )
 
 
 def gate_failures(url: str, cfg: DeploymentConfig, at: dt.datetime) -> list[str]:

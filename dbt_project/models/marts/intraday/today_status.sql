@@ -3,17 +3,20 @@
         tags=['intraday'],
     )
 }}
--- One row per district: "today so far" as of one intraday cycle's instant, var('intraday_at')
--- (schoolcx.intraday; now() when unset). Built in build_intraday from the intraday schemas'
+-- One row per district: "today so far" as of one intraday cycle's instant: var('intraday_at'),
+-- else env SCHOOLCX_INTRADAY_AT (what schoolcx.intraday sets: an env var re-parses this file
+-- only, a changed var the whole project, every 15 minutes), else now(). Built in build_intraday from the intraday schemas'
 -- own fct_interactions, published alone into marts.today_status. Definitions: docs/metrics.md
 -- "Today so far". What is known at the instant counts: an interaction created later, a
 -- response or a solve stamped later (a replay of an earlier instant) is not yet known.
 with
 
+{%- set intraday_at = var('intraday_at', env_var('SCHOOLCX_INTRADAY_AT', '')) %}
+
 cycle as (
     select
-        {% if var('intraday_at', none) -%}
-        '{{ var("intraday_at") }}'::timestamptz
+        {% if intraday_at -%}
+        '{{ intraday_at }}'::timestamptz
         {%- else -%}
         now()
         {%- endif %} as as_of_at
