@@ -181,3 +181,14 @@ def test_consortium_hub_dag_imports_benchmarks_then_returns(parsed):
     # started by an event for the inbox asset, not by a clock
     assert "asset" in dag["schedule"].lower(), dag["schedule"]
     assert dag["dagrun_timeout"] == 12 * 3600
+
+
+def test_intraday_dag_runs_one_cycle_every_15_minutes_and_the_nightly_ends_its_lease(parsed):
+    intraday = parsed["dags"]["schoolcx_intraday"]
+    assert intraday["tasks"] == {"cycle": []}
+    assert "*/15" in intraday["schedule"]
+    # a cycle that hangs never holds the next one up
+    assert intraday["dagrun_timeout"] <= 15 * 60
+    nightly = parsed["dags"]["schoolcx_nightly"]["tasks"]
+    # the lease ends after the report, whatever happened (trigger_rule all_done)
+    assert nightly["report"] == ["end_lease"] and nightly["end_lease"] == []
