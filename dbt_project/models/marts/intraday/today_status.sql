@@ -3,23 +3,15 @@
         tags=['intraday'],
     )
 }}
--- One row per district: "today so far" as of one intraday cycle's instant: var('intraday_at'),
--- else env SCHOOLCX_INTRADAY_AT (what schoolcx.intraday sets: an env var re-parses this file
--- only, a changed var the whole project, every 15 minutes), else now(). Built in build_intraday from the intraday schemas'
--- own fct_interactions, published alone into marts.today_status. Definitions: docs/metrics.md
+-- One row per district: "today so far" as of one intraday cycle's instant (macros/intraday.sql).
+-- Built in build_intraday from the intraday schemas' own fct_interactions, published alone into
+-- marts.today_status. Definitions: docs/metrics.md
 -- "Today so far". What is known at the instant counts: an interaction created later, a
 -- response or a solve stamped later (a replay of an earlier instant) is not yet known.
 with
 
-{%- set intraday_at = var('intraday_at', env_var('SCHOOLCX_INTRADAY_AT', '')) %}
-
 cycle as (
-    select
-        {% if intraday_at -%}
-        '{{ intraday_at }}'::timestamptz
-        {%- else -%}
-        now()
-        {%- endif %} as as_of_at
+    select {{ intraday_instant() }} as as_of_at
 ),
 
 districts as (
@@ -61,8 +53,9 @@ known as (
                     or interactions.status not in ('solved', 'closed')
                     or interactions.resolved_at > districts.as_of_at
             when interactions.source_system = 'imap'
-                then interactions.first_response_at is null
-                or interactions.first_response_at > districts.as_of_at
+                then
+                    interactions.first_response_at is null
+                    or interactions.first_response_at > districts.as_of_at
             else false
         end as is_open
     from {{ ref('fct_interactions') }} as interactions
@@ -107,7 +100,7 @@ per_district as (
         count(*) filter (where flagged.is_today) as contacts_today,
         count(*) filter (where flagged.is_today and flagged.is_answered) as answered_today,
         percentile_cont(0.5) within group (order by flagged.first_response_business_minutes)
-            filter (where flagged.is_today and flagged.is_answered)
+        filter (where flagged.is_today and flagged.is_answered)
             as median_first_response_business_minutes,
         count(*) filter (where flagged.is_open) as backlog_now,
         count(*) filter (where flagged.is_past_due) as past_due_now,
