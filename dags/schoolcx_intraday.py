@@ -36,12 +36,9 @@ from schoolcx.orchestration import DEFAULT_ARGS, intraday_cron, today_status_ass
 def schoolcx_intraday():
     @task(outlets=[today_status_asset()])
     def cycle() -> dict:
-        from schoolcx import pipeline
+        from schoolcx.intraday.cycle import airflow_cycle
 
-        ctx = get_current_context()
-        return pipeline.intraday_cycle(
-            pipeline.resolve_warehouse_url(), pipeline.current_config(), ctx["logical_date"]
-        )
+        return airflow_cycle(get_current_context()["logical_date"])
 
     cycle()
 

@@ -47,6 +47,8 @@ ALLOWED_IN_DAGS = (
         "schoolcx.pooling.hub_build.build_and_publish",
         "schoolcx.pooling.hub_build.current_hub_config",
         "schoolcx.pooling.returns.write_returns",
+        # the intraday path (issue 18): one cycle, above the pipeline as pooling is
+        "schoolcx.intraday.cycle.airflow_cycle",
     }
 )
 

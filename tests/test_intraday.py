@@ -28,8 +28,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from schoolcx import pipeline
-from schoolcx.intraday import lease
+from schoolcx import lease, pipeline
 from schoolcx.intraday.cycle import dbt_vars, run_cycle
 from schoolcx.paths import DBT_PROJECT_DIR
 from schoolcx.publish.checksum import marts_checksum, relation_checksum

@@ -282,7 +282,7 @@ def report_step(url: str, cfg: DeploymentConfig, published: dict) -> str | None:
 def begin_nightly(url: str, run_id: str) -> None:
     """The nightly's first step: take the pipeline lease (waits for a running intraday cycle;
     intraday cycles skip until end_nightly). Expires with the run's timeout."""
-    from schoolcx.intraday.lease import begin_nightly as take
+    from schoolcx.lease import begin_nightly as take
     from schoolcx.runtime import dagrun_timeout
     from schoolcx.warehouse import migrate
 
@@ -291,18 +291,6 @@ def begin_nightly(url: str, run_id: str) -> None:
 
 
 def end_nightly(url: str, run_id: str) -> None:
-    from schoolcx.intraday.lease import end_nightly as release
+    from schoolcx.lease import end_nightly as release
 
     release(url, run_id)
-
-
-def intraday_cycle(
-    url: str, cfg: DeploymentConfig, at: dt.datetime | None = None, force: bool = False
-) -> dict:
-    """One intraday cycle (schoolcx.intraday.cycle); raises when its checks blocked it."""
-    from schoolcx.intraday.cycle import run_cycle
-
-    result = run_cycle(url, cfg, at, force=force)
-    if result.status == "blocked":
-        raise GateFailed(f"intraday checks blocked today_status: {result.reason}")
-    return result.to_dict()

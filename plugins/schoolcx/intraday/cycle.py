@@ -22,7 +22,7 @@ import psycopg
 
 from schoolcx.config import DeploymentConfig
 from schoolcx.intraday.hours import open_districts
-from schoolcx.intraday.lease import intraday_turn
+from schoolcx.lease import intraday_turn
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,21 @@ def run_cycle(
     else:
         log.info("%s", result.line())
     return result
+
+
+class CycleBlocked(RuntimeError):
+    """The checks blocked today_status: the Airflow task fails, marts.today_status stays."""
+
+
+def airflow_cycle(at: dt.datetime) -> dict:
+    """The DAG's task: one cycle as of the run's logical date, against the deployment's
+    warehouse and config; fails when the checks blocked it."""
+    from schoolcx import pipeline
+
+    result = run_cycle(pipeline.resolve_warehouse_url(), pipeline.current_config(), at)
+    if result.status == "blocked":
+        raise CycleBlocked(f"intraday checks blocked today_status: {result.reason}")
+    return result.to_dict()
 
 
 def _steps(

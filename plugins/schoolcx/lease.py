@@ -1,4 +1,4 @@
-"""The nightly run and an intraday cycle never run at the same time.
+"""The nightly run and an intraday cycle (schoolcx.intraday) never run at the same time.
 
 One PostgreSQL advisory lock (PIPELINE_LOCK) orders the two: an intraday cycle holds it for its
 whole run (one process, one session); the nightly cannot, because its steps are separate
