@@ -234,6 +234,27 @@ def test_at_day_end_the_nightly_equals_the_last_cycle(world):
     )
 
 
+def test_the_cli_runs_one_cycle(world, tmp_path, monkeypatch, capsys):
+    import yaml
+
+    from schoolcx import cli
+
+    url, _ = world
+    config = tmp_path / "deployment.yml"
+    config.write_text(yaml.safe_dump(fx.CONFIG))
+    monkeypatch.setenv("WAREHOUSE_URL", url)
+    at = DAY_END + dt.timedelta(seconds=1)  # Tuesday 00:00 CDT: closed, hence --force
+    code = cli.main(["intraday", "--config", str(config), "--at", at.isoformat(), "--force"])
+    out = capsys.readouterr().out
+    assert code == 0 and f"intraday cycle at {at.isoformat()}: published" in out, out
+    tuesday = _today(url)[fx.LINCOLN]
+    assert (tuesday["as_of_at"], tuesday["local_date"]) == (at, DAY + dt.timedelta(days=1))
+    assert tuesday["contacts_today"] == 0  # a new day: nothing yet
+    later = DAY_END + dt.timedelta(minutes=10)  # Tuesday 00:09 CDT: outside service hours
+    assert cli.main(["intraday", "--config", str(config), "--at", later.isoformat()]) == 0
+    assert "no district is in its service hours" in capsys.readouterr().out
+
+
 def test_a_cycle_skips_while_the_nightly_runs(world):
     url, cfg = world
     lease.begin_nightly(url, "nightly-run-1", ttl=dt.timedelta(hours=1))
