@@ -6,7 +6,9 @@ synthetic raw is already landed; extraction rates are bench.extract's):
 - `first`: the first cycle ever, right after the nightly full build: the intraday schemas
   (stg_intraday, int_intraday, build_intraday) are empty, so it builds them in full, once;
 - `cycle`: after the night's raw rows land: the incremental cycle over a whole night of new
-  records (a real 15-minute cycle sees a fraction of that: this is an upper bound).
+  records (a real 15-minute cycle sees a fraction of that: this is an upper bound);
+- `next`: 15 minutes later with nothing new landed: the fixed cost of a cycle (dbt start,
+  partial parse, the ref views and calendar rebuilt, checks, publish).
 """
 
 from __future__ import annotations

@@ -163,6 +163,10 @@ def bench_scale(
         )
         result["intraday"]["cycle"] = bench_cycle(url, cfg, cycle_instant(scale.night_day))
         say(f"intraday cycle {result['intraday']['cycle']['seconds']:.1f}s")
+        result["intraday"]["next"] = bench_cycle(
+            url, cfg, cycle_instant(scale.night_day) + dt.timedelta(minutes=15)
+        )
+        say(f"intraday next cycle {result['intraday']['next']['seconds']:.1f}s")
         say("dbt build (incremental)")
         incr = run_dbt(
             url,
