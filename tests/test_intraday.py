@@ -255,6 +255,18 @@ def test_the_cli_runs_one_cycle(world, tmp_path, monkeypatch, capsys):
     assert "no district is in its service hours" in capsys.readouterr().out
 
 
+def test_stale_sources_block_the_publish(world):
+    """The nightly gate's freshness check applies: no source loaded within its max lag (36 h)
+    of the cycle, and today_status stays as it was."""
+    url, cfg = world
+    before = _today(url)
+    late = DAY_END + dt.timedelta(hours=40)
+    result = run_cycle(url, cfg, late, extract=False, force=True)
+    assert result.status == "blocked"
+    assert "sources.loaded_within_max_lag" in result.reason and "lincoln-zendesk" in result.reason
+    assert _today(url) == before
+
+
 def test_a_cycle_skips_while_the_nightly_runs(world):
     url, cfg = world
     lease.begin_nightly(url, "nightly-run-1", ttl=dt.timedelta(hours=1))
