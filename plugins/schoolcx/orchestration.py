@@ -196,6 +196,7 @@ def dbt_build_group(group_id: str = "transform"):
             dbt_executable_path=dbt_executable(),
             invocation_mode=InvocationMode.DBT_RUNNER,
             emit_datasets=False,
+            exclude="tag:intraday",  # today_status is the intraday path's (schoolcx.intraday)
             **_dbt_operator_args(),
         )
     return group

@@ -21,13 +21,27 @@ def cycle_instants(cfg: DeploymentConfig, day: dt.date) -> list[dt.datetime]:
     return [dt.datetime.combine(day, t, tzinfo=zone).astimezone(dt.UTC) for t in LOCAL_TIMES]
 
 
-def run_intraday_cycles(url: str, cfg: DeploymentConfig, day: dt.date) -> bool:
-    """Run the day's two cycles, print one line each; True when both published."""
+def run_intraday_cycles(say, url: str, cfg: DeploymentConfig, day: dt.date) -> bool:
+    """Run the day's two cycles, `say` one line each and today's figures; True when both
+    published."""
+    import psycopg
+
     from schoolcx.intraday.cycle import run_cycle
 
+    say(f"intraday: two cycles of {day} (replayed: the nightly of that day has run) ...")
     ok = True
     for at in cycle_instants(cfg, day):
         result = run_cycle(url, cfg, at)
-        print(f"  {result.line()}", flush=True)
+        say(f"  {result.line()}")
         ok = ok and result.status == "published"
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select sum(contacts_today), sum(answered_today), sum(backlog_now),"
+            " sum(past_due_now), sum(high_risk_open_now) from marts.today_status"
+        ).fetchone()
+    if rows[0] is not None:
+        say(
+            f"  today so far (all districts): {rows[0]} contacts, {rows[1]} answered; "
+            f"backlog {rows[2]}, past due {rows[3]}, high-risk open {rows[4]}"
+        )
     return ok

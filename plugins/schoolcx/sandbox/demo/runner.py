@@ -96,6 +96,7 @@ def _run_demo(console, days: int, log) -> bool:
         )
     if ok:
         _pooling_round(say, url, cfg, world.as_of)
+        ok = _intraday(say, url, cfg, world.as_of)
     with contextlib.redirect_stdout(console.file):  # the summary's print()s to the terminal
         print_summary(url, cfg)
     # nothing ran: the report written when the last night was published still stands
@@ -142,3 +143,10 @@ def _pooling_round(say, url: str, cfg, as_of: dt.date) -> None:
     for line in result.lines():
         say(f"  {line}")
     say(f"  ({time.monotonic() - started:.0f}s)")
+
+
+def _intraday(say, url: str, cfg, day: dt.date) -> bool:
+    """Issue 18: two intraday cycles on the demo's last day (sandbox.demo.intraday)."""
+    from schoolcx.sandbox.demo.intraday import run_intraday_cycles
+
+    return run_intraday_cycles(say, url, cfg, day)
