@@ -87,6 +87,9 @@ def run_cycle(
     run_id = run_id or f"intraday:{at:%Y-%m-%dT%H:%M:%SZ}"
     result = CycleResult(run_id=run_id, cycle_at=at.isoformat(), status="skipped")
     started = time.monotonic()
+    from schoolcx.warehouse import migrate
+
+    migrate(url)  # ops.intraday_cycles, ops.pipeline_leases before anything ran here
     if not force and not open_districts(cfg, at):
         result.reason = "skipped: no district is in its service hours"
     else:
@@ -259,8 +262,11 @@ def publish_today_status(url: str, r: CycleResult, at: dt.datetime) -> None:
 
 
 def _record(url: str, r: CycleResult) -> None:
-    with psycopg.connect(url) as conn:
-        _insert(conn, r)
+    try:
+        with psycopg.connect(url) as conn:
+            _insert(conn, r)
+    except psycopg.Error as exc:  # never hides why the cycle itself failed
+        log.error("could not record intraday cycle %s: %s", r.run_id, exc)
 
 
 def _insert(conn: psycopg.Connection, r: CycleResult) -> None:
