@@ -59,6 +59,8 @@ def schoolcx_nightly():
         from schoolcx import pipeline
 
         ctx = get_current_context()
+        # never beside an intraday cycle: waits for a running one, then holds the lease
+        pipeline.begin_nightly(pipeline.resolve_warehouse_url(), ctx["run_id"])
         cfg = pipeline.current_config()
         sources = pipeline.prepare(pipeline.resolve_warehouse_url(), cfg)
         as_of = pipeline.as_of_date(ctx["data_interval_end"], cfg)
@@ -147,6 +149,13 @@ def schoolcx_nightly():
             pipeline.resolve_warehouse_url(), pipeline.current_config(), published
         )
 
+    @task(trigger_rule="all_done")
+    def end_lease() -> None:
+        """Whatever happened, the run is over: intraday cycles may run again."""
+        from schoolcx import pipeline
+
+        pipeline.end_nightly(pipeline.resolve_warehouse_url(), get_current_context()["run_id"])
+
     sources = prepare()
     extracted = extract.expand(source_name=sources)
     checked = check_extracts()
@@ -155,7 +164,7 @@ def schoolcx_nightly():
     extracted >> checked >> transform >> gate_result
     # beside the gate, not before it: bookkeeping never holds up publishing
     transform >> record_ref_fingerprint()
-    report(publish(gate_result))
+    report(publish(gate_result)) >> end_lease()
 
 
 schoolcx_nightly()

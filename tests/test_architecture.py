@@ -36,6 +36,8 @@ ALLOWED_IN_DAGS = (
             "raw_assets",
             "hub_mart_assets",
             "pool_inbox_asset",
+            "intraday_cron",
+            "today_status_asset",
         )
     }
     | {
@@ -45,6 +47,8 @@ ALLOWED_IN_DAGS = (
         "schoolcx.pooling.hub_build.build_and_publish",
         "schoolcx.pooling.hub_build.current_hub_config",
         "schoolcx.pooling.returns.write_returns",
+        # the intraday path (issue 18): one cycle, above the pipeline as pooling is
+        "schoolcx.intraday.cycle.airflow_cycle",
     }
 )
 

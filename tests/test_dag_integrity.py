@@ -98,7 +98,12 @@ def test_nightly_dag_runs_stages_in_order(parsed):
 def test_the_nightly_dag_has_a_task_per_model(parsed, dbt_manifest):
     """What a deployment runs: each model its own task (a failure names it, a retry redoes it)."""
     manifest = json.loads(dbt_manifest.read_text())
-    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    models = {
+        n["name"]
+        for n in manifest["nodes"].values()
+        # the intraday path's models (today_status) are built by its cycles, not the nightly
+        if n["resource_type"] == "model" and "intraday" not in n["tags"]
+    }
     tasks = parsed["dags"]["schoolcx_nightly"]["tasks"]
     rendered = {t.removeprefix("transform.") for t in tasks if t.startswith("transform.")}
     assert len(models) > 20
@@ -211,3 +216,16 @@ def test_consortium_hub_dag_imports_benchmarks_then_returns(parsed):
     # started by an event for the inbox asset, not by a clock
     assert "asset" in dag["schedule"].lower(), dag["schedule"]
     assert dag["dagrun_timeout"] == 12 * 3600
+
+
+def test_intraday_dag_runs_one_cycle_every_15_minutes_and_the_nightly_ends_its_lease(parsed):
+    intraday = parsed["dags"]["schoolcx_intraday"]
+    assert intraday["tasks"] == {"cycle": []}
+    assert "*/15" in intraday["schedule"]
+    # a cycle that hangs never holds the next one up
+    assert intraday["dagrun_timeout"] <= 15 * 60
+    nightly = parsed["dags"]["schoolcx_nightly"]["tasks"]
+    # today_status is the intraday path's: the nightly's dbt group does not build it
+    assert not [t for t in nightly if "today_status" in t]
+    # the lease ends after the report, whatever happened (trigger_rule all_done)
+    assert nightly["report"] == ["end_lease"] and nightly["end_lease"] == []

@@ -236,6 +236,22 @@ def cmd_extract(args) -> int:
     return 0
 
 
+def cmd_intraday(args) -> int:
+    from schoolcx.intraday.cycle import run_cycle
+    from schoolcx.runner import ensure_hash_key
+
+    cfg, url = _ops_config(args)
+    ensure_hash_key()
+    try:
+        result = run_cycle(url, cfg, args.at, force=args.force)
+    except Exception as exc:  # recorded in ops.intraday_cycles; the traceback is in -v logs
+        logging.getLogger(__name__).debug("intraday cycle failed", exc_info=True)
+        print(f"intraday cycle failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(result.line())
+    return 1 if result.status == "blocked" else 0
+
+
 def _hub(args):
     from schoolcx import pipeline
     from schoolcx.pooling.hub_config import load_hub_config
@@ -465,6 +481,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--until", type=_until, help="upper bound (ISO date or time; default now)")
     e.add_argument("--config")
     e.set_defaults(func=cmd_extract)
+
+    i = sub.add_parser(
+        "intraday",
+        help="run one intraday cycle: today so far into marts.today_status",
+        description="Extracts every source (from its saved state), builds today_status in the "
+        "intraday schemas, checks it and publishes it alone. Skips outside every district's "
+        "service hours (unless --force) and while the nightly runs.",
+    )
+    i.add_argument("--config", help="deployment config (default: $SCHOOLCX_CONFIG)")
+    i.add_argument("--at", type=_until, help="the cycle's instant (default now; a replay)")
+    i.add_argument("--force", action="store_true", help="run outside service hours too")
+    i.set_defaults(func=cmd_intraday)
 
     pool = sub.add_parser(
         "pool",

@@ -80,6 +80,22 @@ def raw_assets():
     return [Asset(name=f"raw.{t}", uri=asset_uri("raw", t)) for t in RAW_TABLES]
 
 
+# The intraday DAG's schedule (UTC cron): every 15 minutes over the UTC hours in which US
+# districts serve; each cycle then checks the districts' own calendars (schoolcx.intraday.hours).
+INTRADAY_CRON_ENV = "SCHOOLCX_INTRADAY_CRON"
+INTRADAY_CRON_DEFAULT = "*/15 11-23 * * 1-5"
+
+
+def intraday_cron() -> str:
+    return os.environ.get(INTRADAY_CRON_ENV, "").strip() or INTRADAY_CRON_DEFAULT
+
+
+def today_status_asset():
+    from airflow.sdk import Asset
+
+    return Asset(name="marts.today_status", uri=asset_uri("marts", "today_status"))
+
+
 def mart_assets():
     from airflow.sdk import Asset
 
@@ -180,6 +196,7 @@ def dbt_build_group(group_id: str = "transform"):
             dbt_executable_path=dbt_executable(),
             invocation_mode=InvocationMode.DBT_RUNNER,
             emit_datasets=False,
+            exclude="tag:intraday",  # today_status is the intraday path's (schoolcx.intraday)
             **_dbt_operator_args(),
         )
     return group
@@ -203,6 +220,8 @@ def dbt_per_model_group(group_id: str = "transform"):
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,
             emit_datasets=False,  # the DAG declares raw and published assets itself
+            # today_status is the intraday path's (schoolcx.intraday), built in its own schemas
+            exclude=["tag:intraday"],
             # A test with several parents (relationships, the business-minutes examples) runs
             # as its own task after all of them, not inside the first parent's build.
             should_detach_multiple_parents_tests=True,

@@ -142,9 +142,11 @@ def dbt_vars(cfg: DeploymentConfig, as_of: dt.date) -> dict:
     }
 
 
-def dbt(url: str, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
+def dbt(
+    url: str, args: list[str], check: bool = True, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run the dbt CLI of this environment against the warehouse."""
-    env = {**os.environ, **dbt_env(url)}
+    env = {**os.environ, **dbt_env(url), **(extra_env or {})}
     return subprocess.run(
         [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR)],
         env=env,
@@ -272,3 +274,23 @@ def report_step(url: str, cfg: DeploymentConfig, published: dict) -> str | None:
         log.info("no report for %s: %s", as_of, published.get("skipped") or "not published")
         return None
     return report(url, cfg, dt.date.fromisoformat(as_of))
+
+
+# ---------------------------------------------------------------- the intraday path (issue 18)
+
+
+def begin_nightly(url: str, run_id: str) -> None:
+    """The nightly's first step: take the pipeline lease (waits for a running intraday cycle;
+    intraday cycles skip until end_nightly). Expires with the run's timeout."""
+    from schoolcx.lease import begin_nightly as take
+    from schoolcx.runtime import dagrun_timeout
+    from schoolcx.warehouse import migrate
+
+    migrate(url)  # the lease table on a first night
+    take(url, run_id, ttl=dagrun_timeout())
+
+
+def end_nightly(url: str, run_id: str) -> None:
+    from schoolcx.lease import end_nightly as release
+
+    release(url, run_id)

@@ -234,13 +234,14 @@ def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[st
     ]
 
 
-def _replace(conn: psycopg.Connection, mart: str) -> bool:
-    """Put build.<mart>'s rows into marts.<mart>; True when the table was (re)created."""
-    src = sql.SQL("{}.{}").format(sql.Identifier(BUILD_SCHEMA), sql.Identifier(mart))
+def _replace(conn: psycopg.Connection, mart: str, build_schema: str = BUILD_SCHEMA) -> bool:
+    """Put <build_schema>.<mart>'s rows into marts.<mart>; True when the table was (re)created.
+    (The intraday path publishes today_status from its own schema, build_intraday.)"""
+    src = sql.SQL("{}.{}").format(sql.Identifier(build_schema), sql.Identifier(mart))
     dst = sql.SQL("{}.{}").format(sql.Identifier(MARTS_SCHEMA), sql.Identifier(mart))
-    build_cols = _columns(conn, BUILD_SCHEMA, mart)
+    build_cols = _columns(conn, build_schema, mart)
     if not build_cols:
-        raise RuntimeError(f"{BUILD_SCHEMA}.{mart} does not exist; nothing was published")
+        raise RuntimeError(f"{build_schema}.{mart} does not exist; nothing was published")
     published_cols = _columns(conn, MARTS_SCHEMA, mart)
     if published_cols == build_cols:
         conn.execute(sql.SQL("delete from {}").format(dst))

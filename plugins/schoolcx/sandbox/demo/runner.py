@@ -95,6 +95,8 @@ def _run_demo(console, days: int, log) -> bool:
             else "marts published (checksums changed: new nights)"
         )
     pooled = ok and _pooling_round(say, url, cfg, world.as_of)
+    if ok:
+        ok = _intraday(say, url, cfg, world.as_of)
     with contextlib.redirect_stdout(console.file):  # the summary's print()s to the terminal
         print_summary(url, cfg)
     # nothing ran: the report written when the last night was published still stands
@@ -147,3 +149,10 @@ def _pooling_round(say, url: str, cfg, as_of: dt.date) -> bool:
         say(f"  the hub's DAG schoolcx_consortium_hub ran: {result.hub_dag['state']}")
     say(f"  ({time.monotonic() - started:.0f}s)")
     return True
+
+
+def _intraday(say, url: str, cfg, day: dt.date) -> bool:
+    """Issue 18: two intraday cycles on the demo's last day (sandbox.demo.intraday)."""
+    from schoolcx.sandbox.demo.intraday import run_intraday_cycles
+
+    return run_intraday_cycles(say, url, cfg, day)

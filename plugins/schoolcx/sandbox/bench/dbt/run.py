@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from schoolcx.config import DeploymentConfig
+from schoolcx.sandbox.bench.dbt.intraday import bench_cycle, cycle_instant
 from schoolcx.sandbox.bench.dbt.landing import RAW_TABLES
 from schoolcx.sandbox.bench.dbt.report import _model_table, _run_summary, _watched, report
 from schoolcx.sandbox.bench.dbt.scales import SCALES, Scale, check_disk, deployment_config
@@ -139,6 +140,9 @@ def bench_scale(
         if not full.ok:
             raise RuntimeError("full build failed:\n" + "\n".join(full.errors))
         result["size_after_full"] = sizes(url)
+        say("intraday: first cycle (builds the intraday schemas)")
+        result["intraday"] = {"first": bench_cycle(url, cfg, cycle_instant(scale.last_day))}
+        say(f"intraday first cycle {result['intraday']['first']['seconds']:.1f}s")
 
         say("business-time microbenchmark")
         result["business_time"] = business_time_bench(url, target["full"])
@@ -157,6 +161,12 @@ def bench_scale(
             f"night {scale.night_day}: {sum(night.values()):,} raw rows "
             f"({result['night_new_tickets']:,} new tickets)"
         )
+        result["intraday"]["cycle"] = bench_cycle(url, cfg, cycle_instant(scale.night_day))
+        say(f"intraday cycle {result['intraday']['cycle']['seconds']:.1f}s")
+        result["intraday"]["next"] = bench_cycle(
+            url, cfg, cycle_instant(scale.night_day) + dt.timedelta(minutes=15)
+        )
+        say(f"intraday next cycle {result['intraday']['next']['seconds']:.1f}s")
         say("dbt build (incremental)")
         incr = run_dbt(
             url,

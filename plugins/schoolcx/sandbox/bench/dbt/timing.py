@@ -64,6 +64,7 @@ def run_dbt(
         args.append("--full-refresh")
     if select:
         args += ["--select", *select]
+    args += ["--exclude", "tag:intraday"]  # as the nightly DAG (the intraday path's own)
     saved = os.environ.get("PGOPTIONS")
     if pg_options:
         os.environ["PGOPTIONS"] = pg_options
