@@ -19,6 +19,7 @@ districts as (
         districts.district_id,
         districts.timezone,
         districts.service_day_minutes,
+        districts.past_due_service_days,
         cycle.as_of_at,
         {{ local_date('cycle.as_of_at', 'districts.timezone') }} as local_date
     from {{ ref('stg_ref__districts') }} as districts
@@ -36,6 +37,7 @@ known as (
         interactions.sla_target_minutes,
         districts.as_of_at,
         districts.service_day_minutes,
+        districts.past_due_service_days,
         districts.local_date as today_local_date,
         interactions.local_date = districts.local_date as is_today,
         -- false, not NULL, when unanswered: NOT NULL would hide it from past due
@@ -89,7 +91,7 @@ flagged as (
         and (
             (not aged.is_answered and aged.waiting_business_minutes > aged.sla_target_minutes)
             or aged.waiting_business_minutes
-            > {{ var('past_due_service_days', 5) }} * aged.service_day_minutes
+            > aged.past_due_service_days * aged.service_day_minutes
         ) as is_past_due
     from aged
 ),
