@@ -281,7 +281,9 @@ def test_ranking_ties_are_not_worse_and_units_under_n_are_not_ranked(built):
         "enrollment": Decimal("0.5"),
         "hr": 0,
     }
-    assert all(r["n_units"] == 3 and r["district_value"] == Decimal("0.9") for r in answered.values())
+    assert all(
+        r["n_units"] == 3 and r["district_value"] == Decimal("0.9") for r in answered.values()
+    )
     assert math.isclose(answered["hr"]["delta_from_district"], 2 / 3 - 0.9)
     # median first response, lower is better: enrollment 5, transportation 20, hr (40, 50) 45;
     # the district's median of its nine answered: 20
