@@ -1,5 +1,6 @@
 # schoolcx: `make demo` runs the whole pipeline on generated data; `make test` runs the suite.
-# Both set up what is missing first (Python env from the lock file, dovecot for IMAP tests).
+# Both set up what is missing first (Python env from the lock file, dovecot for IMAP tests,
+# chromium and axe-core for the report's browser tests).
 
 SHELL := /bin/bash
 PY := .venv/bin/python
@@ -24,7 +25,20 @@ export DO_NOT_TRACK=1
 	@if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dovecot-imapd >/dev/null
 
-setup: .venv/.synced /usr/sbin/dovecot
+/usr/bin/chromium:
+	@echo "installing chromium (the real browser the report's tests load pages in)"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
+
+# axe-core, pinned by tests/browser/package-lock.json, injected into pages by the browser tests
+tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: .venv/.synced /usr/sbin/dovecot /usr/bin/chromium tests/browser/node_modules/.installed
 
 demo: setup
 	.venv/bin/schoolcx demo

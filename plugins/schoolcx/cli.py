@@ -76,16 +76,31 @@ def cmd_demo(args) -> int:
 
 
 def cmd_report(args) -> int:
+    import psycopg
+
     from schoolcx import pipeline
     from schoolcx.config import load_config
     from schoolcx.report import print_summary
+    from schoolcx.report.data import published_as_of
 
     cfg = load_config(args.config or config_path())
     url = pipeline.resolve_warehouse_url()
-    path = pipeline.report(url, cfg, args.as_of) if args.as_of else None
     print_summary(url, cfg)
-    if path:
-        print(f"report written to {path}")
+    as_of = args.as_of
+    if as_of is None:
+        with psycopg.connect(url) as conn:
+            as_of = published_as_of(conn)
+    if as_of is None:
+        print("no report written: nothing has been published yet")
+        return 0
+    path = pipeline.report(url, cfg, as_of)
+    print(f"report written to {path}")
+    if args.open:
+        import webbrowser
+
+        # a headless machine has no browser: say so instead of failing
+        if not webbrowser.open(Path(path).resolve().as_uri()):
+            print("no browser to open it here; open the path above")
     return 0
 
 
@@ -382,9 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.set_defaults(func=cmd_demo)
 
-    rep = sub.add_parser("report", help="print the headline figures from the published marts")
+    rep = sub.add_parser(
+        "report",
+        help="write the district report pages (and print the headline figures) from the "
+        "published marts",
+    )
     rep.add_argument("--config")
-    rep.add_argument("--as-of", type=_date, help="also write the district report as of this date")
+    rep.add_argument(
+        "--as-of", type=_date, help="the as-of date to report (default: the published marts')"
+    )
+    rep.add_argument("--open", action="store_true", help="open the index in the default browser")
     rep.set_defaults(func=cmd_report)
 
     docs = sub.add_parser(

@@ -1,0 +1,148 @@
+"""What the report reads, and only from the published `marts` schema: what a district's page
+shows is what its BI users see, never a `build` that the gate has not passed.
+
+Each function takes an open connection and returns plain dicts (column -> value, numerics as
+Decimal). Peer figures come through `peer_rows` alone, so a deployment that receives its peer
+statistics from a consortium hub changes that one function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+from psycopg.rows import dict_row
+
+Row = dict
+
+
+def _rows(conn: psycopg.Connection, query: str, params: dict | tuple = ()) -> list[Row]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return list(cur.execute(query, params))
+
+
+def school_year_of(day: dt.date) -> int:
+    """School years run 1 July - 30 June and are named by their end year."""
+    return day.year + 1 if day.month >= 7 else day.year
+
+
+def districts(conn: psycopg.Connection) -> list[Row]:
+    return _rows(
+        conn,
+        "select district_id, name, state, timezone, enrollment, enrollment_band,"
+        " consortium_ids from marts.dim_district order by name, district_id",
+    )
+
+
+def scorecard(
+    conn: psycopg.Connection, district_id: str, period_type: str, first: dt.date, last: dt.date
+) -> list[Row]:
+    """The district's own figures for periods of `period_type` starting in [first, last]."""
+    return _rows(
+        conn,
+        "select * from marts.district_scorecard where district_id = %s and period_type = %s"
+        " and period_start between %s and %s order by period_start",
+        (district_id, period_type, first, last),
+    )
+
+
+def peer_rows(conn: psycopg.Connection, district_id: str) -> list[Row]:
+    """Every peer_benchmarks row of the district (all metrics and periods).
+
+    The one door to peer figures: the pooling work makes it prefer the statistics a
+    consortium hub returned (marts.consortium_peer_benchmarks) where a district has them.
+    """
+    return _rows(
+        conn,
+        "select district_id, metric, period_type, period_start, peer_group, peer_group_key,"
+        " n_districts, district_value, peer_p25, peer_median, peer_p75, percentile_rank,"
+        " delta_from_median, suppression_reason"
+        " from marts.peer_benchmarks where district_id = %s"
+        " order by metric, period_type, period_start",
+        (district_id,),
+    )
+
+
+def yoy_rows(conn: psycopg.Connection, district_id: str) -> list[Row]:
+    return _rows(
+        conn,
+        "select * from marts.yoy_trends where district_id = %s order by metric",
+        (district_id,),
+    )
+
+
+def survey_rows(conn: psycopg.Connection, district_id: str) -> list[Row]:
+    return _rows(
+        conn,
+        "select school_year, item_code, valid_answers, agree_answers, percent_agree"
+        " from marts.fct_survey_item_results where district_id = %s"
+        " order by school_year, item_code",
+        (district_id,),
+    )
+
+
+def sla_by_priority(
+    conn: psycopg.Connection, district_id: str, first: dt.date, last: dt.date
+) -> list[Row]:
+    """Per priority, interactions created in [first, last] whose SLA is decided (sla_met not
+    NULL: answered, or unanswered past the target) and how many met it."""
+    return _rows(
+        conn,
+        """
+        select priority,
+               count(*) filter (where sla_met is not null) as evaluated,
+               count(*) filter (where sla_met) as met,
+               count(*) as interactions
+        from marts.fct_interactions
+        where district_id = %s and local_date between %s and %s
+        group by priority
+        """,
+        (district_id, first, last),
+    )
+
+
+def high_risk_by_term(
+    conn: psycopg.Connection, district_id: str, first: dt.date, last: dt.date
+) -> list[Row]:
+    """High-risk interactions created in [first, last] per matched term (the term only: the
+    subject it matched never leaves raw)."""
+    return _rows(
+        conn,
+        """
+        select coalesce(high_risk_term, 'other') as term, count(*) as interactions
+        from marts.fct_interactions
+        where district_id = %s and local_date between %s and %s and high_risk
+        group by 1 order by 2 desc, 1
+        """,
+        (district_id, first, last),
+    )
+
+
+def summary_rows(conn: psycopg.Connection) -> list[Row]:
+    """Every district's latest school-year figures with peers and last year, for the console."""
+    return _rows(
+        conn,
+        """
+        with latest as (
+            select district_id, max(period_start) as period_start
+            from marts.district_scorecard where period_type = 'school_year'
+            group by district_id
+        )
+        select s.*, d.name
+        from marts.dim_district as d
+        join latest as l on l.district_id = d.district_id
+        join marts.district_scorecard as s
+            on s.district_id = d.district_id and s.period_type = 'school_year'
+           and s.period_start = l.period_start
+        order by d.district_id
+        """,
+    )
+
+
+def published_as_of(conn: psycopg.Connection) -> dt.date | None:
+    """The as-of date of what `marts` holds now: the last successful publish's."""
+    row = conn.execute(
+        "select as_of_date from ops.publish_log where published and as_of_date is not null"
+        " order by logged_at desc limit 1"
+    ).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,151 @@
+"""Write the report: one self-contained HTML page per district and a consortium index.
+
+Self-contained means inline CSS and inline SVG charts, no script, no font or image fetched:
+the folder can be mailed, opened from a USB stick or printed to PDF.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import psycopg
+
+from schoolcx.config import DeploymentConfig
+from schoolcx.report import charts, data
+from schoolcx.report.figures import (
+    HEADLINE_FIGURES,
+    SLA_MET,
+    item_title,
+    long_date,
+    month_label,
+    number,
+    school_year_label,
+    short,
+    with_unit,
+)
+from schoolcx.report.view import DistrictView, build_view
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _prior_span(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    def back(d: dt.date) -> dt.date:
+        return d.replace(year=d.year - 1, day=28 if (d.month, d.day) == (2, 29) else d.day)
+
+    return back(start), back(end)
+
+
+def district_view(
+    conn: psycopg.Connection, cfg: DeploymentConfig, district: dict, as_of: dt.date
+) -> DistrictView:
+    """Read one district's marts and compose its page's view."""
+    district_id = district["district_id"]
+    school_year = data.school_year_of(as_of)
+    span_start = dt.date(school_year - 1, 7, 1)
+    prior_start, prior_end = _prior_span(span_start, as_of)
+    year_rows = data.scorecard(conn, district_id, "school_year", span_start, span_start)
+    return build_view(
+        district,
+        as_of=as_of,
+        k=cfg.benchmarks.k_min_districts,
+        n=cfg.benchmarks.n_min_observations,
+        consortium_names={c.consortium_id: c.name for c in cfg.consortiums},
+        year_row=year_rows[0] if year_rows else None,
+        months=data.scorecard(conn, district_id, "month", span_start, as_of),
+        prior_months=data.scorecard(conn, district_id, "month", prior_start, prior_end),
+        peers=data.peer_rows(conn, district_id),
+        yoy=data.yoy_rows(conn, district_id),
+        survey=data.survey_rows(conn, district_id),
+        sla=data.sla_by_priority(conn, district_id, span_start, as_of),
+        high_risk_terms=data.high_risk_by_term(conn, district_id, span_start, as_of),
+        span_start=span_start,
+    )
+
+
+@dataclass
+class Chapter:
+    """A consortium (or 'not in a consortium') and its districts' views, for the index."""
+
+    title: str
+    views: list[DistrictView]
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(
+        number=number,
+        with_unit=with_unit,
+        short=short,
+        long_date=long_date,
+        month_label=month_label,
+        school_year=school_year_label,
+        item_title=item_title,
+        raw=lambda v: "" if v is None else str(v),
+        percent=lambda v: number(v, SLA_MET),
+    )
+    env.globals["HEADLINE_FIGURES"] = HEADLINE_FIGURES
+    return env
+
+
+def page_name(district_id: str) -> str:
+    return f"district-{district_id}.html"
+
+
+def write_pages(url: str, cfg: DeploymentConfig, as_of: dt.date, folder: Path) -> Path:
+    """Write every district's page and the index into `folder`; returns the index's path."""
+    env = _environment()
+    folder.mkdir(parents=True, exist_ok=True)
+    with psycopg.connect(url) as conn:
+        districts = data.districts(conn)
+        views = [district_view(conn, cfg, d, as_of) for d in districts]
+    memberships = {d["district_id"]: list(d["consortium_ids"] or []) for d in districts}
+    district_page = env.get_template("district.html.j2")
+    for view in views:
+        (folder / page_name(view.district_id)).write_text(
+            district_page.render(
+                v=view,
+                deployment=cfg.name,
+                charts={
+                    "trends": {
+                        f.metric: charts.trend_chart(f, view.trends[f.metric])
+                        for f in HEADLINE_FIGURES
+                        if any(p.value is not None for p in view.trends[f.metric])
+                    },
+                    "sla": charts.sla_chart(view.sla_rows)
+                    if any(r.share is not None for r in view.sla_rows)
+                    else None,
+                    "survey": charts.survey_chart(view.survey) if view.survey else None,
+                },
+                index="index.html",
+            ),
+            encoding="utf-8",
+        )
+    names = {c.consortium_id: c.name for c in cfg.consortiums}
+    chapters = [
+        Chapter(name, [v for v in views if cid in memberships.get(v.district_id, [])])
+        for cid, name in names.items()
+    ]
+    unaffiliated = [v for v in views if not memberships.get(v.district_id)]
+    if unaffiliated:
+        chapters.append(Chapter("Not in a consortium", unaffiliated))
+    index = folder / "index.html"
+    index.write_text(
+        env.get_template("index.html.j2").render(
+            chapters=[c for c in chapters if c.views],
+            deployment=cfg.name,
+            as_of=as_of,
+            page_name=page_name,
+            count=len(views),
+        ),
+        encoding="utf-8",
+    )
+    return index
