@@ -76,8 +76,11 @@ create table build.yoy_trends (
     direction text);
 create table build.unit_scorecard (
     district_id text, unit_type text, unit_key text, is_unmapped boolean, period_type text,
-    period_start date, interactions int, district_interactions int,
-    median_first_response_business_minutes numeric, suppression_reason text);
+    period_start date, enrollment int, interactions int, district_interactions int,
+    share_of_district_interactions numeric,
+    interactions_per_1000_students_per_service_day numeric,
+    median_first_response_business_minutes numeric, sla_met_share numeric,
+    feedback_score numeric, rating_count int, suppression_reason text);
 create table build.unit_rankings (
     district_id text, unit_type text, unit_key text, metric text, period_type text,
     period_start date, observations int, unit_value numeric, n_units int,
@@ -205,7 +208,10 @@ from build.district_scorecard;
 -- one channel; the schools' figures are the district's
 insert into build.unit_scorecard
 select s.district_id, u.unit_type, u.unit_key, u.unit_key = '(unmapped)', 'school_year',
-       date '2025-07-01', u.n, s.interactions, s.median_first_response_business_minutes, null
+       date '2025-07-01', case when u.unit_type = 'school' then 700 end, u.n, s.interactions,
+       round(u.n::numeric / s.interactions, 4), null,
+       s.median_first_response_business_minutes, s.sla_met_share, s.feedback_score,
+       s.rating_count / 3, null
 from build.district_scorecard s
 cross join lateral (values
     ('school', s.district_id || '00001', s.interactions / 2),

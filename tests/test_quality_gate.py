@@ -85,6 +85,9 @@ def test_good_night_passes_records_results_and_writes_data_docs(wh, gx_dirs):
             "district_period_figures",
             "peer_benchmarks",
             "yoy_trends",
+            "unit_scorecard",
+            "unit_rankings",
+            "unit_equity_gaps",
         )
     }
     assert log == [(True, True, log[0][2])] and log[0][2]["fct_interactions"] > 1000
