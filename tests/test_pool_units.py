@@ -30,7 +30,7 @@ SCHOOL = "170000100001"
 
 
 def test_the_pooled_files_name_no_unit_column():
-    assert UNIT_MARTS == {"unit_scorecard", "unit_rankings", "unit_equity_gaps"}
+    assert {"unit_scorecard", "unit_rankings", "unit_equity_gaps"} == UNIT_MARTS
     for columns in (
         layout.FIGURES_COLUMNS,
         layout.SURVEY_COLUMNS,
