@@ -62,7 +62,10 @@ def test_sections_put_the_most_contacts_first_and_the_remainder_last_in_words():
 def test_rank_words_count_the_other_schools_doing_worse():
     median = FIGURES["median_first_response_business_minutes"]
     assert rank_words(Decimal("0.75"), 5, median) == (
-        "better than 3 of the 4 other schools with enough contacts"
+        "better than 3 of 4 other schools with enough contacts"
+    )
+    assert (
+        rank_words(Decimal(1), 2, median) == "better than 1 of 1 other school with enough contacts"
     )
     assert rank_words(None, 5, median) is None  # under n: not ranked
     assert rank_words(Decimal(0), 1, median) is None  # alone

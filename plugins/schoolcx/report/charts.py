@@ -194,11 +194,12 @@ def unit_chart(
     """Median time to first answer per unit (units under n are left out: they are in the
     table, suppressed with their count), with the district's median as a dashed rule. On a
     school's page its own bar is highlighted and labelled."""
+    others = "Other units" if highlight is None else "Other schools"
     shown = [
         {
             "unit": r.label,
             "minutes": float(r.median),
-            "which": "This school" if r.key == highlight else "Other units",
+            "which": "This school" if r.key == highlight else others,
         }
         for r in rows
     ]

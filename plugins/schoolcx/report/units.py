@@ -173,7 +173,11 @@ def rank_words(rank: Decimal | None, n_units: int | None, fig: Figure) -> str | 
         return None
     others = n_units - 1
     worse = round(Decimal(rank) * others)
-    return f"better than {worse} of the {others} other schools with enough contacts"
+    return f"better than {worse} of {plural(others, 'other school')} with enough contacts"
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def school_view(
