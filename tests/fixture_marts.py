@@ -42,7 +42,7 @@ create table build.fct_interactions (
     resolution_business_minutes numeric, resolution_calendar_minutes numeric,
     sla_target_minutes numeric, sla_met boolean, school_id text, department text,
     stakeholder_type text, language text, source_instance text, is_after_hours boolean,
-    reopened boolean, agent_response_count int);
+    reopened boolean, agent_response_count int, high_risk_term text);
 create table build.fct_ratings (
     interaction_key text, district_id text, rated_at timestamptz, rating_value numeric,
     rating_scale text, rating_1_5 numeric);
@@ -120,7 +120,8 @@ select v.district_id || '-' || to_char(v.local_date, 'YYYYMMDD') || '-' || k,
        extract(epoch from f.fr + interval '60 minutes' - c.created) / 60,
        extract(epoch from f.fr + interval '60 minutes' - c.created) / 60,
        960, f.fr is not null, null, null, 'parent', 'en', 'zd_' || v.district_id, false,
-       false, case when f.fr is null then 0 else 1 end
+       false, case when f.fr is null then 0 else 1 end,
+       case when k <= v.high_risk_interactions then 'safety' end
 from build.fct_daily_volume v
 cross join lateral generate_series(1, v.interactions) k
 cross join lateral (select (v.local_date + time '08:00' + k * interval '10 minutes')
