@@ -27,7 +27,15 @@ DDL = """
 drop table if exists build.dim_district, build.fct_interactions, build.fct_ratings,
     build.fct_daily_volume, build.fct_survey_item_results, build.district_scorecard,
     build.peer_benchmarks, build.yoy_trends, build.district_period_figures,
-    build.unit_scorecard, build.unit_rankings, build.unit_equity_gaps;
+    build.unit_scorecard, build.unit_rankings, build.unit_equity_gaps,
+    build.vendor_reconciliation, build.dim_school, build.dim_department,
+    build.unit_mapping_coverage;
+create table build.dim_school (
+    school_id text, district_id text, name text, enrollment_school_year int, enrollment int);
+create table build.dim_department (district_id text, department text, label text);
+create table build.unit_mapping_coverage (
+    district_id text, source_instance text, source_system text, school_year int,
+    unit_type text, interactions int, unmapped_interactions int, unmapped_share numeric);
 create table build.dim_district (
     district_id text, name text, state text, timezone text, enrollment int,
     enrollment_band text, consortium_ids text[]);
@@ -89,6 +97,15 @@ create table build.unit_equity_gaps (
     district_id text, unit_type text, unit_key text, metric text, period_type text,
     period_start date, reference_key text, observations int, gap numeric,
     suppression_reason text);
+
+create table build.vendor_reconciliation (
+    district_id text, source_system text, source_instance text, period_type text,
+    period_start date, period_end date, vendor_figure text, compared_count int,
+    ours_only_count int, vendor_only_count int, equal_within_one_minute_share numeric,
+    median_abs_difference_minutes numeric, p95_abs_difference_minutes numeric,
+    median_difference_minutes numeric, closure_spanning_count int,
+    different_first_reply_count int, district_closure_count int,
+    business_hours_differ_count int, main_reason text);
 """
 
 FILL = """
@@ -231,6 +248,28 @@ insert into build.unit_equity_gaps
 select district_id, 'language', 'en', 'median_first_response_business_minutes',
        'school_year', date '2025-07-01', 'en', interactions, 0, null
 from build.district_scorecard;
+
+-- the vendor agrees on every answered ticket (its figure is ours, rounded down)
+insert into build.vendor_reconciliation
+select district_id, 'zendesk', source_instance, 'school_year', date '2025-07-01',
+       date '2026-06-30', 'metric_set.reply_time_in_minutes.business',
+       count(first_response_at), 0, 0, 1, 0.5, 0.95, 0.5, 0, 0, 0, 0, 'none'
+from build.fct_interactions
+group by district_id, source_instance;
+
+insert into build.dim_school
+select district_id || '00001', district_id, name || ' High', 2026, enrollment / 3
+from build.dim_district;
+
+insert into build.dim_department
+select district_id, 'transportation', 'Transportation' from build.dim_district;
+
+insert into build.unit_mapping_coverage
+select district_id, source_instance, source_system, school_year, 'school', count(*),
+       count(*) filter (where school_id is null),
+       round(count(*) filter (where school_id is null)::numeric / count(*), 4)
+from build.fct_interactions
+group by district_id, source_instance, source_system, school_year;
 """
 
 

@@ -188,8 +188,8 @@ CONFIG_CASES = {
         lambda d: _second_district(d)["schools"].append(
             {"school_id": "170000100001", "name": "Copy", "enrollment": {2026: 5}}
         ),
-        "district 1700002 (Douglas CUSD): schools.0.school_id: school 170000100001 is "
-        "already a school of district 1700001 (Lincoln CUSD)",
+        "district 1700002 (Douglas CUSD): schools.0.school_id: school 170000100001 is not a "
+        "school of district 1700002 (an NCES school id begins with its district's LEAID)",
     ),
     "rating scale [5, 5]": (
         lambda d: _source_options(d, 1).update(rating_scale=[5, 5]),
@@ -218,6 +218,109 @@ CONFIG_CASES = {
         ),
         WHERE + "sources.0.mappings.department.values.12: department "
         "'transportation' is not in this district's departments",
+    ),
+    "unknown department in the second of two mappings": (
+        lambda d: d["districts"][0]["sources"][0]["mappings"].update(
+            department=[
+                {"field": "group_id", "values": {"11": "transport"}},
+                {"field": "brand_id", "values": {"3": "food"}},
+            ]
+        ),
+        WHERE + "sources.0.mappings.department.1.values.3: department 'food' is not in this "
+        "district's departments",
+    ),
+    "the same group mapped twice (case and spaces aside)": (
+        lambda d: d["districts"][0]["sources"][0]["mappings"].update(
+            stakeholder={"field": "role", "values": {"Parent": "parent", " parent ": "student"}}
+        ),
+        WHERE + "sources.0.mappings.stakeholder.0.values: Value error, 'parent' and 'Parent' "
+        "are the same vendor value",
+    ),
+    "the same value mapped by two mappings of one unit": (
+        lambda d: d["districts"][0]["sources"][0]["mappings"].update(
+            department=[
+                {"field": "group_id", "values": {"11": "transport"}},
+                {"field": "group_id", "values": {"12": "nutrition", "11": "nutrition"}},
+            ]
+        ),
+        WHERE + "sources.0.mappings: Value error, department.1.values.11: value '11' of field "
+        "'group_id' is already mapped by department.0 (a duplicate mapping)",
+    ),
+    "a stakeholder type outside the list": (
+        lambda d: d["districts"][0]["sources"][0]["mappings"].update(
+            stakeholder={"field": "role", "values": {"end-user": "guardian"}}
+        ),
+        WHERE + "sources.0.mappings: Value error, stakeholder.0.values.end-user: 'guardian' is "
+        "not a stakeholder type (parent | student | staff | community | unknown)",
+    ),
+    "a field the source does not have": (
+        lambda d: d["districts"][0]["sources"][0]["mappings"].update(
+            school={"field": "organisation_id", "values": {"7": "170000100001"}}
+        ),
+        WHERE + "sources.0: Value error, mappings.school.0.field: a zendesk source has no field "
+        "'organisation_id' to map",
+    ),
+    "a custom field without its id": (
+        lambda d: d["districts"][0]["sources"][0]["mappings"].update(
+            school={"field": "custom_field:", "values": {"x": "170000100001"}}
+        ),
+        "a zendesk source has no field 'custom_field:' to map",
+    ),
+    "a mapping on a survey": (
+        lambda d: d["districts"][0]["sources"][1].update(
+            mappings={"school": {"field": "domain", "values": {"a.org": "170000100001"}}}
+        ),
+        WHERE + "sources.1: Value error, mappings.school.0.field: a qualtrics source has no "
+        "field 'domain' to map (none)",
+    ),
+    "a department listed twice": (
+        lambda d: d["districts"][0]["departments"].append("transport"),
+        WHERE + "departments.2: department 'transport' is listed twice",
+    ),
+    "a department key with spaces": (
+        lambda d: d["districts"][0]["departments"].append("Human Resources"),
+        WHERE + "departments.2: String should match pattern",
+    ),
+    "a student domain that is the district's own": (
+        lambda d: d["districts"][0].update(student_domains=["Lincoln.k12.il.us"]),
+        WHERE + "student_domains.0: 'Lincoln.k12.il.us' is also one of mail_domains",
+    ),
+    "a school id of 11 digits": (
+        lambda d: d["districts"][0]["schools"][0].update(school_id="17000010001"),
+        WHERE + "schools.0.school_id: String should match pattern",
+    ),
+    "a school enrollment year that is no school year": (
+        lambda d: d["districts"][0]["schools"][0].update(enrollment={26: 600}),
+        WHERE + "schools.0.enrollment: Value error, school year 26 is not a school year's end",
+    ),
+    "responders on an ordinary mailbox": (
+        lambda d: d["districts"][0]["sources"].append(
+            {
+                "name": "lincoln-help",
+                "type": "imap",
+                "conn_id": "mail",
+                "start_date": "2025-07-01",
+                "options": {"mailbox_address": "help@lincoln.k12.il.us", "responders": ["a@b.org"]},
+            }
+        ),
+        WHERE + "sources.2: Value error, options: Value error, responders belong to an internal "
+        "mailbox (internal: true)",
+    ),
+    "a responder that is no address": (
+        lambda d: d["districts"][0]["sources"].append(
+            {
+                "name": "lincoln-hr",
+                "type": "imap",
+                "conn_id": "mail",
+                "start_date": "2025-07-01",
+                "options": {
+                    "mailbox_address": "hr@lincoln.k12.il.us",
+                    "internal": True,
+                    "responders": ["HR lead"],
+                },
+            }
+        ),
+        WHERE + "sources.2: Value error, options.responders.0: String should match pattern",
     ),
     "unknown department of a source": (
         lambda d: d["districts"][0]["sources"][1].update(department="hr"),
@@ -322,3 +425,65 @@ def test_a_school_reader_maps_to_configured_schools(tmp_path):
     assert load_config(_write(tmp_path, data)).bi_school_readers == {
         "bi_principal": ["170000100001"]
     }
+
+
+def test_units_mapped_from_several_fields_with_an_internal_mailbox(tmp_path):
+    """School by organisation then by brand, department by group and by a custom field, and an
+    internal HR mailbox with its responder: loads, with the mappings in the order tried."""
+    data = copy.deepcopy(GOOD)
+    lincoln = data["districts"][0]
+    lincoln["departments"].append("human_resources")
+    lincoln["student_domains"] = ["students.lincoln.k12.il.us"]
+    lincoln["sources"][0]["mappings"] = {
+        "school": [
+            {"field": "organization_id", "values": {"7": "170000100001"}},
+            {"field": "brand_id", "values": {"8": "170000100001"}},
+        ],
+        "department": [
+            {"field": "group_id", "values": {"11": "transport"}},
+            {"field": "custom_field:360001", "values": {"Bus route": "transport"}},
+        ],
+        "stakeholder": {"field": "user_field:relationship", "values": {"guardian": "parent"}},
+    }
+    lincoln["sources"].append(
+        {
+            "name": "lincoln-hr",
+            "type": "imap",
+            "conn_id": "mail",
+            "start_date": "2025-07-01",
+            "department": "human_resources",
+            "options": {
+                "mailbox_address": "hr@lincoln.k12.il.us",
+                "internal": True,
+                "responders": ["hr.lead@lincoln.k12.il.us"],
+            },
+        }
+    )
+    cfg = load_config(_write(tmp_path, data))
+    zendesk = cfg.districts[0].sources[0]
+    assert [(u, i, m.field) for u, i, m in zendesk.mappings.items()] == [
+        ("school", 0, "organization_id"),
+        ("school", 1, "brand_id"),
+        ("department", 0, "group_id"),
+        ("department", 1, "custom_field:360001"),
+        ("stakeholder", 0, "user_field:relationship"),
+    ]
+    hr = cfg.districts[0].sources[2]
+    assert (hr.department, hr.opts.internal, hr.opts.responders) == (
+        "human_resources",
+        True,
+        ["hr.lead@lincoln.k12.il.us"],
+    )
+
+
+def test_a_key_written_twice_in_the_yaml_is_an_error(tmp_path):
+    # PyYAML keeps the last of two equal keys: "11" mapped to transport would silently vanish.
+    text = yaml.safe_dump(GOOD).replace(
+        "          '11': transport\n", "          '11': transport\n          '11': nutrition\n"
+    )
+    assert "'11': nutrition" in text
+    path = tmp_path / "deploy.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=r"key '11' is given twice in one mapping") as err:
+        load_config(path)
+    assert str(path) in str(err.value) and "line" in str(err.value)

@@ -41,7 +41,8 @@ PARSE_PROBE = textwrap.dedent("""
 
 def _parse(tmp_path_factory, **extra_env) -> dict:
     env = {
-        **os.environ,
+        # the default rendering unless a test asks for another (orchestration.DBT_TASKS_ENV)
+        **{k: v for k, v in os.environ.items() if k != "SCHOOLCX_DBT_TASKS"},
         "AIRFLOW_HOME": str(tmp_path_factory.mktemp("airflow")),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
@@ -92,6 +93,35 @@ def test_nightly_dag_runs_stages_in_order(parsed):
     assert tasks["quality_gate"] == ["publish"]
     assert tasks["publish"] == ["report"]
     assert "0 8 * * *" in dag["schedule"]
+
+
+def test_the_nightly_dag_has_a_task_per_model(parsed, dbt_manifest):
+    """What a deployment runs: each model its own task (a failure names it, a retry redoes it)."""
+    manifest = json.loads(dbt_manifest.read_text())
+    models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    tasks = parsed["dags"]["schoolcx_nightly"]["tasks"]
+    rendered = {t.removeprefix("transform.") for t in tasks if t.startswith("transform.")}
+    assert len(models) > 20
+    assert all(any(t.startswith(m) for t in rendered) for m in models)
+
+
+def test_the_demo_renders_the_transform_as_one_dbt_build(tmp_path_factory, dbt_manifest):
+    """SCHOOLCX_DBT_TASKS=build (`schoolcx demo`): one task in the same place of the DAG."""
+    dag = _parse(tmp_path_factory, SCHOOLCX_DBT_TASKS="build")["dags"]["schoolcx_nightly"]
+    tasks = dag["tasks"]
+    assert [t for t in tasks if t.startswith("transform.")] == ["transform.dbt_build"]
+    assert tasks["check_extracts"] == ["transform.dbt_build"]
+    assert tasks["transform.dbt_build"] == ["quality_gate", "record_ref_fingerprint"]
+    assert tasks["quality_gate"] == ["publish"]
+    assert dag["execution_timeout"]["transform.dbt_build"] == 2 * 3600
+
+
+def test_an_unknown_dbt_rendering_fails_the_import_naming_the_variable(
+    tmp_path_factory, dbt_manifest
+):
+    parsed = _parse(tmp_path_factory, SCHOOLCX_DBT_TASKS="fast")
+    errors = " ".join(parsed["errors"].values())
+    assert "SCHOOLCX_DBT_TASKS" in errors and "per_model" in errors
 
 
 def _acyclic(tasks: dict[str, list[str]]) -> bool:

@@ -69,6 +69,18 @@ def night(world, module_warehouse, tmp_path_factory):
         checksums = marts_checksum(module_warehouse)
         second = run_night()
         assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-6000:]
+        # The demo's rendering (one `dbt build` task) from scratch, with the quiet console:
+        # it must publish the marts the per-model tasks did.
+        as_demo = subprocess.run(
+            [*cmd, "--full-refresh", "--quiet"],
+            env={**env, "SCHOOLCX_DBT_TASKS": "build"},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=900,
+        )
+        assert as_demo.returncode == 0, as_demo.stdout[-6000:] + as_demo.stderr[-3000:]
+        demo_checksums = marts_checksum(module_warehouse)
         served_at = stack.served_at
     return {
         "served_at": served_at,
@@ -76,6 +88,8 @@ def night(world, module_warehouse, tmp_path_factory):
         "first": first,
         "second": second,
         "checksums": checksums,
+        "as_demo": as_demo,
+        "demo_checksums": demo_checksums,
         "cfg": ref.config_of(world),
         "tmp": tmp,
     }
@@ -88,7 +102,7 @@ def test_night_publishes_and_reports_counts(night):
         published = conn.execute("select count(*) from ops.publish_log where published").fetchone()[
             0
         ]
-        assert published == 2
+        assert published == 3  # the night, its rerun, its rebuild as the demo renders it
         failed = conn.execute(
             "select count(*) from ops.extract_runs where status <> 'success'"
         ).fetchone()[0]
@@ -98,6 +112,27 @@ def test_night_publishes_and_reports_counts(night):
 
 def test_rerun_of_the_same_night_changes_nothing_in_marts(night):
     assert marts_checksum(night["url"]) == night["checksums"]
+
+
+def test_one_dbt_build_task_publishes_the_marts_the_per_model_tasks_did(night):
+    """SCHOOLCX_DBT_TASKS=build (`schoolcx demo`), rebuilt from scratch: same marts, row for
+    row, as the nightly DAG's per-model tasks built incrementally."""
+    assert night["demo_checksums"] == night["checksums"]
+
+
+def test_a_quiet_run_shows_progress_and_leaves_the_logs_in_a_file(night):
+    out = night["as_demo"].stdout + night["as_demo"].stderr
+    (log,) = (night["tmp"] / "home" / "logs").glob("run-*.log")
+    text = log.read_text()
+    for noise in ("[DAG TEST]", "Task instance", "Running with dbt", "OK created sql"):
+        assert noise not in out, noise
+        assert noise in text, noise
+    assert f"logs (Airflow, cosmos, dbt, GX): {log}" in out
+    total = int(re.search(r"\d+ of (\d+) OK created sql", text).group(1))
+    assert re.search(rf"transform\s.*{total}/{total}\s+dbt nodes", out), out
+    assert re.search(r"extract\s.*\b(\d+)/\1\s+sources, [\d,]+ new records", out), out
+    assert re.search(r"publish\s.*2/2\s+report written", out), out
+    assert "published as of" in out  # the run summary, as before
 
 
 def test_every_source_type_landed(night):

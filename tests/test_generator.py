@@ -189,6 +189,33 @@ def test_people_languages_and_units(demo, source_types):
     assert 0.5 < sum(i.school_id is not None for i in helpdesk) / len(helpdesk) < 0.95
     roles = Counter(i.requester.role for i in helpdesk)
     assert set(roles) == {"parent", "student", "staff", "community"}
+    # realistic unit shares: parents the largest group; some requesters' stakeholder field is
+    # blank (unknown in the facts), a few percent, never staff or students (their domains say)
+    assert roles["parent"] > sum(roles.values()) / 2
+    blank = [i for i in helpdesk if not i.requester.role_on_file]
+    assert 0.02 < len(blank) / len(helpdesk) < 0.12
+    assert {i.requester.role for i in blank} == {"parent", "community"}
+
+
+def test_unit_shares_per_district(demo, cfg, source_types):
+    """Each demo district has schools and departments, and its contacts spread over them as a
+    district's do: the larger school gets more, departments all see contacts, channels and
+    languages differ by district (Spanish shares set per district in the spec)."""
+    spanish = {}
+    for d in cfg.districts:
+        assert d.schools and d.departments, d.district_id
+        mine = [i for i in demo.interactions if i.district_id == d.district_id]
+        helpdesk = [i for i in mine if source_types[i.source_name] in ("zendesk", "freshdesk")]
+        per_school = Counter(i.school_id for i in helpdesk if i.school_id)
+        if len(d.schools) > 1:
+            # the first school has about twice the students of each other (configgen)
+            first, second = d.schools[0].school_id, d.schools[1].school_id
+            assert per_school[first] > 1.3 * per_school[second], d.district_id
+        assert len({i.department for i in helpdesk if i.department}) >= 8, d.district_id
+        assert {i.channel for i in helpdesk} >= {"web", "email", "phone"}, d.district_id
+        families = [i for i in mine if i.requester.role in ("parent", "student", "community")]
+        spanish[d.district_id] = sum(i.requester.locale == "es" for i in families) / len(families)
+    assert max(spanish.values()) > 0.2 and min(spanish.values()) < 0.1
     repeat = Counter(i.requester.person_id for i in demo.interactions)
     assert max(repeat.values()) > 1  # repeat contacts exist
 

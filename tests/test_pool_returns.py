@@ -127,6 +127,31 @@ def test_district_receives_its_rows_under_rls(hub, district, monkeypatch):
     assert again.summary() == "0 returns loaded, 0 rejected, 2 already loaded"
 
 
+def test_report_reads_the_hubs_peer_figures_once_received(hub, district):
+    """The district report's one door to peer figures (report.data.peer_rows) prefers what
+    the hub returned, per metric and period, and says who computed them."""
+    from schoolcx.report.data import peer_rows
+    from schoolcx.report.view import peer_source_words
+
+    hub_url, hub_cfg = hub
+    url, cfg, _ = district
+    with psycopg.connect(url) as conn:  # before: nothing received, no local peers either
+        assert peer_rows(conn, "1700001") == []
+    write_returns(hub_url, hub_cfg, now=NOW)
+    receive_returns(url, cfg, hub_cfg.outbox)
+    with psycopg.connect(url) as conn:
+        rows = peer_rows(conn, "1700001")
+    hub_rows = _hub_rows(hub_url, "1700001")
+    assert len(rows) == len(hub_rows) > 0
+    assert {r["peer_source"] for r in rows} == {"il-scc"}
+    by_key = {(r[1], r[2], r[3]): r for r in hub_rows}
+    for r in rows:
+        expected = by_key[(r["metric"], r["period_type"], r["period_start"])]
+        assert (r["peer_p25"], r["peer_median"], r["peer_p75"]) == expected[8:11]
+    words = peer_source_words(rows, {"il-scc": "Illinois Small Cities"})
+    assert words.startswith("benchmarked by the Illinois Small Cities hub")
+
+
 def test_bad_returns_are_refused(hub, district, tmp_path):
     hub_url, hub_cfg = hub
     url, cfg, _ = district

@@ -12,6 +12,7 @@ import shutil
 import psycopg
 import pytest
 
+from schoolcx.marts import MARTS
 from schoolcx.paths import EXPECTATIONS_DIR, local_dir
 from schoolcx.publish import marts_checksum, publish
 from tests.fixture_marts import as_of, build_night, fixture_config, mark_source_stale
@@ -73,23 +74,9 @@ def test_good_night_passes_records_results_and_writes_data_docs(wh, gx_dirs):
         "peer_benchmarks.k_min_districts",
         "fct_daily_volume.no_jump_vs_trailing_median",
     } <= names
-    assert {r[0] for r in rows} == {
-        f"schoolcx.build.{m}"
-        for m in (
-            "dim_district",
-            "fct_interactions",
-            "fct_ratings",
-            "fct_daily_volume",
-            "fct_survey_item_results",
-            "district_scorecard",
-            "district_period_figures",
-            "peer_benchmarks",
-            "yoy_trends",
-            "unit_scorecard",
-            "unit_rankings",
-            "unit_equity_gaps",
-        )
-    }
+    # every mart of the contract (schoolcx.marts) was validated
+    assert {r[0] for r in rows} == {f"schoolcx.build.{m}" for m in MARTS}
+    assert {"dim_district", "fct_interactions", "dim_school", "unit_mapping_coverage"} <= set(MARTS)
     assert log == [(True, True, log[0][2])] and log[0][2]["fct_interactions"] > 1000
     docs = gx_dirs[1]
     assert (docs / "index.html").is_file()

@@ -34,6 +34,8 @@ from tests import fixture_dbt_core as fx
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded" / "zendesk"
 TICKETS = RECORDED / "incremental_tickets_cursor.json"
+# the same page as the export answers include=metric_sets (a `metric_sets` array beside tickets)
+TICKETS_METRICS = RECORDED / "incremental_tickets_cursor_metric_sets.json"
 EVENTS = RECORDED / "incremental_ticket_events.json"
 GROUPS = RECORDED / "groups_page.json"
 SOURCE = "lincoln-zendesk"  # a zendesk source of the dbt core fixture's config
@@ -45,10 +47,10 @@ def _recorded(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _replay() -> ReplayServer:
+def _replay(tickets: Path = TICKETS) -> ReplayServer:
     return ReplayServer(
         {
-            TICKETS_PATH: TICKETS,
+            TICKETS_PATH: tickets,
             EVENTS_PATH: EVENTS,
             "/api/v2/groups": GROUPS,
         }
@@ -185,3 +187,44 @@ def test_deleted_ticket_is_no_interaction_and_api_tickets_keep_their_channel(sta
     via = _rows(staged, "select ticket_id, via_channel from stg.stg_zendesk__tickets")
     assert {k: v[0] for k, v in via.items()} == {str(t["id"]): t["via"]["channel"] for t in tickets}
     assert sum(1 for t in tickets if t["via"]["channel"] == "api") == 4
+
+
+def test_side_loaded_metric_sets_land_on_their_tickets_and_stage_as_vendor_minutes(
+    warehouse, tmp_path
+):
+    """The export's `metric_sets` array (include=metric_sets) is matched to its tickets by
+    ticket_id and lands inside each ticket's payload as `metric_set`; staging reads Zendesk's
+    own first reply minutes from it, null while Zendesk counts no reply. A deleted ticket has
+    no metric set and lands with none."""
+    page = _recorded(TICKETS_METRICS)
+    sets = {m["ticket_id"]: m for m in page["metric_sets"]}
+    assert all(set(m["reply_time_in_minutes"]) == {"calendar", "business"} for m in sets.values())
+    url = warehouse
+    sync_config(url, fx.config(), today=dt.date(2025, 9, 30))
+    with _replay(TICKETS_METRICS) as server:
+        _land(url, server)
+        asked = server.requests_to(TICKETS_PATH)
+    assert asked and all("include=metric_sets" in q for q in asked)
+    landed = _rows(url, "select source_id, payload -> 'metric_set' from raw.zendesk_tickets")
+    for t in page["tickets"]:
+        assert landed[str(t["id"])][0] == sets.get(t["id"])  # None for the deleted ticket
+    _dbt(url, tmp_path, "+stg_zendesk__tickets")
+    staged = _rows(
+        url,
+        "select ticket_id, zendesk_reply_business_minutes, zendesk_reply_calendar_minutes,"
+        " zendesk_replies from stg.stg_zendesk__tickets",
+    )
+    expected = {
+        str(tid): (
+            m["reply_time_in_minutes"]["business"],
+            m["reply_time_in_minutes"]["calendar"],
+            m["replies"],
+        )
+        for tid, m in sets.items()
+    }
+    expected["503"] = (None, None, None)  # deleted: no metric set
+    assert {k: tuple(None if v is None else int(v) for v in r) for k, r in staged.items()} == (
+        expected
+    )
+    # the agent-opened ticket: 60 calendar minutes, all before the 07:30 open: 0 business
+    assert staged["504"][:2] == (0, 60)

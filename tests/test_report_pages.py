@@ -505,3 +505,47 @@ def test_each_school_page_is_linked_and_shows_the_school_against_the_district(re
                 assert visit.axe() == [], page.name
             checked += 1
     assert checked >= len(report["ids"])
+
+
+def test_demo_pooling_round_pages_show_the_hubs_peer_figures(report, browser, tmp_path):
+    """`make demo`'s pooling round on the demo marts (a copy): the consortium's districts in two
+    deployments export, a hub in its own database imports, benchmarks, publishes and returns,
+    and each district page then shows the hub's peer figures and says the hub computed them."""
+    from schoolcx.sandbox.demo.pooling_round import run_pooling_round
+
+    copy = f"pooled_{os.getpid()}"
+    base = report["url"].rsplit("/", 1)[0]
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'create database "{copy}" template "{report["url"].rsplit("/", 1)[1]}"')
+    url = f"{base}/{copy}"
+    cfg = report["cfg"]
+    result = run_pooling_round(url, cfg, report["as_of"], tmp_path / "pool")
+    members = [d for ids in result.deployments.values() for d in ids]
+    assert len(result.deployments) == 2 and all(result.deployments.values())
+    assert result.exported == result.imported == result.returned == result.received == len(members)
+    assert (result.rejected, result.missing) == (0, [])
+    assert result.hub_counts["peer_benchmarks"] > 0
+
+    hub_peers = {
+        (r["district_id"], r["metric"], r["period_start"]): r
+        for r in query(
+            result.hub_url,
+            "select * from marts.peer_benchmarks where period_type = 'school_year'",
+        )
+    }
+    index = write_pages(url, cfg, report["as_of"], tmp_path / "report")
+    district_id = members[0]
+    with browser.visit(index.parent / page_name(district_id)) as visit:
+        assert visit.console_errors == [] and visit.requests == []
+        assert "hub" in visit.page.locator("[data-role=peer-source]").inner_text()
+        cards = visit.page.locator(".card[data-metric]")
+        compared = 0
+        for i in range(cards.count()):
+            card = cards.nth(i)
+            metric = card.get_attribute("data-metric")
+            start = dt.date(report["as_of"].year - (report["as_of"].month < 7), 7, 1)
+            hub = hub_peers.get((district_id, metric, start))
+            if hub is not None and hub["peer_median"] is not None:
+                assert attr(card, "data-peer-median") == hub["peer_median"]
+                compared += 1
+        assert compared >= 1

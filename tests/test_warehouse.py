@@ -70,7 +70,10 @@ def test_ref_sync_resolves_holidays_closures_and_sla(warehouse):
         sla = dict(conn.execute("select priority, target_business_minutes from ref.sla_targets"))
         assert sla == {"urgent": 120, "high": 540, "normal": 1080, "low": 2700}
         mapping = conn.execute("select * from ref.unit_mappings").fetchall()
-        assert mapping == [("lincoln-zendesk", "department", "group_id", "11", "transport")]
+        # the last column is the mapping's place in config order (migration 0017)
+        assert mapping == [("lincoln-zendesk", "department", "group_id", "11", "transport", 0)]
+        departments = conn.execute("select * from ref.departments order by 2").fetchall()
+        assert departments == [("1700001", "nutrition"), ("1700001", "transport")]
     # a second sync replaces rather than appends
     assert sync_config(warehouse, cfg, today=dt.date(2026, 1, 15)) == counts
     with psycopg.connect(warehouse) as conn:

@@ -65,6 +65,8 @@ def cmd_run(args) -> int:
         return 2
     if args.config:
         os.environ["SCHOOLCX_CONFIG"] = str(Path(args.config).resolve())
+    if args.quiet:
+        from schoolcx.runner import run_range_quiet as run_range
     ok = run_range(args.start, args.end, full_refresh=args.full_refresh, republish=args.republish)
     return 0 if ok else 1
 
@@ -72,7 +74,7 @@ def cmd_run(args) -> int:
 def cmd_demo(args) -> int:
     from schoolcx.sandbox.demo.runner import run_demo
 
-    return 0 if run_demo(days=args.days) else 1
+    return 0 if run_demo(days=args.days, verbose=args.verbose) else 1
 
 
 def cmd_report(args) -> int:
@@ -381,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="publish even when newer marts are published (moves the marts back to these "
         "nights; by default an older night never replaces newer marts)",
+    )
+    r.add_argument(
+        "--quiet",
+        action="store_true",
+        help="logs to .local/logs/run-*.log; the terminal shows progress per night and stage, "
+        "errors (with the log's path) and the summary",
     )
     r.set_defaults(func=cmd_run)
 

@@ -162,17 +162,113 @@ class SlaTarget(_Strict):
         return self
 
 
-class UnitMapping(_Strict):
-    """Maps one field of a source's records to a unit value (school id, department, stakeholder)."""
+STAKEHOLDER_TYPES = ("parent", "student", "staff", "community", "unknown")
+# The fields of each source's records a unit mapping may read (int_interactions_unioned builds
+# them); `custom_field:`, `user_field:` and `contact_field:` take the vendor's field key after
+# the colon. A field outside these would silently map nothing, so it is an error.
+MAPPABLE_FIELDS = {
+    "zendesk": (
+        "group_id",
+        "organization_id",
+        "brand_id",
+        "channel",
+        "via_channel",
+        "type",
+        "role",
+        "requester_organization_id",
+        "domain",
+        "tag",
+        "custom_field:",
+        "user_field:",
+    ),
+    "freshdesk": (
+        "group_id",
+        "company_id",
+        "organization_id",
+        "product_id",
+        "brand_id",
+        "channel",
+        "source",
+        "type",
+        "requester_company_id",
+        "domain",
+        "tag",
+        "custom_field:",
+        "contact_field:",
+    ),
+    "imap": ("domain",),
+    "file_drop": ("channel", "topic", "file", "tag"),
+}
 
-    field: str  # e.g. group_id, organization_id, brand_id, custom_field:360001, role, domain
-    values: dict[str, str]
+
+class UnitMapping(_Strict):
+    """Maps one field of a source's records to a unit value (school id, department, stakeholder).
+
+    Vendor values are compared trimmed and case-insensitively (as int_interactions_unioned
+    matches them), so two keys that differ only in case or spaces are one value mapped twice.
+    """
+
+    field: str = Field(min_length=1)  # group_id, organization_id, brand_id, custom_field:3601, ...
+    values: dict[str, str] = Field(min_length=1)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _value_keys(cls, value):
+        return _vendor_value_keys(value)
+
+
+def _mapping_list(value):
+    """One mapping or a list of them (tried in order: the first that matches decides)."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 class Mappings(_Strict):
-    school: UnitMapping | None = None
-    department: UnitMapping | None = None
-    stakeholder: UnitMapping | None = None
+    """Per unit type, the mappings of a source's fields to its value. Several fields may map one
+    unit type (a brand for most tickets, a custom field for the rest): the first mapping in the
+    list that matches an interaction decides, and the same field value mapped twice is an error.
+    """
+
+    school: list[UnitMapping] = Field(default_factory=list)
+    department: list[UnitMapping] = Field(default_factory=list)
+    stakeholder: list[UnitMapping] = Field(default_factory=list)
+
+    @field_validator("school", "department", "stakeholder", mode="before")
+    @classmethod
+    def _lists(cls, value):
+        return _mapping_list(value)
+
+    @model_validator(mode="after")
+    def _no_duplicates(self) -> Mappings:
+        for unit in ("school", "department", "stakeholder"):
+            seen: dict[tuple[str, str], int] = {}
+            for i, mapping in enumerate(getattr(self, unit)):
+                for key in mapping.values:
+                    ident = (mapping.field.strip().lower(), key.strip().lower())
+                    if ident in seen:
+                        raise ValueError(
+                            f"{unit}.{i}.values.{key}: value {key!r} of field {mapping.field!r} "
+                            f"is already mapped by {unit}.{seen[ident]} (a duplicate mapping)"
+                        )
+                    seen[ident] = i
+            for i, mapping in enumerate(getattr(self, unit)):
+                if unit == "stakeholder":
+                    for key, target in mapping.values.items():
+                        if target not in STAKEHOLDER_TYPES:
+                            raise ValueError(
+                                f"stakeholder.{i}.values.{key}: {target!r} is not a stakeholder "
+                                f"type ({' | '.join(STAKEHOLDER_TYPES)})"
+                            )
+        return self
+
+    def items(self) -> list[tuple[str, int, UnitMapping]]:
+        """(unit type, precedence, mapping) for every mapping, in the order they are tried."""
+        return [
+            (unit, i, m)
+            for unit in ("school", "department", "stakeholder")
+            for i, m in enumerate(getattr(self, unit))
+        ]
 
 
 def _vendor_value_keys(value):
@@ -221,13 +317,24 @@ class ImapOptions(_Strict):
     host: str | None = None  # default: the connection's host
     port: int | None = None
     ssl: bool = True
-    mailbox_address: str
+    mailbox_address: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     folders: dict[Literal["inbox", "sent"], str] = Field(
         default_factory=lambda: {"inbox": "INBOX", "sent": "Sent"}
     )
+    # An internal-service mailbox (HR, IT): staff writing from the district's domains are its
+    # requesters, and only the mailbox's own address and these responders answer.
     internal: bool = False
-    responders: list[str] = Field(default_factory=list)
+    responders: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
+        default_factory=list
+    )
     batch_size: int = Field(default=500, ge=1, le=5000)  # UIDs per FETCH and per landed page
+
+    @model_validator(mode="after")
+    def _responders_internal(self) -> ImapOptions:
+        if self.responders and not self.internal:
+            # on an ordinary mailbox every district sender answers: the list would do nothing
+            raise ValueError("responders belong to an internal mailbox (internal: true)")
+        return self
 
 
 class SurveyOptions(_Strict):
@@ -360,6 +467,18 @@ class Source(_Strict):
         object.__setattr__(self, "typed_options", parsed)
         if self.type != "file_drop" and not self.conn_id:
             raise ValueError(f"a {self.type} source needs conn_id (an Airflow connection id)")
+        fields = MAPPABLE_FIELDS.get(self.type, ())
+        for unit, i, mapping in self.mappings.items():
+            name = mapping.field.strip()
+            known = (name in fields and not name.endswith(":")) or any(
+                f.endswith(":") and name.startswith(f) and len(name) > len(f) for f in fields
+            )
+            if not known:
+                listed = ", ".join(f + "<key>" if f.endswith(":") else f for f in fields)
+                raise ValueError(
+                    f"mappings.{unit}.{i}.field: a {self.type} source has no field {name!r} to "
+                    f"map ({listed or 'none'})"
+                )
         if self.channel_map and self.type not in ("zendesk", "freshdesk"):
             raise ValueError(
                 f"channel_map: a {self.type} source has no vendor channel to map "
@@ -378,6 +497,14 @@ class School(_Strict):
     # enrollment is a denominator (volume per 1,000 students); the ref table checks > 0
     enrollment: dict[int, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
 
+    @field_validator("enrollment")
+    @classmethod
+    def _years(cls, value: dict[int, int]) -> dict[int, int]:
+        for year in value:
+            if not 1990 <= year <= 2100:
+                raise ValueError(f"school year {year} is not a school year's end year")
+        return value
+
 
 class District(_Strict):
     district_id: str = Field(pattern=r"^\d{7}$")  # NCES LEAID
@@ -391,7 +518,10 @@ class District(_Strict):
     student_domains: list[str] = Field(default_factory=list)
     sla: dict[Literal["urgent", "high", "normal", "low"], SlaTarget] = Field(default_factory=dict)
     high_risk_terms: list[str] = Field(default_factory=list)
-    departments: list[str] = Field(default_factory=list)
+    # department keys (docs/metrics.md: transportation, enrollment, human_resources, ...)
+    departments: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
+        default_factory=list
+    )
     schools: list[School] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
 
@@ -429,6 +559,12 @@ class District(_Strict):
         """A school or department a source names must be one of this district's."""
         schools = [s.school_id for s in self.schools]
         for i, school_id in enumerate(schools):
+            if not school_id.startswith(self.district_id):
+                # NCES: a school id is its district's 7-digit LEAID and a 5-digit school number
+                raise ValueError(
+                    f"schools.{i}.school_id: school {school_id} is not a school of district "
+                    f"{self.district_id} (an NCES school id begins with its district's LEAID)"
+                )
             if school_id in schools[:i]:
                 raise ValueError(f"schools.{i}.school_id: school {school_id} is listed twice")
         known = {"school": set(schools), "department": set(self.departments)}
@@ -441,13 +577,26 @@ class District(_Strict):
                         f"sources.{i}.{'school_id' if unit == 'school' else 'department'}: "
                         f"{unit} {fixed!r} is not in this district's {listed[unit]}"
                     )
-                mapping = getattr(s.mappings, unit)
-                for key, value in (mapping.values if mapping else {}).items():
-                    if value not in known[unit]:
-                        raise ValueError(
-                            f"sources.{i}.mappings.{unit}.values.{key}: {unit} {value!r} is not "
-                            f"in this district's {listed[unit]}"
-                        )
+                for j, mapping in enumerate(getattr(s.mappings, unit)):
+                    for key, value in mapping.values.items():
+                        if value not in known[unit]:
+                            at = f"{unit}.{j}" if len(getattr(s.mappings, unit)) > 1 else unit
+                            raise ValueError(
+                                f"sources.{i}.mappings.{at}.values.{key}: {unit} {value!r} is "
+                                f"not in this district's {listed[unit]}"
+                            )
+        departments = self.departments
+        for i, dep in enumerate(departments):
+            if dep in departments[:i]:
+                raise ValueError(f"departments.{i}: department {dep!r} is listed twice")
+        mail = {m.lower() for m in self.mail_domains}
+        for i, dom in enumerate(self.student_domains):
+            if dom.lower() in mail:
+                # a student writing from it would be read as an agent answering
+                raise ValueError(
+                    f"student_domains.{i}: {dom!r} is also one of mail_domains (the district's "
+                    "own, whose senders are agents or staff)"
+                )
         return self
 
     def sla_minutes(self) -> dict[str, float]:
@@ -625,11 +774,38 @@ def _format_errors(exc: ValidationError, prefix: str = "", districts: list | Non
     return "; ".join(lines)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping: PyYAML keeps the last, so a
+    mapping value written twice (`"11": transport` then `"11": nutrition`) would silently win."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep=False):
+    seen: dict[object, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, list | dict):
+            continue  # unhashable keys: left to the ordinary constructor's error
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {key!r} is given twice in one mapping (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
 def load_config(path: str | Path) -> DeploymentConfig:
     """Read and validate a config file; ConfigError names the file, district and field."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except yaml.YAMLError as exc:

@@ -11,6 +11,10 @@ from __future__ import annotations
 # mart -> the columns that identify one row (the grain the gate checks for uniqueness)
 MART_KEYS: dict[str, tuple[str, ...]] = {
     "dim_district": ("district_id",),
+    # below the district (docs/metrics.md "Who, where and how")
+    "dim_school": ("school_id",),
+    "dim_department": ("district_id", "department"),
+    "unit_mapping_coverage": ("district_id", "source_instance", "school_year", "unit_type"),
     "fct_interactions": ("interaction_key",),
     "fct_ratings": ("interaction_key",),
     "fct_daily_volume": ("district_id", "local_date"),
@@ -20,6 +24,8 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "district_period_figures": ("district_id", "period_type", "period_start"),
     "peer_benchmarks": ("district_id", "metric", "period_type", "period_start"),
     "yoy_trends": ("district_id", "metric", "school_year"),
+    # our first-response business minutes against the helpdesk's own figure, with the reason
+    "vendor_reconciliation": ("district_id", "source_instance", "period_type", "period_start"),
     # below the district (issue 17): never pooled, never sent to a hub
     "unit_scorecard": ("district_id", "unit_type", "unit_key", "period_type", "period_start"),
     "unit_rankings": (

@@ -109,12 +109,87 @@ def hub_mart_assets():
     ]
 
 
+# How the transform renders (read when the DAG file is parsed): `per_model`, the default and
+# what a deployment runs, one cosmos task per model (a failure names its model, a retry redoes
+# one model, the UI shows where the night is); `build`, one `dbt build` of the whole project in
+# a single task, for tiny data where ~250 tasks' start-up costs more than the SQL (`schoolcx
+# demo`; DECISIONLOG "The first run"). Both build the same nodes with the same vars, env and
+# full-refresh decision, so they publish the same marts (tests/test_end_to_end.py).
+DBT_TASKS_ENV = "SCHOOLCX_DBT_TASKS"
+DBT_TASKS_MODES = ("per_model", "build")
+DBT_BUILD_TASK_ID = "dbt_build"
+
+
+def dbt_tasks_mode() -> str:
+    mode = os.environ.get(DBT_TASKS_ENV, "").strip() or "per_model"
+    if mode not in DBT_TASKS_MODES:
+        raise ValueError(f"{DBT_TASKS_ENV}={mode!r}: expected one of {', '.join(DBT_TASKS_MODES)}")
+    return mode
+
+
+def _profile_config(**profile_args):
+    from cosmos import ProfileConfig
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    return ProfileConfig(
+        profile_name="schoolcx",
+        target_name="airflow",
+        profile_mapping=PostgresUserPasswordProfileMapping(
+            conn_id=WAREHOUSE_CONN_ID,
+            profile_args={"schema": "build", **profile_args},
+        ),
+    )
+
+
+def _dbt_operator_args() -> dict:
+    return {
+        "install_deps": False,
+        "env": NIGHTLY_DBT_ENV,
+        "retries": 0,  # a failed model or test is a bug or bad data, not a blip
+        # Requested (param) or decided by prepare: the reference data changed since the
+        # last successful build (pipeline.plan_refresh). Renders "True"/"False"; cosmos
+        # turns a true string into --full-refresh.
+        "full_refresh": FULL_REFRESH_TEMPLATE,
+        # The as-of date and peer thresholds come from the run (pipeline.dbt_vars, pushed by
+        # the prepare task), so a backfill of an old interval computes that night's marts.
+        "vars": {name: _XCOM_VAR.replace("NAME", name) for name in DBT_VARS},
+    }
+
+
 def dbt_task_group(group_id: str = "transform"):
+    """The transform stage as SCHOOLCX_DBT_TASKS renders it (dbt_tasks_mode)."""
+    if dbt_tasks_mode() == "build":
+        return dbt_build_group(group_id)
+    return dbt_per_model_group(group_id)
+
+
+def dbt_build_group(group_id: str = "transform"):
+    """One `dbt build` of the project (seeds, models and their tests in dependency order, a
+    failing test skipping its children as in the per-model group) in dbt's own thread pool."""
+    from airflow.sdk import TaskGroup
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    with TaskGroup(group_id=group_id) as group:
+        DbtBuildLocalOperator(
+            task_id=DBT_BUILD_TASK_ID,
+            project_dir=str(DBT_PROJECT_DIR),
+            profile_config=_profile_config(
+                threads=int(os.environ.get("SCHOOLCX_DBT_THREADS", "4"))
+            ),
+            dbt_executable_path=dbt_executable(),
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            emit_datasets=False,
+            **_dbt_operator_args(),
+        )
+    return group
+
+
+def dbt_per_model_group(group_id: str = "transform"):
     """dbt through cosmos: one task per model (build = run + its tests, so a failing test stops
     its children), parsed from a manifest built ahead (no dbt at parse time)."""
-    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
     from cosmos.constants import InvocationMode, LoadMode, TestBehavior
-    from cosmos.profiles import PostgresUserPasswordProfileMapping
 
     return DbtTaskGroup(
         group_id=group_id,
@@ -123,14 +198,7 @@ def dbt_task_group(group_id: str = "transform"):
             manifest_path=MANIFEST,
             install_dbt_deps=False,
         ),
-        profile_config=ProfileConfig(
-            profile_name="schoolcx",
-            target_name="airflow",
-            profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=WAREHOUSE_CONN_ID,
-                profile_args={"schema": "build"},
-            ),
-        ),
+        profile_config=_profile_config(),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,
@@ -143,16 +211,5 @@ def dbt_task_group(group_id: str = "transform"):
             dbt_executable_path=dbt_executable(),
             invocation_mode=InvocationMode.DBT_RUNNER,
         ),
-        operator_args={
-            "install_deps": False,
-            "env": NIGHTLY_DBT_ENV,
-            "retries": 0,  # a failed model or test is a bug or bad data, not a blip
-            # Requested (param) or decided by prepare: the reference data changed since the
-            # last successful build (pipeline.plan_refresh). Renders "True"/"False"; cosmos
-            # turns a true string into --full-refresh.
-            "full_refresh": FULL_REFRESH_TEMPLATE,
-            # The as-of date and peer thresholds come from the run (pipeline.dbt_vars, pushed by
-            # the prepare task), so a backfill of an old interval computes that night's marts.
-            "vars": {name: _XCOM_VAR.replace("NAME", name) for name in DBT_VARS},
-        },
+        operator_args=_dbt_operator_args(),
     )

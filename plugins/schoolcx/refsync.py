@@ -25,6 +25,7 @@ REF_TABLES = (
     "sources",
     "schools",
     "school_enrollment",
+    "departments",
     "unit_mappings",
     "source_value_maps",
     "survey_items",
@@ -37,6 +38,12 @@ SOURCE_COLUMNS = (
     "max_lag_hours, school_id, department, survey_kind, interaction_ref_question, "
     "rating_question, rating_scale_lo, rating_scale_hi, start_date"
 )
+COLUMNS = {
+    "sources": SOURCE_COLUMNS,
+    "unit_mappings": (
+        "source_instance, unit_type, source_field, source_value, unit_value, precedence"
+    ),
+}
 
 
 def calendar_bounds(district: District, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -118,6 +125,7 @@ def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]
         rows["sla_targets"] += [(d.district_id, p, m) for p, m in d.sla_minutes().items()]
         terms = {t.lower() for t in (*DEFAULT_HIGH_RISK_TERMS, *d.high_risk_terms)}
         rows["high_risk_terms"] += [(d.district_id, t) for t in sorted(terms)]
+        rows["departments"] += [(d.district_id, dep) for dep in d.departments]
         for school in d.schools:
             rows["schools"].append((school.school_id, d.district_id, school.name))
             rows["school_enrollment"] += [
@@ -140,12 +148,13 @@ def _rows(cfg: DeploymentConfig, today: dt.date | None) -> dict[str, list[tuple]
                     s.start_date,
                 )
             )
-            for unit_type in ("school", "department", "stakeholder"):
-                mapping = getattr(s.mappings, unit_type)
-                if mapping:
-                    rows["unit_mappings"] += [
-                        (s.name, unit_type, mapping.field, k, v) for k, v in mapping.values.items()
-                    ]
+            # (migration 0017) precedence: a unit type mapped from several fields takes the
+            # first that matches, in config order
+            rows["unit_mappings"] += [
+                (s.name, unit_type, mapping.field.strip(), k, v, precedence)
+                for unit_type, precedence, mapping in s.mappings.items()
+                for k, v in mapping.values.items()
+            ]
             rows["source_value_maps"] += _value_maps(s)
             for qid, code in (getattr(opts, "item_map", None) or {}).items():
                 rows["survey_items"].append((s.name, qid, code))
@@ -167,7 +176,7 @@ def sync_config(url_or_conn, cfg: DeploymentConfig, today: dt.date | None = None
             for table in REF_TABLES:
                 conn.execute(f"delete from ref.{table}")
                 if rows[table]:
-                    columns = f" ({SOURCE_COLUMNS})" if table == "sources" else ""
+                    columns = f" ({COLUMNS[table]})" if table in COLUMNS else ""
                     with conn.cursor().copy(f"copy ref.{table}{columns} from stdin") as copy:
                         for row in rows[table]:
                             copy.write_row(row)

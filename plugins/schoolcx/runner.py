@@ -7,6 +7,7 @@ warehouse connection) before the first run.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -132,10 +133,15 @@ def run_range(
     full_refresh: bool = False,
     republish: bool = False,
     days: list[dt.date] | None = None,
+    progress=None,
+    summary_file=None,
 ) -> bool:
     """Run the nightly DAG for each day from start to end (or the given `days`); print progress
     and a summary. A night older than the published marts loads raw, builds and records its
-    gate, but publishes only with `republish` (schoolcx.publish.wap)."""
+    gate, but publishes only with `republish` (schoolcx.publish.wap).
+
+    `progress` (schoolcx.console.NightProgress) draws each night's stages instead of the
+    plain lines; the run summary goes to `summary_file` (default stdout)."""
     from schoolcx import pipeline
 
     ensure_hash_key()
@@ -154,19 +160,35 @@ def run_range(
         print(f"[{n}/{len(days)}] nightly run for {day} ...", flush=True)
         started = time.monotonic()
         conf = {"full_refresh": full_refresh and n == 1, "republish": republish}
-        dagrun = dag.test(logical_date=logical_date_for(day), run_conf=conf)
+        with progress.night(day, n, len(days), dag) if progress else contextlib.nullcontext():
+            dagrun = dag.test(logical_date=logical_date_for(day), run_conf=conf)
         state = str(getattr(dagrun, "state", "unknown"))
         seconds = time.monotonic() - started
         results.append((day, state, getattr(dagrun, "run_id", "?"), seconds))
         print(f"[{n}/{len(days)}] {day}: {state} in {seconds:.0f}s", flush=True)
-    print_run_summary(url, results)
+    print_run_summary(url, results, file=summary_file)
     return all(r[1].endswith("success") for r in results)
 
 
-def print_run_summary(url: str, results: list[tuple]) -> None:
+def run_range_quiet(start: dt.date, end: dt.date, **kwargs) -> bool:
+    """run_range with a quiet console (schoolcx.console): logs to .local/logs/run-*.log, a
+    progress bar per night and stage on the terminal, errors in full with the log's path."""
+    from schoolcx import pipeline
+    from schoolcx.console import NightProgress, quiet_run
+
+    def body(console, log) -> bool:
+        url = pipeline.resolve_warehouse_url()
+        sources = len(pipeline.current_config().sources())
+        with NightProgress(console, log, url, sources=sources) as progress:
+            return run_range(start, end, progress=progress, summary_file=console.file, **kwargs)
+
+    return quiet_run("run", body)
+
+
+def print_run_summary(url: str, results: list[tuple], file=None) -> None:
     import psycopg
 
-    print("\nruns:")
+    print("\nruns:", file=file)
     with psycopg.connect(url) as conn:
         for day, state, run_id, seconds in results:
             ext = conn.execute(
@@ -192,5 +214,6 @@ def print_run_summary(url: str, results: list[tuple]) -> None:
             print(
                 f"  {day}  {state:<8} {seconds:5.0f}s  sources {ext[0]} "
                 f"(failed {ext[1]}), new raw records {ext[2]}, quarantined {ext[3]}, "
-                f"{published} ({rows} mart rows)"
+                f"{published} ({rows} mart rows)",
+                file=file,
             )

@@ -267,6 +267,8 @@ freshdesk as (
                 'group_id', freshdesk_tickets.group_id,
                 'company_id', freshdesk_tickets.company_id,
                 'organization_id', freshdesk_tickets.company_id,
+                'product_id', freshdesk_tickets.product_id,
+                'brand_id', freshdesk_tickets.product_id,
                 'channel', freshdesk_tickets.channel,
                 'source', freshdesk_tickets.source_code::text,
                 'type', freshdesk_tickets.ticket_type,
@@ -465,17 +467,19 @@ field_values as materialized (
         keyed.source_instance,
         mapped_fields.unit_type,
         mapped_fields.source_field,
-        lower(keyed.attributes ->> mapped_fields.source_field) as field_value
+        lower(trim(keyed.attributes ->> mapped_fields.source_field)) as field_value
     from keyed
     inner join mapped_fields
         on keyed.source_instance = mapped_fields.source_instance
 ),
 
 unit_matches as (
+    -- every mapping that matches an interaction, with its place in the config's order
     select
         field_values.interaction_key,
         unit_mappings.unit_type,
-        min(unit_mappings.unit_value) as unit_value
+        unit_mappings.precedence,
+        unit_mappings.unit_value
     from field_values
     inner join unit_mappings
         on
@@ -483,32 +487,46 @@ unit_matches as (
             and field_values.unit_type = unit_mappings.unit_type
             and field_values.source_field = unit_mappings.source_field
             and field_values.field_value = lower(unit_mappings.source_value)
-    group by field_values.interaction_key, unit_mappings.unit_type
     union all
     select
         keyed.interaction_key,
         unit_mappings.unit_type,
-        min(unit_mappings.unit_value) as unit_value
+        unit_mappings.precedence,
+        unit_mappings.unit_value
     from keyed
     cross join lateral unnest(keyed.tags) as ticket_tag (tag)
     inner join unit_mappings
         on
             keyed.source_instance = unit_mappings.source_instance
             and unit_mappings.source_field = 'tag'
-            and ticket_tag.tag = lower(unit_mappings.source_value)
-    group by keyed.interaction_key, unit_mappings.unit_type
+            and lower(ticket_tag.tag) = lower(unit_mappings.source_value)
+),
+
+first_matches as (
+    -- per interaction and unit type, the first mapping in config order that matches (several
+    -- tags matching one tag mapping: the first unit value alphabetically)
+    select distinct on (unit_matches.interaction_key, unit_matches.unit_type)
+        unit_matches.interaction_key,
+        unit_matches.unit_type,
+        unit_matches.unit_value
+    from unit_matches
+    order by
+        unit_matches.interaction_key asc,
+        unit_matches.unit_type asc,
+        unit_matches.precedence asc,
+        unit_matches.unit_value asc
 ),
 
 units as (
     select
-        unit_matches.interaction_key,
-        max(unit_matches.unit_value) filter (where unit_matches.unit_type = 'school') as school_id,
-        max(unit_matches.unit_value) filter (where unit_matches.unit_type = 'department')
+        first_matches.interaction_key,
+        max(first_matches.unit_value) filter (where first_matches.unit_type = 'school') as school_id,
+        max(first_matches.unit_value) filter (where first_matches.unit_type = 'department')
             as department,
-        max(lower(unit_matches.unit_value)) filter (where unit_matches.unit_type = 'stakeholder')
+        max(lower(first_matches.unit_value)) filter (where first_matches.unit_type = 'stakeholder')
             as stakeholder_type
-    from unit_matches
-    group by unit_matches.interaction_key
+    from first_matches
+    group by first_matches.interaction_key
 ),
 
 district_risk_terms as (

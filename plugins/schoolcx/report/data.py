@@ -47,20 +47,46 @@ def scorecard(
 
 
 def peer_rows(conn: psycopg.Connection, district_id: str) -> list[Row]:
-    """Every peer_benchmarks row of the district (all metrics and periods).
+    """Every peer benchmark row of the district (all metrics and periods).
 
-    The one door to peer figures: the pooling work makes it prefer the statistics a
-    consortium hub returned (marts.consortium_peer_benchmarks) where a district has them.
+    The one door to peer figures. Where a consortium hub has returned its statistics
+    (`schoolcx pool receive` into marts.consortium_peer_benchmarks), they stand for the
+    district's peers: a district benchmarked only against itself, or a few neighbours in its
+    own warehouse, reads the figures of peers it never saw the data of. Per metric and
+    period, the latest received hub row wins; the local peer_benchmarks row fills the rest.
+    `peer_source` says which: 'local', or the consortium id of the hub.
     """
-    return _rows(
-        conn,
-        "select district_id, metric, period_type, period_start, peer_group, peer_group_key,"
+    columns = (
+        "district_id, metric, period_type, period_start, peer_group, peer_group_key,"
         " n_districts, district_value, peer_p25, peer_median, peer_p75, percentile_rank,"
         " delta_from_median, suppression_reason"
-        " from marts.peer_benchmarks where district_id = %s"
-        " order by metric, period_type, period_start",
-        (district_id,),
     )
+    local = (
+        f"select {columns}, 'local' as peer_source, null::timestamptz as received_at"
+        " from marts.peer_benchmarks where district_id = %(d)s"
+        if _has_table(conn, "marts", "peer_benchmarks")
+        # a deployment that has never published has no peer_benchmarks yet
+        else f"select {columns}, 'local' as peer_source, null::timestamptz as received_at"
+        " from marts.consortium_peer_benchmarks where false"
+    )
+    order = " order by metric, period_type, period_start"
+    if not _has_table(conn, "marts", "consortium_peer_benchmarks"):
+        if not _has_table(conn, "marts", "peer_benchmarks"):
+            return []
+        return _rows(conn, local + order, {"d": district_id})
+    return _rows(
+        conn,
+        f"select distinct on (metric, period_type, period_start) * from ("
+        f" select {columns}, consortium_id as peer_source, received_at, 0 as preference"
+        " from marts.consortium_peer_benchmarks where district_id = %(d)s"
+        f" union all select *, 1 from ({local}) as local_rows"
+        f") as rows{order}, preference, received_at desc nulls last",
+        {"d": district_id},
+    )
+
+
+def _has_table(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (f"{schema}.{table}",)).fetchone()[0]
 
 
 def yoy_rows(conn: psycopg.Connection, district_id: str) -> list[Row]:

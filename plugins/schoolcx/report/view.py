@@ -254,6 +254,8 @@ class DistrictView:
     survey: list[SurveyItem]
     changes: list[str]
     peer_group: str
+    # who computed the peer figures: '' in this warehouse, else the consortium hub's words
+    peer_source: str = ""
     interactions: int = 0
     rating_count: int = 0
     k: int = 5
@@ -444,10 +446,24 @@ def build_view(
         survey=sort_by_gap(items),
         changes=what_changed(yoy),
         peer_group=group,
+        peer_source=peer_source_words(peers, consortium_names),
         interactions=int(year_row["interactions"]) if year_row else 0,
         rating_count=int(year_row["rating_count"]) if year_row else 0,
         k=k,
         n=n,
+    )
+
+
+def peer_source_words(peers: list[dict], consortium_names: dict[str, str]) -> str:
+    """'' when every peer figure was computed here; else which consortium hub returned them."""
+    hubs = sorted({r["peer_source"] for r in peers if r.get("peer_source", "local") != "local"})
+    if not hubs:
+        return ""
+    received = max(r["received_at"] for r in peers if r.get("peer_source", "local") != "local")
+    names = " and ".join(consortium_names.get(h, h) for h in hubs)
+    return (
+        f"benchmarked by the {names} hub from district aggregates it pooled "
+        f"(received {long_date(received.date())})"
     )
 
 

@@ -57,6 +57,8 @@ renamed as (
         source.payload ->> 'responder_id' as responder_id,
         source.payload ->> 'group_id' as group_id,
         source.payload ->> 'company_id' as company_id,
+        -- Freshdesk's brands are products (a multi-product helpdesk): a unit mapping may read it
+        source.payload ->> 'product_id' as product_id,
         coalesce(source.payload -> 'custom_fields', '{}'::jsonb) as custom_fields,
         source.person_hash,
         (source.payload -> 'stats' ->> 'first_responded_at')::timestamptz as first_responded_at,

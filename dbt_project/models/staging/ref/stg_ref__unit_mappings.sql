@@ -11,7 +11,8 @@ renamed as (
         source.unit_type,
         source.source_field,
         source.source_value,
-        source.unit_value
+        source.unit_value,
+        source.precedence
     from source
 )
 

@@ -52,12 +52,14 @@ renamed as (
         (source.payload -> 'metric_set' ->> 'reopens')::int as zendesk_reopens,
         (source.payload -> 'metric_set' ->> 'replies')::int as zendesk_replies,
         (source.payload -> 'metric_set' ->> 'solved_at')::timestamptz as zendesk_solved_at,
-        (
+        -- Zendesk's own first reply time (its schedule), for vendor_reconciliation only: a
+        -- value that is not a number reads as NULL (no figure) rather than failing the build
+        {{ generate_schema_name('stg', none) }}.try_numeric(
             source.payload -> 'metric_set' -> 'reply_time_in_minutes' ->> 'business'
-        )::numeric as zendesk_reply_business_minutes,
-        (
+        ) as zendesk_reply_business_minutes,
+        {{ generate_schema_name('stg', none) }}.try_numeric(
             source.payload -> 'metric_set' -> 'reply_time_in_minutes' ->> 'calendar'
-        )::numeric as zendesk_reply_calendar_minutes
+        ) as zendesk_reply_calendar_minutes
     from source
     {{ subject_high_risk_joins("source.payload ->> 'subject'") }}
 )

@@ -104,7 +104,18 @@ CALLERS = _Weighted((("parent", 0.85), ("community", 0.15)))
 RESPONDENTS = _Weighted((("parent", 0.55), ("student", 0.25), ("staff", 0.2)))
 PRIORITIES = _Weighted((("urgent", 0.02), ("high", 0.12), ("normal", 0.66), ("low", 0.20)))
 DISAGREE = _Weighted(((1, 0.2), (2, 0.35), (3, 0.45)))
-LOCALE_TABLE = _Weighted(LOCALES)
+
+
+def _locale_table(spanish_share: float) -> _Weighted:
+    """The district's language mix: Spanish its own share, the other non-English languages as
+    in LOCALES, English the rest."""
+    others = [(code, w) for code, w in LOCALES if code not in ("en", "es")]
+    english = 1.0 - spanish_share - sum(w for _, w in others)
+    return _Weighted((("en", english), ("es", spanish_share), *others))
+
+
+# Parents and community members whose helpdesk stakeholder field is blank (never asked).
+ROLE_NOT_ON_FILE = 0.07
 CHANNELS = {
     # "other": tickets an integration created through the API (Zendesk via.channel = api, the
     # most common channel in real accounts). It takes the top of web's share, so every other draw
@@ -200,6 +211,13 @@ class _DistrictWorld:
         self.cutoff = self.clock.local(spec.as_of + dt.timedelta(days=1), 0)
         self.domain = configgen.mail_domain(d)
         self.school_ids = configgen.school_ids(d)
+        # A family belongs to a school in proportion to its enrollment (the current year's).
+        year = configgen.school_year(spec.as_of)
+        self.school_table = _Weighted(
+            (i, enr.get(year) or max(enr.values()))
+            for i, enr in enumerate(configgen.school_enrollment(d))
+        )
+        self.locales = _locale_table(d.spanish_share)
         # Year-over-year movement: the current school year answers faster or slower.
         self.year_speed = {
             spec.as_of.year + (spec.as_of.month >= 7): self.rng.choice((0.75, 0.9, 1.0, 1.2, 1.35))
@@ -224,16 +242,17 @@ class _DistrictWorld:
 
     def _person(self, role: str, email: str | None = None, name: str | None = None) -> Person:
         pid = self.ids.next_person()
-        locale = "en" if role in ("agent", "staff", "system") else LOCALE_TABLE.pick(self.rng)
+        locale = "en" if role in ("agent", "staff", "system") else self.locales.pick(self.rng)
         first = self.rng.choice(FIRST_NAMES[locale])
         last = self.rng.choice(LAST_NAMES[locale])
         if email is None:
             email = self._email(role, _ascii(first), _ascii(last), pid)
-        person = Person(pid, email, name or f"{first} {last}", role, locale)  # type: ignore[arg-type]
+        on_file = role not in ("parent", "community") or self.rng.random() >= ROLE_NOT_ON_FILE
+        person = Person(pid, email, name or f"{first} {last}", role, locale, on_file)  # type: ignore[arg-type]
         self.people.append(person)
         # Parents and students belong to a school; some staff work at one, others centrally.
         if role in ("parent", "student") or (role == "staff" and self.rng.random() < 0.6):
-            self.home_school[pid] = self.rng.randrange(len(self.d.schools))
+            self.home_school[pid] = self.school_table.pick(self.rng)
         return person
 
     def _email(self, role: str, first: str, last: str, pid: int) -> str:

@@ -54,6 +54,9 @@ class DistrictSpec:
     close: str = "16:30"
     spring_break_week: int = 13  # ISO week of the spring break, every school year
     snow_days: tuple[str, ...] = ()  # dates: a snow day is an event, not a yearly rule
+    # Share of families whose language is Spanish (the rest mostly English, a few Vietnamese,
+    # Chinese, Arabic): districts differ, and the language units and equity gap need it to.
+    spanish_share: float = 0.16
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ ROSTER: tuple[DistrictSpec, ...] = (
         (_helpdesk("kaskaskia", "freshdesk", 1.0, "1-5"), _climate("kaskaskia", "surveymonkey")),
         "prairie-east",
         speed=1.0,
+        spanish_share=0.3,
         snow_days=("2025-01-10", "2025-02-12"),
     ),
     DistrictSpec(
@@ -150,6 +154,7 @@ ROSTER: tuple[DistrictSpec, ...] = (
         (_helpdesk("sangamon", "freshdesk", 1.0, "1-5"), _climate("sangamon", "qualtrics")),
         "prairie-east",
         speed=0.9,
+        spanish_share=0.05,
         snow_days=("2025-02-12",),
     ),
     DistrictSpec(
@@ -187,6 +192,7 @@ ROSTER: tuple[DistrictSpec, ...] = (
         ),
         "prairie-east",
         speed=1.1,
+        spanish_share=0.22,
         snow_days=("2025-01-13", "2025-02-12"),
     ),
     DistrictSpec(
@@ -219,6 +225,7 @@ ROSTER: tuple[DistrictSpec, ...] = (
         (_helpdesk("verde-mesa", "freshdesk", 1.0, "1-5"), _climate("verde-mesa", "surveymonkey")),
         "mountain-west",
         speed=1.2,
+        spanish_share=0.08,
         open="07:00",
         close="16:00",
         spring_break_week=11,

@@ -21,7 +21,13 @@ log = logging.getLogger(__name__)
 
 
 class DemoStack:
-    def __init__(self, world: World, workdir: Path, served_at: dt.datetime | None = None):
+    def __init__(
+        self,
+        world: World,
+        workdir: Path,
+        served_at: dt.datetime | None = None,
+        freshdesk_rate_limit: int | None = None,
+    ):
         # The vendors are read by the night after as_of, at its interval end (08:00 UTC): serve
         # the world as it stood then, so tickets answered later exist, still unanswered.
         self.served_at = served_at or dt.datetime.combine(
@@ -29,6 +35,10 @@ class DemoStack:
         )
         self.world = as_seen_at(world, self.served_at)
         self.workdir = Path(workdir)
+        # Calls a minute the Freshdesk emulator allows (None: its default, 5,000). The connector
+        # paces itself by the X-RateLimit headers either way; a larger budget only means it
+        # never has to (`schoolcx demo`, whose first night reads every conversation).
+        self.freshdesk_rate_limit = freshdesk_rate_limit
         self.cfg = DeploymentConfig.model_validate(yaml.safe_load(world.config_yaml))
         self.env: dict[str, str] = {}
         self.counts: dict[str, int] = {}
@@ -62,6 +72,8 @@ class DemoStack:
                         if kind in ("zendesk", "freshdesk")
                         else {}
                     )
+                    if kind == "freshdesk" and self.freshdesk_rate_limit:
+                        opts["rate_limit_total"] = self.freshdesk_rate_limit
                     running = self._stack.enter_context(module.serve(self.world, names, **opts))
                     self._connect(running, names)
                     self.counts[kind] = len(names)

@@ -31,6 +31,9 @@ class Person:
     name: str
     role: Role
     locale: str = "en"  # ISO 639-1
+    # The helpdesk's stakeholder field is filled in for this person (not everyone is asked:
+    # a blank field leaves a parent or community member `unknown` in the facts).
+    role_on_file: bool = True
 
 
 @dataclass(frozen=True)

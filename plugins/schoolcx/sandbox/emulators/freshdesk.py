@@ -238,7 +238,7 @@ def _contacts(its: list[Interaction], companies: dict) -> list[dict]:
             "deleted": False,
             "view_all_tickets": False,
             "tags": [],
-            "custom_fields": {"stakeholder_type": p.role},
+            "custom_fields": {"stakeholder_type": p.role if p.role_on_file else None},
             "created_at": iso(first - dt.timedelta(days=1)),
             "updated_at": iso(first - dt.timedelta(days=1)),
         }

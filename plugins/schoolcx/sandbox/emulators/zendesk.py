@@ -20,6 +20,11 @@ World); the comments of every third ticket come in the compact form (comment_pre
 comment_public, the author only as the event's updater) even when the sideload is asked, and
 every ticket's do when it is not.
 
+Metric sets (include=metric_sets) carry the documented duration objects, whole minutes
+`{"calendar": n, "business": n}` and both null while no reply has come; business minutes are on
+the account's schedule (`vendor_schedule`): the district's hours and federal holidays, not the
+district's own closures, as a real account is often configured.
+
 Basic auth `{email}/token:{api_token}`; anything else is a 401. The World is "now-free": the
 server's now is the end of world.as_of (UTC) unless set. Tests can mutate the World between runs,
 append raw records (`add_raw`) to exercise validation, and have pages served twice.
@@ -39,6 +44,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+import yaml
+
+from schoolcx.config import DeploymentConfig
+from schoolcx.sandbox.demo.clock import ServiceClock
 from schoolcx.sandbox.demo.world import Interaction, Person, World
 from schoolcx.sandbox.emulators.http_base import EmulatorServer, Faults, Request, Response
 
@@ -147,15 +156,37 @@ def _current_status(it: Interaction) -> str:
     return "open" if any(e.kind == "agent_reply" for e in it.events) else "new"
 
 
-def _minutes(a: dt.datetime, b: dt.datetime | None) -> dict | None:
-    if b is None:
+def vendor_schedule(world: World, source_name: str) -> ServiceClock | None:
+    """The Zendesk schedule of a source's account: the district's weekly hours in its time zone
+    with the federal holidays as schedule holidays, but none of the district's own closures
+    (breaks, snow days), which accounts rarely enter. Our calendar has them: this is the
+    difference the vendor_reconciliation mart explains. None when the World's config does not
+    name the source (a hand-made World)."""
+    try:
+        cfg = DeploymentConfig.model_validate(yaml.safe_load(world.config_yaml))
+        district, _source = cfg.source(source_name)
+    except (KeyError, ValueError, TypeError, AttributeError, yaml.YAMLError):
         return None
+    vendor = district.model_copy(
+        update={"calendar": district.calendar.model_copy(update={"closures": []})}
+    )
+    its = world.for_source(source_name)
+    first = min((i.created_at for i in its), default=world_now(world)).date()
+    return ServiceClock(vendor, first - dt.timedelta(days=7), world.as_of + dt.timedelta(days=60))
+
+
+def _minutes(a: dt.datetime, b: dt.datetime | None, schedule: ServiceClock | None = None) -> dict:
+    """A duration metric as Zendesk writes it: whole minutes, calendar and business (on the
+    account's schedule), both null while the clock runs (no reply yet)."""
+    if b is None:
+        return {"calendar": None, "business": None}
     m = int((b - a).total_seconds() // 60)
-    # The emulator has no Zendesk schedule: business equals calendar here.
-    return {"calendar": m, "business": m}
+    if schedule is None:
+        return {"calendar": m, "business": m}  # no schedule: Zendesk counts calendar time
+    return {"calendar": m, "business": int(schedule.minutes_between(a.timestamp(), b.timestamp()))}
 
 
-def _metric_set(it: Interaction, ticket: dict) -> dict:
+def _metric_set(it: Interaction, ticket: dict, schedule: ServiceClock | None = None) -> dict:
     opening = it.opening_comment
     replies = [
         e
@@ -189,9 +220,13 @@ def _metric_set(it: Interaction, ticket: dict) -> dict:
         "assigned_at": ticket["created_at"] if it.assignee else None,
         "solved_at": iso(solved_at) if solved_at else None,
         "latest_comment_added_at": iso(max(comments)) if comments else ticket["created_at"],
-        "reply_time_in_minutes": _minutes(it.created_at, replies[0].at if replies else None),
-        "first_resolution_time_in_minutes": _minutes(it.created_at, solves[0] if solves else None),
-        "full_resolution_time_in_minutes": _minutes(it.created_at, solved_at),
+        "reply_time_in_minutes": _minutes(
+            it.created_at, replies[0].at if replies else None, schedule
+        ),
+        "first_resolution_time_in_minutes": _minutes(
+            it.created_at, solves[0] if solves else None, schedule
+        ),
+        "full_resolution_time_in_minutes": _minutes(it.created_at, solved_at, schedule),
         "agent_wait_time_in_minutes": {"calendar": None, "business": None},
         "requester_wait_time_in_minutes": {"calendar": None, "business": None},
         "on_hold_time_in_minutes": {"calendar": 0, "business": 0},
@@ -419,7 +454,11 @@ def _users(its: list[Interaction], orgs: dict) -> list[dict]:
                 "verified": True,
                 "suspended": False,
                 "tags": [],
-                "user_fields": {"stakeholder_type": None if p.role == "agent" else p.role},
+                "user_fields": {
+                    "stakeholder_type": (
+                        None if p.role == "agent" or not p.role_on_file else p.role
+                    )
+                },
             }
         )
     return out
@@ -455,10 +494,11 @@ def render(world: World, source_name: str) -> Rendered:
     groups = _named_ids(its, "group", 360000100)
     orgs = _named_ids(its, "organization", 360000500)
     out = Rendered()
+    schedule = vendor_schedule(world, source_name)
     for it in its:
         t = _ticket(it, groups, orgs)
         out.tickets.append(t)
-        out.metric_sets[it.interaction_id] = _metric_set(it, t)
+        out.metric_sets[it.interaction_id] = _metric_set(it, t, schedule)
         events = _ticket_events(it)
         if it.interaction_id % COMPACT_EVERY == 0:
             for e in events:
