@@ -27,6 +27,7 @@ DDL = """
 drop table if exists build.dim_district, build.fct_interactions, build.fct_ratings,
     build.fct_daily_volume, build.fct_survey_item_results, build.district_scorecard,
     build.peer_benchmarks, build.yoy_trends, build.district_period_figures,
+    build.unit_scorecard, build.unit_rankings, build.unit_equity_gaps,
     build.vendor_reconciliation, build.dim_school, build.dim_department,
     build.unit_mapping_coverage, build.fct_backlog_daily, build.rating_drivers;
 create table build.dim_school (
@@ -89,6 +90,22 @@ create table build.yoy_trends (
     district_id text, metric text, school_year int, span_start date, span_end date,
     current_value numeric, prior_value numeric, change numeric, pct_change numeric,
     direction text);
+create table build.unit_scorecard (
+    district_id text, unit_type text, unit_key text, is_unmapped boolean, period_type text,
+    period_start date, enrollment int, interactions int, district_interactions int,
+    share_of_district_interactions numeric,
+    interactions_per_1000_students_per_service_day numeric,
+    median_first_response_business_minutes numeric, sla_met_share numeric,
+    feedback_score numeric, rating_count int, suppression_reason text);
+create table build.unit_rankings (
+    district_id text, unit_type text, unit_key text, metric text, period_type text,
+    period_start date, observations int, unit_value numeric, n_units int,
+    percentile_rank numeric, district_value numeric, suppression_reason text);
+create table build.unit_equity_gaps (
+    district_id text, unit_type text, unit_key text, metric text, period_type text,
+    period_start date, reference_key text, observations int, gap numeric,
+    suppression_reason text);
+
 create table build.vendor_reconciliation (
     district_id text, source_system text, source_instance text, period_type text,
     period_start date, period_end date, vendor_figure text, compared_count int,
@@ -238,6 +255,33 @@ select district_id, 'feedback_score', 2026, date '2025-07-01', %(last)s::date,
        round(0.25 * 100 / (feedback_score - 0.25), 2), 'improving'
 from build.district_scorecard;
 
+-- two schools per district (school_ids(district)) and the central office's remainder, and
+-- one channel; the schools' figures are the district's
+insert into build.unit_scorecard
+select s.district_id, u.unit_type, u.unit_key, u.unit_key = '(unmapped)', 'school_year',
+       date '2025-07-01', case when u.unit_type = 'school' then 700 end, u.n, s.interactions,
+       round(u.n::numeric / s.interactions, 4), null,
+       s.median_first_response_business_minutes, s.sla_met_share, s.feedback_score,
+       s.rating_count / 3, null
+from build.district_scorecard s
+cross join lateral (values
+    ('school', s.district_id || '00001', s.interactions / 2),
+    ('school', s.district_id || '00002', s.interactions / 3),
+    ('school', '(unmapped)', s.interactions - s.interactions / 2 - s.interactions / 3),
+    ('channel', 'web', s.interactions)) as u(unit_type, unit_key, n);
+
+insert into build.unit_rankings
+select district_id, unit_type, unit_key, 'median_first_response_business_minutes',
+       period_type, period_start, interactions, median_first_response_business_minutes, 2,
+       case when unit_key like '%%1' then 1 else 0 end, median_first_response_business_minutes,
+       null
+from build.unit_scorecard where not is_unmapped;
+
+insert into build.unit_equity_gaps
+select district_id, 'language', 'en', 'median_first_response_business_minutes',
+       'school_year', date '2025-07-01', 'en', interactions, 0, null
+from build.district_scorecard;
+
 -- the vendor agrees on every answered ticket (its figure is ours, rounded down)
 insert into build.vendor_reconciliation
 select district_id, 'zendesk', source_instance, 'school_year', date '2025-07-01',
@@ -266,8 +310,18 @@ def district_ids(districts: int = DISTRICTS) -> list[str]:
     return [f"48{d:05d}" for d in range(1, districts + 1)]
 
 
-def fixture_config(bi_readers: dict[str, list[str]] | None = None, **gate) -> DeploymentConfig:
-    """A deployment config naming the fixture's districts; `gate` overrides GateConfig."""
+def school_ids(district_id: str) -> list[str]:
+    """The fixture's two schools of a district (rows of the unit marts)."""
+    return [f"{district_id}0000{s}" for s in (1, 2)]
+
+
+def fixture_config(
+    bi_readers: dict[str, list[str]] | None = None,
+    bi_school_readers: dict[str, list[str]] | None = None,
+    **gate,
+) -> DeploymentConfig:
+    """A deployment config naming the fixture's districts and schools; `gate` overrides
+    GateConfig."""
     return DeploymentConfig.model_validate(
         {
             "name": "fixture",
@@ -278,11 +332,16 @@ def fixture_config(bi_readers: dict[str, list[str]] | None = None, **gate) -> De
                     "state": "TX",
                     "timezone": "America/Chicago",
                     "enrollment": {2026: 1500},
+                    "schools": [
+                        {"school_id": s, "name": f"School {s}", "enrollment": {2026: 700}}
+                        for s in school_ids(d)
+                    ],
                 }
                 for d in district_ids()
             ],
             "gate": gate,
             "bi_readers": bi_readers or {},
+            "bi_school_readers": bi_school_readers or {},
         }
     )
 

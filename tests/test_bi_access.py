@@ -14,10 +14,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from schoolcx.marts import SCHOOL_READER_MARTS
 from schoolcx.publish import publish, sync_bi_roles
 from schoolcx.publish.relations import MARTS
+from schoolcx.publish.roles import RoleConfigError
 from schoolcx.quality.result import GateResult
-from tests.fixture_marts import as_of, build_night, district_ids, fixture_config
+from tests.fixture_marts import as_of, build_night, district_ids, fixture_config, school_ids
 
 D1, D2, D3, D4 = district_ids()[:4]
 # roles are cluster-wide and the test server is shared by the session: unique names
@@ -25,6 +27,9 @@ TAG = uuid.uuid4().hex[:6]
 READER_ONE = f"reader_one_{TAG}"
 READER_CONSORTIUM = f"reader_consortium_{TAG}"
 READERS = {READER_ONE: [D1], READER_CONSORTIUM: [D2, D3]}
+READER_SCHOOL = f"reader_school_{TAG}"
+SCHOOL = school_ids(D1)[0]
+SCHOOL_READERS = {READER_SCHOOL: [SCHOOL]}
 PASSWORD = "s3cret-bi"
 
 
@@ -47,13 +52,14 @@ def _login_user(admin_url: str, name: str, member_of: str) -> str:
 
 @pytest.fixture(scope="module")
 def wh(module_warehouse):
-    cfg = fixture_config(bi_readers=READERS)
+    cfg = fixture_config(bi_readers=READERS, bi_school_readers=SCHOOL_READERS)
     sync_bi_roles(module_warehouse, cfg)
     _publish(module_warehouse, 1, cfg)
     users = {
         "bi": _login_user(module_warehouse, f"bi_user_{TAG}", "schoolcx_bi"),
         "one": _login_user(module_warehouse, f"one_user_{TAG}", READER_ONE),
         "consortium": _login_user(module_warehouse, f"cons_user_{TAG}", READER_CONSORTIUM),
+        "school": _login_user(module_warehouse, f"school_user_{TAG}", READER_SCHOOL),
     }
     return module_warehouse, cfg, users
 
@@ -125,6 +131,81 @@ def test_district_reader_sees_only_its_rows(wh):
 def test_consortium_reader_sees_its_members(wh):
     _, _, users = wh
     assert all(seen == {D2, D3} for seen in _districts_seen(users["consortium"]).values())
+
+
+def test_school_reader_sees_only_its_school(wh):
+    url, _, users = wh
+    with psycopg.connect(users["school"]) as conn:
+        assert conn.execute("select current_user").fetchone()[0] == f"school_user_{TAG}"
+        for mart in SCHOOL_READER_MARTS:
+            seen = conn.execute(
+                f"select distinct district_id, unit_type, unit_key from marts.{mart}"
+            ).fetchall()
+            assert seen == [(D1, "school", SCHOOL)], mart
+    with psycopg.connect(url) as admin:  # there is more to see: other schools, other districts
+        other_schools = admin.execute(
+            "select count(distinct unit_key) from marts.unit_scorecard"
+            " where unit_type = 'school' and unit_key <> %s and not is_unmapped",
+            (SCHOOL,),
+        ).fetchone()[0]
+    assert other_schools == 2 * len(district_ids()) - 1
+    # its own school's ranking row carries the district's value beside its own
+    with psycopg.connect(users["school"]) as conn:
+        row = conn.execute(
+            "select unit_value, district_value, percentile_rank from marts.unit_rankings"
+        ).fetchone()
+    assert row[1] is not None and row[2] == 1
+    # nothing else of the district: no other mart, no private schema
+    others = [m for m in MARTS if m not in SCHOOL_READER_MARTS]
+    assert "unit_equity_gaps" in others and "district_scorecard" in others
+    for query in [
+        *(f"select count(*) from marts.{m}" for m in others),
+        *PRIVATE,
+        "select * from ops.bi_reader_schools",
+        "select ops.bi_visible_schools('postgres')",
+    ]:
+        assert _denied(users["school"], query), query
+
+
+def test_district_reader_sees_every_school_of_its_district(wh):
+    _, _, users = wh
+    with psycopg.connect(users["one"]) as conn:
+        schools = {
+            r[0]
+            for r in conn.execute(
+                "select unit_key from marts.unit_scorecard where unit_type = 'school'"
+            )
+        }
+    assert schools == {*school_ids(D1), "(unmapped)"}
+
+
+def test_school_reader_cannot_be_a_district_reader(wh):
+    url, cfg, users = wh
+
+    def grant(what: str, verb: str = "grant", prep: str = "to") -> None:
+        with psycopg.connect(url, autocommit=True) as conn:  # a mistaken grant by hand
+            conn.execute(
+                sql.SQL(f"{verb} {{}} {prep} {{}}").format(
+                    sql.Identifier(what), sql.Identifier(READER_SCHOOL)
+                )
+            )
+
+    def member_of(group: str) -> bool:
+        with psycopg.connect(url) as conn:
+            q = "select pg_has_role(%s, %s, 'MEMBER')"
+            return conn.execute(q, (READER_SCHOOL, group)).fetchone()[0]
+
+    grant("schoolcx_bi_district")
+    sync_bi_roles(url, cfg)  # revoked: permissive policies add up
+    assert not member_of("schoolcx_bi_district")
+    grant(READER_ONE)  # through a district reader it would see all of D1
+    with pytest.raises(RoleConfigError, match="through another role"):
+        sync_bi_roles(url, cfg)
+    grant(READER_ONE, "revoke", "from")
+    sync_bi_roles(url, cfg)
+    with psycopg.connect(users["school"]) as conn:
+        seen = conn.execute("select distinct unit_key from marts.unit_scorecard").fetchall()
+    assert seen == [(SCHOOL,)]
 
 
 def test_reader_never_inherits_the_unrestricted_policy(wh):

@@ -334,6 +334,21 @@ CONFIG_CASES = {
         lambda d: d.update(bi_readers={"bi_" + "x" * 61: ["1700001"]}),
         "bi_readers: role name 'bi_" + "x" * 61 + "' is 64 bytes",
     ),
+    "school reader of an unknown school": (
+        lambda d: d.update(bi_school_readers={"bi_principal": ["170000199999"]}),
+        "bi_school_readers.bi_principal: school 170000199999 is not defined",
+    ),
+    "school reader that is also a district reader": (
+        lambda d: d.update(
+            bi_readers={"bi_principal": ["1700001"]},
+            bi_school_readers={"bi_principal": ["170000100001"]},
+        ),
+        "bi_school_readers: 'bi_principal' is also a district reader in bi_readers",
+    ),
+    "school reader role name not a role name": (
+        lambda d: d.update(bi_school_readers={"Principal-1": ["170000100001"]}),
+        "bi_school_readers: 'Principal-1' is not a valid role name",
+    ),
     "typo in a gate severity": (
         lambda d: d.update(gate={"severity": {"volume_jmp": "warning"}}),
         "gate.severity: Value error, 'volume_jmp' is neither a check kind",
@@ -402,6 +417,14 @@ def test_gate_catalogue_matches_the_gate_checks():
     assert {
         c.kind for c in checks if c.mart == "peer_benchmarks" and "k" in c.kind.split("_")
     } == set(PRIVACY_CHECKS.values())
+
+
+def test_a_school_reader_maps_to_configured_schools(tmp_path):
+    data = copy.deepcopy(GOOD)
+    data["bi_school_readers"] = {"bi_principal": ["170000100001"]}
+    assert load_config(_write(tmp_path, data)).bi_school_readers == {
+        "bi_principal": ["170000100001"]
+    }
 
 
 def test_units_mapped_from_several_fields_with_an_internal_mailbox(tmp_path):

@@ -24,6 +24,7 @@ from schoolcx.config import load_config
 from schoolcx.quality.page import write_gate_page
 from schoolcx.report.figures import FIGURES, HEADLINE_FIGURES, number
 from schoolcx.report.pages import page_name, write_pages
+from schoolcx.report.units import school_page_name
 from tests.browser_support import PHONE, chromium, require_browser
 from tests.fixture_demo_marts import publish_demo_marts
 
@@ -60,7 +61,11 @@ def browser(report):
 
 def pages(report) -> list[Path]:
     folder = report["index"].parent
-    return [report["index"], *(folder / page_name(d) for d in report["ids"])]
+    return [
+        report["index"],
+        *(folder / page_name(d) for d in report["ids"]),
+        *sorted(folder.glob("school-*.html")),
+    ]
 
 
 def query(url: str, sql: str, params=()) -> list[dict]:
@@ -80,9 +85,18 @@ def test_every_page_loads_offline_with_no_error_and_passes_axe(report, browser, 
             assert visit.console_errors == [], (path.name, visit.console_errors)
             assert visit.requests == [], (path.name, visit.requests)
             # district pages: three monthly trends, SLA by priority, survey items, ratings by
-            # response time and the backlog by age
+            # response time, the backlog by age, and a chart
+            # per unit type with a unit at n (a table per unit type always); school pages: the
+            # district's schools
             charts = visit.page.locator("figure svg[role=img]").count()
-            assert charts == (0 if path.name == "index.html" else 7), path.name
+            unit_charts = visit.page.locator("figure[data-unit-type] svg[role=img]").count()
+            unit_tables = visit.page.locator("table[data-unit-type]").count()
+            if path.name.startswith("district-"):
+                assert (charts - unit_charts, unit_tables) == (7, 5), path.name
+            elif path.name.startswith("school-"):
+                assert (charts, unit_charts, unit_tables) == (unit_charts, 1, 1), path.name
+            else:
+                assert charts == 0, path.name
             shot = visit.screenshot(tmp_path / f"{path.stem}.png")
             assert shot.stat().st_size > 10_000
             assert visit.axe() == [], path.name
@@ -387,6 +401,111 @@ def test_cli_report_writes_the_pages_prints_the_summary_and_opens_the_index(repo
     assert "published marts, school year to date" in done.stdout  # the console summary
     assert len(list(index.parent.glob("district-*.html"))) == len(report["ids"])
     assert opened.read_text().strip() == index.resolve().as_uri()
+
+
+def _units(url: str, district_id: str, unit_type: str, as_of: dt.date) -> dict[str, dict]:
+    rows = query(
+        url,
+        "select * from marts.unit_scorecard where district_id = %s and unit_type = %s"
+        " and period_type = 'school_year' and period_start = %s",
+        (district_id, unit_type, dt.date(as_of.year if as_of.month >= 7 else as_of.year - 1, 7, 1)),
+    )
+    return {r["unit_key"]: r for r in rows}
+
+
+def test_unit_sections_equal_the_marts_and_show_suppressed_units_with_their_count(report, browser):
+    """Each unit type's table on the district page holds every unit_scorecard row of the
+    school year (the remainder last), its figures equal to the mart's, and a unit under n
+    shows 'suppressed' with its count instead of figures."""
+    url, n, suppressed_seen = report["url"], report["cfg"].benchmarks.n_min_observations, 0
+    for district_id in report["ids"]:
+        with browser.visit(report["index"].parent / page_name(district_id)) as visit:
+            for unit_type in ("school", "department", "stakeholder_type", "channel", "language"):
+                want = _units(url, district_id, unit_type, report["as_of"])
+                rows = visit.page.locator(f"#units-{unit_type} tbody tr")
+                got = {}
+                for i in range(rows.count()):
+                    row = rows.nth(i)
+                    got[row.get_attribute("data-unit-key")] = row
+                assert set(got) == set(want), (district_id, unit_type)
+                keys = [rows.nth(i).get_attribute("data-unit-key") for i in range(rows.count())]
+                if "(unmapped)" in keys:
+                    assert keys[-1] == "(unmapped)"
+                for key, row in got.items():
+                    mart = want[key]
+                    assert int(row.get_attribute("data-interactions")) == mart["interactions"]
+                    assert (
+                        attr(row, "data-median") == mart["median_first_response_business_minutes"]
+                    )
+                    assert attr(row, "data-feedback") == mart["feedback_score"]
+                    if mart["suppression_reason"] == "unit_below_n":
+                        words = (
+                            f"suppressed: fewer than {n} interactions"
+                            f" ({mart['interactions']:,} interactions)"
+                        )
+                        assert row.get_attribute("data-suppressed") == words
+                        assert words in row.inner_text()
+                        suppressed_seen += 1
+    assert suppressed_seen, "the demo world has units under n"
+
+
+def test_each_school_page_is_linked_and_shows_the_school_against_the_district(report, browser):
+    url, folder, checked = report["url"], report["index"].parent, 0
+    for district_id in report["ids"]:
+        schools = {
+            k: r
+            for k, r in _units(url, district_id, "school", report["as_of"]).items()
+            if not r["is_unmapped"]
+        }
+        configured = {
+            s.school_id
+            for d in report["cfg"].districts
+            if d.district_id == district_id
+            for s in d.schools
+        }
+        assert set(schools) == configured  # every configured school has a row, contacts or not
+        district = query(
+            url,
+            "select * from marts.district_scorecard where district_id = %s"
+            " and period_type = 'school_year' order by period_start desc limit 1",
+            (district_id,),
+        )[0]
+        with browser.visit(folder / page_name(district_id)) as visit:
+            links = visit.page.locator("#units-school a[href^='school-']")
+            hrefs = {links.nth(i).get_attribute("href") for i in range(links.count())}
+        assert hrefs == {school_page_name(k) for k in schools}
+        for school_id, mart in schools.items():
+            page = folder / school_page_name(school_id)
+            with browser.visit(page) as visit:
+                assert visit.page.locator("#district-link").get_attribute("href") == page_name(
+                    district_id
+                )
+                table = visit.page.locator("#school-figures")
+                assert table.get_attribute("data-school-id") == school_id
+                for metric in (
+                    "median_first_response_business_minutes",
+                    "feedback_score",
+                    "interactions_per_1000_students_per_service_day",
+                ):
+                    row = table.locator(f"tr[data-metric='{metric}']")
+                    assert attr(row, "data-value") == mart[metric], (school_id, metric)
+                    assert attr(row, "data-district-value") == district[metric]
+                    others = [
+                        o[metric]
+                        for k, o in schools.items()
+                        if k != school_id and o[metric] is not None
+                    ]
+                    assert int(row.get_attribute("data-others")) == len(others)
+                # the schools' table marks this school and links the others
+                this = visit.page.locator("#units-school tr.this-unit")
+                assert this.get_attribute("data-unit-key") == school_id
+                assert (
+                    visit.page.locator("#units-school a[href^='school-']").count()
+                    == len(schools) - 1
+                )
+                assert visit.axe() == [], page.name
+            checked += 1
+    assert checked >= len(report["ids"])
 
 
 def test_demo_pooling_round_pages_show_the_hubs_peer_figures(report, browser, tmp_path):

@@ -675,6 +675,8 @@ class DeploymentConfig(_Strict):
     gate: GateConfig = Field(default_factory=GateConfig)
     benchmarks: Benchmarks = Field(default_factory=Benchmarks)
     bi_readers: dict[str, list[str]] = Field(default_factory=dict)  # role -> district ids
+    # role -> school ids: a school reader sees its schools' rows of the unit marts only
+    bi_school_readers: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> DeploymentConfig:
@@ -715,17 +717,20 @@ class DeploymentConfig(_Strict):
                     )
                 seen_s.add(s.name)
         for role, ids in self.bi_readers.items():
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", role):
-                raise ValueError(f"bi_readers: {role!r} is not a valid role name")
-            if len(role.encode()) > MAX_ROLE_NAME_BYTES:
-                raise ValueError(
-                    f"bi_readers: role name {role!r} is {len(role.encode())} bytes; PostgreSQL "
-                    f"truncates names over {MAX_ROLE_NAME_BYTES} (two long names can become "
-                    "one role)"
-                )
+            _check_role_name("bi_readers", role)
             for i in ids:
                 if i not in seen_d:
                     raise ValueError(f"bi_readers.{role}: district {i} is not defined")
+        for role, ids in self.bi_school_readers.items():
+            _check_role_name("bi_school_readers", role)
+            if role in self.bi_readers:
+                # its district policy would show it the whole district's rows
+                raise ValueError(
+                    f"bi_school_readers: {role!r} is also a district reader in bi_readers"
+                )
+            for i in ids:
+                if i not in school_district:
+                    raise ValueError(f"bi_school_readers.{role}: school {i} is not defined")
         return self
 
     def district(self, district_id: str) -> District:
@@ -739,6 +744,17 @@ class DeploymentConfig(_Strict):
             if s.name == name:
                 return d, s
         raise KeyError(f"no source named {name!r} in config {self.name!r}")
+
+
+def _check_role_name(field: str, role: str) -> None:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", role):
+        raise ValueError(f"{field}: {role!r} is not a valid role name")
+    if len(role.encode()) > MAX_ROLE_NAME_BYTES:
+        raise ValueError(
+            f"{field}: role name {role!r} is {len(role.encode())} bytes; PostgreSQL "
+            f"truncates names over {MAX_ROLE_NAME_BYTES} (two long names can become "
+            "one role)"
+        )
 
 
 def _format_errors(exc: ValidationError, prefix: str = "", districts: list | None = None) -> str:

@@ -29,9 +29,31 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     # service health (docs/metrics.md "Service health")
     "fct_backlog_daily": ("district_id", "local_date"),
     "rating_drivers": ("district_id", "school_year", "response_bucket"),
+    # below the district (issue 17): never pooled, never sent to a hub
+    "unit_scorecard": ("district_id", "unit_type", "unit_key", "period_type", "period_start"),
+    "unit_rankings": (
+        "district_id",
+        "unit_type",
+        "unit_key",
+        "metric",
+        "period_type",
+        "period_start",
+    ),
+    "unit_equity_gaps": (
+        "district_id",
+        "unit_type",
+        "unit_key",
+        "metric",
+        "period_type",
+        "period_start",
+    ),
 }
 MARTS: tuple[str, ...] = tuple(MART_KEYS)
 # What a consortium hub builds from the pooled aggregates, gates and publishes
 # (schoolcx.pooling.hub_build): the benchmark marts and the districts they name.
 HUB_MARTS: tuple[str, ...] = ("dim_district", "peer_benchmarks", "yoy_trends")
 assert set(HUB_MARTS) <= set(MART_KEYS)
+# The marts a school reader (config bi_school_readers) reads, its own school's rows only
+# (schoolcx.publish.roles): one row per unit, unit_type 'school' and unit_key its school id.
+SCHOOL_READER_MARTS: tuple[str, ...] = ("unit_scorecard", "unit_rankings")
+assert set(SCHOOL_READER_MARTS) <= set(MART_KEYS)

@@ -227,12 +227,12 @@ group_choices as (
         * (percentile_bounds.p75_position - floor(percentile_bounds.p75_position))
             as peer_p75,
         -- Share of the other qualifying districts doing strictly worse; ties are not worse.
-        case percentile_bounds.direction
-            when 'higher_is_better'
-                then percentile_bounds.qualifying_at_or_below - percentile_bounds.qualifying_equal
-            when 'lower_is_better'
-                then percentile_bounds.n_districts - percentile_bounds.qualifying_at_or_below
-        end as others_doing_worse,
+        {{ others_doing_worse(
+            'percentile_bounds.direction',
+            'percentile_bounds.qualifying_at_or_below',
+            'percentile_bounds.qualifying_equal',
+            'percentile_bounds.n_districts'
+        ) }} as others_doing_worse,
         -- Narrowest published level first; between a district's consortiums at the same level,
         -- the larger qualifying group, then the lower key (consortium id): deterministic, and
         -- never a wider level while one of the district's consortiums can be published. When

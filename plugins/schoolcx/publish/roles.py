@@ -4,6 +4,10 @@ Roles (migration 0004): `schoolcx_bi` reads every row of `marts`; `schoolcx_bi_d
 base of the per-district reader roles named in config `bi_readers`, which RLS limits to their
 districts (mapping in ops.bi_reader_districts, read by ops.bi_visible_districts()). Reader roles
 are NOLOGIN groups: a deployment grants its LOGIN users membership in one of them.
+
+School readers (migration 0018, config `bi_school_readers`): members of `schoolcx_bi_school`,
+which reads only the unit marts of schoolcx.marts.SCHOOL_READER_MARTS, and there only the rows
+of its schools (unit_type 'school', unit_key mapped to the role in ops.bi_reader_schools).
 """
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ import psycopg
 from psycopg import sql
 
 from schoolcx.config import DeploymentConfig
+from schoolcx.marts import SCHOOL_READER_MARTS
 from schoolcx.publish.relations import MARTS_SCHEMA
 
 BI_ROLE = "schoolcx_bi"
 DISTRICT_BASE_ROLE = "schoolcx_bi_district"
-RESERVED_ROLES = {BI_ROLE, DISTRICT_BASE_ROLE, "postgres", "public"}
+SCHOOL_BASE_ROLE = "schoolcx_bi_school"
+RESERVED_ROLES = {BI_ROLE, DISTRICT_BASE_ROLE, SCHOOL_BASE_ROLE, "postgres", "public"}
 
 # Policy names carry a version: when a definition changes, bump it, and apply_mart_access
 # drops the old one (policies named schoolcx_* that are not in this set).
 POLICY_ALL = "schoolcx_bi_all_v1"
 POLICY_DISTRICT = "schoolcx_bi_district_v1"
+POLICY_SCHOOL = "schoolcx_bi_school_v1"
 
 
 class RoleConfigError(ValueError):
@@ -39,6 +46,7 @@ def sync_bi_roles(url: str, cfg: DeploymentConfig) -> dict[str, list[str]]:
     with psycopg.connect(url) as conn:
         # two syncs at once would race on creating the same (cluster-wide) roles
         conn.execute("select pg_advisory_xact_lock(hashtext('schoolcx.bi_roles'))")
+        _sync_school_readers(conn, cfg)
         for role in wanted:
             _ensure_reader_role(conn, role)
         previous = {
@@ -60,6 +68,28 @@ def sync_bi_roles(url: str, cfg: DeploymentConfig) -> dict[str, list[str]]:
     return wanted
 
 
+def _sync_school_readers(conn: psycopg.Connection, cfg: DeploymentConfig) -> None:
+    """The school reader roles of config `bi_school_readers` and their school mapping, as
+    sync_bi_roles does for district readers (same transaction)."""
+    wanted = {role: sorted(set(ids)) for role, ids in cfg.bi_school_readers.items()}
+    for role in wanted:
+        _ensure_reader_role(conn, role, base=SCHOOL_BASE_ROLE)
+    previous = {r[0] for r in conn.execute("select distinct role_name from ops.bi_reader_schools")}
+    conn.execute("delete from ops.bi_reader_schools")
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into ops.bi_reader_schools (role_name, school_id) values (%s, %s)",
+            [(role, s) for role, ids in wanted.items() for s in ids],
+        )
+    for role in sorted(previous - set(wanted)):
+        if _is_direct_member(conn, role, SCHOOL_BASE_ROLE):
+            conn.execute(
+                sql.SQL("revoke {} from {}").format(
+                    sql.Identifier(SCHOOL_BASE_ROLE), sql.Identifier(role)
+                )
+            )
+
+
 def _is_direct_member(conn: psycopg.Connection, member: str, group: str) -> bool:
     return (
         conn.execute(
@@ -71,9 +101,12 @@ def _is_direct_member(conn: psycopg.Connection, member: str, group: str) -> bool
     )
 
 
-def _ensure_reader_role(conn: psycopg.Connection, role: str) -> None:
+def _ensure_reader_role(
+    conn: psycopg.Connection, role: str, base: str = DISTRICT_BASE_ROLE
+) -> None:
+    field = "bi_readers" if base == DISTRICT_BASE_ROLE else "bi_school_readers"
     if role in RESERVED_ROLES or role.startswith("pg_"):
-        raise RoleConfigError(f"bi_readers: {role!r} is a reserved role name")
+        raise RoleConfigError(f"{field}: {role!r} is a reserved role name")
     ident = sql.Identifier(role)
     attrs = conn.execute(
         "select rolsuper, rolbypassrls from pg_roles where rolname = %s", (role,)
@@ -82,18 +115,21 @@ def _ensure_reader_role(conn: psycopg.Connection, role: str) -> None:
         conn.execute(sql.SQL("create role {} nologin inherit").format(ident))
     elif attrs[0] or attrs[1]:
         # RLS would not apply to it: a config typo must not hand out every district's rows
-        raise RoleConfigError(f"bi_readers: role {role!r} exists and is superuser or bypasses RLS")
-    if not _is_direct_member(conn, role, DISTRICT_BASE_ROLE):
-        conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(DISTRICT_BASE_ROLE), ident))
-    # A reader must not inherit schoolcx_bi's see-everything policy.
-    if _is_direct_member(conn, role, BI_ROLE):
-        conn.execute(sql.SQL("revoke {} from {}").format(sql.Identifier(BI_ROLE), ident))
-    still = conn.execute("select pg_has_role(%s, %s, 'MEMBER')", (role, BI_ROLE)).fetchone()[0]
-    if still:
-        raise RoleConfigError(
-            f"bi_readers: role {role!r} is a member of {BI_ROLE} through another role; "
-            "it would see every district's rows"
-        )
+        raise RoleConfigError(f"{field}: role {role!r} exists and is superuser or bypasses RLS")
+    if not _is_direct_member(conn, role, base):
+        conn.execute(sql.SQL("grant {} to {}").format(sql.Identifier(base), ident))
+    # A reader must not inherit schoolcx_bi's see-everything policy, and a school reader not
+    # the district readers' policy (permissive policies add up).
+    wider = [BI_ROLE] if base == DISTRICT_BASE_ROLE else [BI_ROLE, DISTRICT_BASE_ROLE]
+    for other in wider:
+        if _is_direct_member(conn, role, other):
+            conn.execute(sql.SQL("revoke {} from {}").format(sql.Identifier(other), ident))
+        still = conn.execute("select pg_has_role(%s, %s, 'MEMBER')", (role, other)).fetchone()[0]
+        if still:
+            raise RoleConfigError(
+                f"{field}: role {role!r} is a member of {other} through another role; "
+                "it would see rows beyond its own"
+            )
 
 
 def _has_column(conn: psycopg.Connection, schema: str, table: str, column: str) -> bool:
@@ -118,6 +154,14 @@ def apply_mart_access(conn: psycopg.Connection, table: str, schema: str = MARTS_
     qualified = f"{schema}.{table}"
     district_level = _has_column(conn, schema, table, "district_id")
     readers = [BI_ROLE, DISTRICT_BASE_ROLE] if district_level else [BI_ROLE]
+    # publish fills a re-created mart as <mart>__publishing and renames it (policies follow)
+    school_level = (
+        district_level
+        and table.removesuffix("__publishing") in SCHOOL_READER_MARTS
+        and schema == MARTS_SCHEMA
+    )
+    if school_level:
+        readers.append(SCHOOL_BASE_ROLE)
     for role in readers:
         granted = conn.execute(
             "select has_table_privilege(%s, %s, 'SELECT')", (role, qualified)
@@ -148,6 +192,11 @@ def apply_mart_access(conn: psycopg.Connection, table: str, schema: str = MARTS_
             " (district_id in (select ops.bi_visible_districts(current_user)))"
         ).format(sql.Identifier(POLICY_DISTRICT), rel, sql.Identifier(DISTRICT_BASE_ROLE)),
     }
+    if school_level:
+        wanted[POLICY_SCHOOL] = sql.SQL(
+            "create policy {} on {} for select to {} using (unit_type = 'school'"
+            " and unit_key in (select ops.bi_visible_schools(current_user)))"
+        ).format(sql.Identifier(POLICY_SCHOOL), rel, sql.Identifier(SCHOOL_BASE_ROLE))
     for name in sorted(p for p in policies if p.startswith("schoolcx_") and p not in wanted):
         conn.execute(sql.SQL("drop policy {} on {}").format(sql.Identifier(name), rel))
     for name, create in wanted.items():

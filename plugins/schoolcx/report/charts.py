@@ -14,6 +14,7 @@ import altair as alt
 
 from schoolcx.report.figures import Figure, month_label
 from schoolcx.report.health import AGES, BacklogDay, RatingBucket
+from schoolcx.report.units import UnitRow
 from schoolcx.report.view import SlaRow, SurveyItem, TrendPoint
 
 DISTRICT = "#1f4e79"  # dark blue: the district's own line and marks
@@ -261,4 +262,57 @@ def backlog_chart(days: list[BacklogDay]) -> str:
         chart,
         f"Contacts waiting at the end of each of the last {len(days)} service days, by how long "
         "they had waited; numbers in the table below",
+    )
+
+
+HIGHLIGHT = "#b35900"  # dark orange: the school a school page is about
+
+
+def unit_chart(
+    rows: list[UnitRow], district_median, title: str, highlight: str | None = None
+) -> str:
+    """Median time to first answer per unit (units under n are left out: they are in the
+    table, suppressed with their count), with the district's median as a dashed rule. On a
+    school's page its own bar is highlighted and labelled."""
+    others = "Other units" if highlight is None else "Other schools"
+    shown = [
+        {
+            "unit": r.label,
+            "minutes": float(r.median),
+            "which": "This school" if r.key == highlight else others,
+        }
+        for r in rows
+    ]
+    order = [r["unit"] for r in shown]
+    y = alt.Y("unit:N", sort=order, title=None, axis=alt.Axis(labelLimit=240))
+    bars = (
+        alt.Chart(alt.Data(values=shown))
+        .mark_bar()
+        .encode(
+            y=y,
+            x=alt.X("minutes:Q", title="Median business minutes to first answer"),
+            color=alt.Color(
+                "which:N",
+                title=None,
+                legend=None if highlight is None else alt.Legend(orient="bottom"),
+                scale=alt.Scale(domain=["This school", "Other units"], range=[HIGHLIGHT, DISTRICT]),
+            ),
+        )
+    )
+    text = bars.mark_text(align="left", dx=4, color="#1a1a1a").encode(
+        text=alt.Text("minutes:Q", format=".0f"), color=alt.value("#1a1a1a")
+    )
+    layers = [bars, text]
+    if district_median is not None:
+        rule = (
+            alt.Chart(alt.Data(values=[{"district": float(district_median)}]))
+            .mark_rule(color=PEER_MEDIAN, strokeDash=[4, 3], strokeWidth=2)
+            .encode(x="district:Q")
+        )
+        layers.append(rule)
+    chart = alt.layer(*layers).properties(width=WIDTH - 200, height=26 * max(len(shown), 1))
+    return to_svg(
+        chart,
+        f"{title}: median time to first answer per unit against the district's median "
+        "(dashed line); numbers in the table below",
     )

@@ -200,3 +200,26 @@ def published_as_of(conn: psycopg.Connection) -> dt.date | None:
         " order by logged_at desc limit 1"
     ).fetchone()
     return row[0] if row else None
+
+
+def unit_rows(conn: psycopg.Connection, district_id: str, period_start: dt.date) -> list[Row]:
+    """The district's units for the school year starting `period_start` (unit_scorecard)."""
+    return _rows(
+        conn,
+        "select * from marts.unit_scorecard where district_id = %s"
+        " and period_type = 'school_year' and period_start = %s"
+        " order by unit_type, unit_key",
+        (district_id, period_start),
+    )
+
+
+def school_rankings(conn: psycopg.Connection, district_id: str, period_start: dt.date) -> list[Row]:
+    """The schools' rows of unit_rankings for the school year starting `period_start`."""
+    return _rows(
+        conn,
+        "select unit_key, metric, observations, unit_value, n_units, percentile_rank,"
+        " district_value, suppression_reason from marts.unit_rankings"
+        " where district_id = %s and unit_type = 'school' and period_type = 'school_year'"
+        " and period_start = %s order by unit_key, metric",
+        (district_id, period_start),
+    )

@@ -14,8 +14,9 @@ import jinja2
 import psycopg
 
 from schoolcx.config import DeploymentConfig
-from schoolcx.report import charts, data
+from schoolcx.report import charts, data, units
 from schoolcx.report.figures import (
+    FIGURES,
     HEADLINE_FIGURES,
     SLA_MET,
     item_title,
@@ -103,11 +104,61 @@ def _environment() -> jinja2.Environment:
         percent=lambda v: number(v, SLA_MET),
     )
     env.globals["HEADLINE_FIGURES"] = HEADLINE_FIGURES
+    env.globals["FIGURES"] = FIGURES
     return env
 
 
 def page_name(district_id: str) -> str:
     return f"district-{district_id}.html"
+
+
+@dataclass
+class DistrictUnits:
+    """A district's unit sections and its schools' pages (schoolcx.report.units)."""
+
+    sections: list[units.UnitSection]
+    schools: list[units.SchoolView]
+
+
+def district_units(
+    conn: psycopg.Connection, cfg: DeploymentConfig, district: dict, view: DistrictView
+) -> DistrictUnits:
+    district_id = district["district_id"]
+    rows = data.unit_rows(conn, district_id, view.span_start)
+    year = data.scorecard(conn, district_id, "school_year", view.span_start, view.span_start)
+    year_row = year[0] if year else None
+    configured = next((d for d in cfg.districts if d.district_id == district_id), None)
+    names = {s.school_id: s.name for s in configured.schools} if configured else {}
+    school_rows = {
+        r["unit_key"]: r for r in rows if r["unit_type"] == "school" and not r["is_unmapped"]
+    }
+    district_median = year_row["median_first_response_business_minutes"] if year_row else None
+    sections = units.unit_sections(rows, view.n, names, set(school_rows), district_median)
+    schools_section = next((s for s in sections if s.unit_type == "school"), None)
+    rankings = data.school_rankings(conn, district_id, view.span_start)
+    school_views = [
+        units.school_view(
+            row,
+            schools_section.rows,
+            school_rows[row.key],
+            rankings,
+            district,
+            year_row,
+            view.n,
+            view.as_of,
+            view.span_words,
+            page_name(district_id),
+        )
+        for row in (schools_section.rows if schools_section else [])
+        if not row.is_unmapped
+    ]
+    return DistrictUnits(sections, school_views)
+
+
+def _unit_charts(section: units.UnitSection) -> str | None:
+    if not section.charted:
+        return None
+    return charts.unit_chart(section.charted, section.district_median, section.title)
 
 
 def write_pages(url: str, cfg: DeploymentConfig, as_of: dt.date, folder: Path) -> Path:
@@ -117,6 +168,10 @@ def write_pages(url: str, cfg: DeploymentConfig, as_of: dt.date, folder: Path) -
     with psycopg.connect(url) as conn:
         districts = data.districts(conn)
         views = [district_view(conn, cfg, d, as_of) for d in districts]
+        below = {
+            v.district_id: district_units(conn, cfg, d, v)
+            for d, v in zip(districts, views, strict=True)
+        }
     memberships = {d["district_id"]: list(d["consortium_ids"] or []) for d in districts}
     district_page = env.get_template("district.html.j2")
     for view in views:
@@ -140,11 +195,36 @@ def write_pages(url: str, cfg: DeploymentConfig, as_of: dt.date, folder: Path) -
                     "backlog": charts.backlog_chart(view.health.backlog_days)
                     if view.health and view.health.backlog_days
                     else None,
+                    "units": {
+                        s.unit_type: _unit_charts(s) for s in below[view.district_id].sections
+                    },
                 },
+                units=below[view.district_id].sections,
                 index="index.html",
             ),
             encoding="utf-8",
         )
+        school_page = env.get_template("school.html.j2")
+        for school in below[view.district_id].schools:
+            (folder / units.school_page_name(school.school_id)).write_text(
+                school_page.render(
+                    s=school,
+                    deployment=cfg.name,
+                    chart=charts.unit_chart(
+                        [r for r in school.schools if r.median is not None],
+                        next(
+                            (c.district_value for c in school.comparisons if c.fig is units.MEDIAN),
+                            None,
+                        ),
+                        f"Schools of {school.district_name}",
+                        highlight=school.school_id,
+                    )
+                    if any(r.median is not None for r in school.schools)
+                    else None,
+                    index="index.html",
+                ),
+                encoding="utf-8",
+            )
     names = {c.consortium_id: c.name for c in cfg.consortiums}
     chapters = [
         Chapter(name, [v for v in views if cid in memberships.get(v.district_id, [])])

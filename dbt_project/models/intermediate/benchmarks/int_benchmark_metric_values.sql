@@ -44,7 +44,7 @@ survey_items as (
 
 district_period_metrics as (
     -- Volume and response metrics count interactions as observations, feedback metrics count
-    -- ratings. Volume and high-risk share have no better direction.
+    -- ratings. Volume and high-risk share have no better direction (macros/scorecard.sql).
     select
         district_periods.district_id,
         district_periods.period_type,
@@ -56,55 +56,7 @@ district_period_metrics as (
         metric_rows.direction
     from district_periods
     cross join lateral (
-        values
-        (
-            'interactions_per_1000_students_per_service_day',
-            district_periods.interactions_per_1000_students_per_service_day,
-            district_periods.interactions,
-            null
-        ),
-        (
-            'high_risk_share',
-            district_periods.high_risk_share,
-            district_periods.interactions,
-            null
-        ),
-        (
-            'answered_share',
-            district_periods.answered_share,
-            district_periods.interactions,
-            'higher_is_better'
-        ),
-        (
-            'median_first_response_business_minutes',
-            district_periods.median_first_response_business_minutes,
-            district_periods.interactions,
-            'lower_is_better'
-        ),
-        (
-            'p90_first_response_business_minutes',
-            district_periods.p90_first_response_business_minutes,
-            district_periods.interactions,
-            'lower_is_better'
-        ),
-        (
-            'sla_met_share',
-            district_periods.sla_met_share,
-            district_periods.interactions,
-            'higher_is_better'
-        ),
-        (
-            'feedback_score',
-            district_periods.feedback_score,
-            district_periods.rating_count,
-            'higher_is_better'
-        ),
-        (
-            'positive_share',
-            district_periods.positive_share,
-            district_periods.rating_count,
-            'higher_is_better'
-        ),
+        {{ scorecard_metric_rows('district_periods') }},
         -- service health (docs/metrics.md "Service health"): a reopen rate's observations are
         -- the tickets ever solved, one-touch's the tickets solved now; after-hours and the
         -- backlog size have no better direction (the backlog grows with enrollment)

@@ -183,21 +183,7 @@ interactions_grouped as (
             interactions_dated.week_start,
             interactions_dated.span_type
         ) as grouping_mask,
-        count(*) as interactions,
-        count(*) filter (where interactions_dated.high_risk) as high_risk_interactions,
-        count(*) filter (where interactions_dated.first_response_at is not null)
-            as answered_interactions,
-        -- both percentiles from one sort of the group's answered minutes
-        percentile_cont(array[0.5, 0.9]) within group (
-            order by interactions_dated.first_response_business_minutes
-        ) filter (where interactions_dated.first_response_at is not null)
-            as first_response_percentiles,
-        -- count() skips NULL: interactions whose SLA target has not elapsed yet do not count.
-        count(interactions_dated.sla_met) as sla_evaluated_interactions,
-        count(*) filter (where interactions_dated.sla_met) as sla_met_interactions,
-        count(interactions_dated.rating_1_5) as rating_count,
-        avg(interactions_dated.rating_1_5) as mean_rating_1_5,
-        count(*) filter (where interactions_dated.rating_1_5 >= 4) as positive_ratings,
+        {{ scorecard_aggregates('interactions_dated') }},
         count(*) filter (where interactions_dated.is_after_hours) as after_hours_interactions,
         count(*) filter (where interactions_dated.is_ever_solved_ticket) as ever_solved_tickets,
         count(*) filter (where interactions_dated.is_reopened_ticket) as reopened_tickets,
@@ -373,28 +359,10 @@ figures as (
         joined.enrollment,
         joined.interactions::integer as interactions,
         joined.service_days::integer as service_days,
-        -- NULL rather than a division by zero: a period with no service day or no known
-        -- enrollment has no per-student rate. trim_scale drops the trailing zeros numeric
-        -- division pads to (0.50000000000000000000 -> 0.5); the value is unchanged.
-        trim_scale(
-            joined.interactions::numeric * 1000
-            / nullif(joined.service_days, 0)
-            / nullif(joined.enrollment, 0)
-        ) as interactions_per_1000_students_per_service_day,
-        trim_scale(joined.high_risk_interactions::numeric / nullif(joined.interactions, 0))
-            as high_risk_share,
-        trim_scale(joined.answered_interactions::numeric / nullif(joined.interactions, 0))
-            as answered_share,
-        joined.median_first_response_business_minutes::numeric
-            as median_first_response_business_minutes,
-        joined.p90_first_response_business_minutes::numeric
-            as p90_first_response_business_minutes,
-        trim_scale(
-            joined.sla_met_interactions::numeric / nullif(joined.sla_evaluated_interactions, 0)
-        ) as sla_met_share,
-        round(joined.mean_rating_1_5::numeric, 2) as feedback_score,
-        trim_scale(joined.positive_ratings::numeric / nullif(joined.rating_count, 0))
-            as positive_share,
+        {{ volume_per_1000_students_per_service_day(
+            'joined.interactions', 'joined.service_days', 'joined.enrollment'
+        ) }} as interactions_per_1000_students_per_service_day,
+        {{ scorecard_rates('joined') }},
         joined.rating_count::integer as rating_count,
         -- the counts behind the shares: what a district exports for pooling
         -- (marts.district_period_figures), so a hub can check every share against its counts
