@@ -609,3 +609,46 @@ def test_service_health_equals_the_marts(report, browser):
             assert int(past_due.get_attribute("data-count")) == (
                 today[0]["past_due"] if today else 0
             )
+
+
+def test_today_status_shows_the_latest_intraday_cycle(report, browser, tmp_path):
+    """Issue 18: the district page opens with the intraday cycle's figures (marts.today_status,
+    as schoolcx.intraday publishes it) when one has run, each equal to the mart's value."""
+    copy = f"today_{os.getpid()}"
+    base = report["url"].rsplit("/", 1)[0]
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'create database "{copy}" template "{report["url"].rsplit("/", 1)[1]}"')
+    url = f"{base}/{copy}"
+    district_id = report["ids"][0]
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "create table marts.today_status (district_id text, local_date date,"
+            " as_of_at timestamptz, contacts_today int, answered_today int,"
+            " median_first_response_business_minutes numeric, backlog_now int,"
+            " past_due_now int, high_risk_open_now int)"
+        )
+        conn.execute(
+            "insert into marts.today_status values (%s, %s, %s, 1234, 987, 41.6, 56, 7, 3)",
+            (district_id, report["as_of"], dt.datetime(2025, 10, 15, 19, 0, tzinfo=dt.UTC)),
+        )
+    index = write_pages(url, report["cfg"], report["as_of"], tmp_path / "report")
+    with browser.visit(index.parent / page_name(district_id)) as visit:
+        section = visit.page.locator("#today-status")
+        assert section.count() == 1
+        got = {
+            f: section.locator(f"[data-field={f}]").inner_text()
+            for f in ("contacts_today", "answered_today", "backlog_now", "past_due_now")
+        }
+        assert got == {
+            "contacts_today": "1,234",
+            "answered_today": "987",
+            "backlog_now": "56",
+            "past_due_now": "7",
+        }
+        median = section.locator("[data-field=median_first_response_business_minutes]")
+        assert median.inner_text() == "42 business minutes"
+        assert "19:00 UTC" in section.inner_text()
+        assert visit.axe() == []
+    other = report["ids"][1]
+    with browser.visit(index.parent / page_name(other)) as visit:
+        assert visit.page.locator("#today-status").count() == 0  # no cycle for it: no section

@@ -223,3 +223,18 @@ def school_rankings(conn: psycopg.Connection, district_id: str, period_start: dt
         " and period_start = %s order by unit_key, metric",
         (district_id, period_start),
     )
+
+
+def today_status(conn: psycopg.Connection, district_id: str) -> Row | None:
+    """The district's latest intraday cycle (marts.today_status), or None when no cycle has
+    published (a deployment without the intraday DAG)."""
+    if not _has_table(conn, "marts", "today_status"):
+        return None
+    rows = _rows(
+        conn,
+        "select local_date, as_of_at, contacts_today, answered_today,"
+        " median_first_response_business_minutes, backlog_now, past_due_now,"
+        " high_risk_open_now from marts.today_status where district_id = %s",
+        (district_id,),
+    )
+    return rows[0] if rows else None

@@ -73,6 +73,7 @@ def district_view(
         as_of,
         cfg.benchmarks.n_min_observations,
     )
+    view.today = data.today_status(conn, district_id)
     return view
 
 

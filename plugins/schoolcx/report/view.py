@@ -262,6 +262,8 @@ class DistrictView:
     k: int = 5
     n: int = 30
     health: ServiceHealth | None = None  # service health (report.health), set by pages
+    # the latest intraday cycle's marts.today_status row (schoolcx.intraday), set by pages
+    today: dict | None = None
 
     @property
     def span_words(self) -> str:
