@@ -79,7 +79,7 @@ create schema if not exists build;
 create schema if not exists stg;
 create schema if not exists int;
 drop table if exists build.dim_district, build.fct_daily_volume, build.fct_interactions,
-    build.fct_ratings, stg.stg_ref__district_enrollment, stg.stg_ref__schools,
+    build.fct_ratings, build.fct_backlog_daily, stg.stg_ref__district_enrollment, stg.stg_ref__schools,
     stg.stg_ref__school_enrollment, int.int_as_of cascade;
 create table build.dim_district (district_id text primary key);
 create table build.fct_daily_volume (
@@ -87,7 +87,14 @@ create table build.fct_daily_volume (
 create table build.fct_interactions (
     interaction_key text primary key, district_id text, local_date date, high_risk boolean,
     first_response_at timestamptz, first_response_business_minutes numeric, sla_met boolean,
-    school_id text, department text, stakeholder_type text, channel text, language text);
+    school_id text, department text, stakeholder_type text, channel text, language text,
+    -- the district figures' service-health inputs (docs/metrics.md "Service health"); the
+    -- unit marts do not read them, the district scorecard they reconcile with does
+    source_system text default 'zendesk', is_after_hours boolean default false,
+    ever_solved boolean default false, reopened boolean default false,
+    status text default 'open', one_touch boolean default false);
+create table build.fct_backlog_daily (
+    district_id text, local_date date, backlog int, past_due int);
 create table build.fct_ratings (interaction_key text primary key, rating_1_5 numeric);
 create table stg.stg_ref__district_enrollment (
     district_id text, school_year integer, enrollment integer);
@@ -123,7 +130,9 @@ def load(url: str) -> None:
             local_date = WEEK + dt.timedelta(days=i % 5)
             answered = None if minutes is None else dt.datetime(2025, 9, 1, 15, tzinfo=dt.UTC)
             conn.execute(
-                "insert into build.fct_interactions values"
+                "insert into build.fct_interactions (interaction_key, district_id, local_date,"
+                " high_risk, first_response_at, first_response_business_minutes, sla_met,"
+                " school_id, department, stakeholder_type, channel, language) values"
                 " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     f"i{i}",
