@@ -79,8 +79,8 @@ create schema if not exists build;
 create schema if not exists stg;
 create schema if not exists int;
 drop table if exists build.dim_district, build.fct_daily_volume, build.fct_interactions,
-    build.fct_ratings, build.fct_backlog_daily, stg.stg_ref__district_enrollment, stg.stg_ref__schools,
-    stg.stg_ref__school_enrollment, int.int_as_of cascade;
+    build.fct_ratings, build.fct_backlog_daily, stg.stg_ref__district_enrollment,
+    stg.stg_ref__schools, stg.stg_ref__school_enrollment, int.int_as_of cascade;
 create table build.dim_district (district_id text primary key);
 create table build.fct_daily_volume (
     district_id text, local_date date, is_service_day boolean);
