@@ -43,11 +43,12 @@ DESKTOP = {"width": 1280, "height": 900}
 
 
 def require_browser() -> None:
-    """Skip with the reason when `make setup` has not installed chromium or axe-core."""
+    """Fail with the reason when `make setup` has not installed chromium or axe-core: `make
+    test` installs both, so a missing browser is a broken setup, not a test to skip quietly."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} missing: run `make setup` (installs Debian's chromium)")
+        pytest.fail(f"{CHROMIUM} missing: run `make setup` (installs Debian's chromium)")
     if not AXE.exists():
-        pytest.skip(f"{AXE} missing: run `make setup` (npm ci in tests/browser)")
+        pytest.fail(f"{AXE} missing: run `make setup` (npm ci in tests/browser)")
 
 
 @dataclass
