@@ -75,7 +75,8 @@ interaction_units as (
         interactions.sla_met,
         interactions.rating_1_5,
         make_date({{ school_year('interactions.local_date') }} - 1, 7, 1) as school_year_start,
-        date_trunc('month', interactions.local_date::timestamp)::date as month_start,
+        {{ dbt.date_trunc('month', 'cast(interactions.local_date as timestamp)') }}::date
+            as month_start,
         date_trunc('week', interactions.local_date::timestamp)::date as week_start
     from interactions
     cross join lateral (

@@ -195,8 +195,8 @@ dated as (
     select
         reasoned.*,
         'month' as period_type,
-        date_trunc('month', reasoned.local_date)::date as period_start,
-        (date_trunc('month', reasoned.local_date) + interval '1 month - 1 day')::date as period_end
+        {{ dbt.date_trunc('month', 'reasoned.local_date') }}::date as period_start,
+        {{ dbt.last_day('reasoned.local_date', 'month') }} as period_end
     from reasoned
 ),
 

@@ -84,14 +84,14 @@ date_periods as (
     select
         local_dates.local_date,
         'month' as period_type,
-        date_trunc('month', local_dates.local_date)::date as period_start,
-        (date_trunc('month', local_dates.local_date) + interval '1 month - 1 day')::date
-            as period_end
+        {{ dbt.date_trunc('month', 'local_dates.local_date') }}::date as period_start,
+        {{ dbt.last_day('local_dates.local_date', 'month') }} as period_end
     from local_dates
 
     union all
 
-    -- date_trunc('week') starts weeks on Monday: ISO weeks.
+    -- date_trunc('week') starts weeks on Monday: ISO weeks. Not dbt.date_trunc: the week it
+    -- truncates to starts on another day on other engines (BigQuery: Sunday).
     select
         local_dates.local_date,
         'week' as period_type,
@@ -156,7 +156,8 @@ interactions_dated as (
         interactions.is_solved_ticket,
         interactions.is_one_touch_ticket,
         make_date({{ school_year('interactions.local_date') }} - 1, 7, 1) as school_year_start,
-        date_trunc('month', interactions.local_date::timestamp)::date as month_start,
+        {{ dbt.date_trunc('month', 'cast(interactions.local_date as timestamp)') }}::date
+            as month_start,
         date_trunc('week', interactions.local_date::timestamp)::date as week_start,
         case
             when interactions.local_date between yoy_spans.span_start and yoy_spans.span_end
