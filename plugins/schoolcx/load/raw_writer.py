@@ -9,13 +9,13 @@ leaves the state of the last committed page, and the rerun skips what is already
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import msgspec
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -74,9 +74,16 @@ def _json_default(value):
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+# msgspec encodes a page's payloads four times faster than json.dumps (the encoding was a third
+# of the writer's time: bench.extract, issue 19). The same JSON values land; the text differs
+# only where jsonb does not keep it (non-ASCII unescaped, UTC datetimes as Z; connectors
+# put ISO strings in payloads, not datetimes).
+_ENCODER = msgspec.json.Encoder(enc_hook=_json_default)
+
+
 def _dumps(payload) -> str:
     # NUL cannot be stored in jsonb; vendors do send it in free text.
-    return json.dumps(payload, default=_json_default).replace("\\u0000", "")
+    return _ENCODER.encode(payload).decode().replace("\\u0000", "")
 
 
 class RawWriter:
