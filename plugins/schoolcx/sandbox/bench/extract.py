@@ -6,12 +6,20 @@ The emulator synthesises ticket i from its index in a child process (nothing mat
 its JSON encoding does not share this process's GIL); ZendeskConnector pages through the cursor
 export (1,000 tickets a page, include=metric_sets) and RawWriter COPYs each page into
 raw.zendesk_tickets in a fresh database. Prints records/s and this process's resident memory
-at checkpoints, to show that memory stays flat as volume grows.
+at checkpoints, to show that memory stays flat as volume grows, and where the time went: in
+the connector's page stream (waiting for the emulator's next page, and parsing it), in the
+writer (encoding, COPY, insert), and the emulator process's own CPU seconds (rendering and HTTP).
+`--json PATH` writes the measurements there (bench.__main__ runs each volume in its own
+process, so peak RSS is that volume's).
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import datetime as dt
+import json
+import os
 import resource
 import sys
 import tempfile
@@ -82,6 +90,9 @@ class BenchResult:
     peak_rss_mb: float
     sampled_peak_rss_mb: float
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    # where the seconds went: in the connector's page stream, in RawWriter.write_page, and the
+    # emulator child's CPU (rendering + serving; it runs beside us, so it overlaps the others)
+    split_s: dict[str, float] = field(default_factory=dict)
 
     def line(self) -> str:
         return (
@@ -110,6 +121,30 @@ class _Sampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _TimedPages:
+    """The connector's page stream, with the seconds spent waiting on it (fetch + parse)."""
+
+    def __init__(self, pages):
+        self._pages, self.seconds = iter(pages), 0.0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        started = time.monotonic()
+        try:
+            return next(self._pages)
+        finally:
+            self.seconds += time.monotonic() - started
 
 
 def _fresh_database(url: str) -> str:
@@ -167,6 +202,7 @@ def run(
                     )
 
             until = dt.datetime.now(dt.UTC)
+            emulator_cpu0 = process_cpu_s(server.pid)
             with RawWriter(
                 target,
                 source_instance=SOURCE,
@@ -175,8 +211,14 @@ def run(
                 run_id="bench",
                 on_page=on_page,
             ) as writer:
-                summary = writer.write_pages(connector.pages(writer.state(), until))
+                pages = _TimedPages(connector.pages(writer.state(), until))
+                summary = writer.write_pages(pages)
             seconds = time.monotonic() - started
+            split = {
+                "connector_wait_s": round(pages.seconds, 2),
+                "writer_s": round(summary.seconds - pages.seconds, 2),
+                "emulator_cpu_s": round(process_cpu_s(server.pid) - emulator_cpu0, 2),
+            }
     finally:
         if tmp is not None:
             embedded.stop(Path(tmp.name) / "data")
@@ -184,7 +226,7 @@ def run(
     if summary.inserted != n_records:
         raise RuntimeError(f"expected {n_records} rows landed, got {summary.inserted}")
     result = BenchResult(
-        n_records, seconds, n_records / seconds, peak_rss_mb(), sampler.peak, result_marks
+        n_records, seconds, n_records / seconds, peak_rss_mb(), sampler.peak, result_marks, split
     )
     for c in result.checkpoints:
         print(
@@ -193,9 +235,24 @@ def run(
             file=out,
         )
     print(result.line(), file=out, flush=True)
+    print(f"  time: {split}", file=out, flush=True)
     return result
 
 
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m schoolcx.sandbox.bench.extract")
+    parser.add_argument("records", type=int, nargs="?", default=1_000_000)
+    parser.add_argument("url", nargs="?", default=None, help="warehouse server (default: embedded)")
+    parser.add_argument("--json", type=Path, default=None, help="write the measurements here")
+    args = parser.parse_args(argv)
+    marks = tuple(sorted({args.records // 10, args.records // 2, args.records}))
+    result = run(
+        args.records, args.url, checkpoints=marks, progress_every=max(args.records // 10, 1)
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(dataclasses.asdict(result), indent=2))
+
+
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    run(n, sys.argv[2] if len(sys.argv) > 2 else None)
+    main()
