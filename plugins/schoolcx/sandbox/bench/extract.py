@@ -8,7 +8,8 @@ export (1,000 tickets a page, include=metric_sets) and RawWriter COPYs each page
 raw.zendesk_tickets in a fresh database. Prints records/s and this process's resident memory
 at checkpoints, to show that memory stays flat as volume grows, and where the time went: in
 the connector's page stream (waiting for the emulator's next page, and parsing it), in the
-writer (encoding, COPY, insert), and the emulator process's own CPU seconds (rendering and HTTP).
+writer (encoding, COPY, insert), and the CPU seconds of the three processes at work: this one
+(connector and writer), the writer's PostgreSQL backend, and the emulator (rendering, HTTP).
 `--json PATH` writes the measurements there (bench.__main__ runs each volume in its own
 process, so peak RSS is that volume's).
 """
@@ -211,12 +212,18 @@ def run(
                 run_id="bench",
                 on_page=on_page,
             ) as writer:
+                backend_cpu0 = process_cpu_s(writer.backend_pid)
+                client_cpu0 = time.process_time()
                 pages = _TimedPages(connector.pages(writer.state(), until))
                 summary = writer.write_pages(pages)
+                backend_cpu = process_cpu_s(writer.backend_pid) - backend_cpu0
             seconds = time.monotonic() - started
             split = {
                 "connector_wait_s": round(pages.seconds, 2),
                 "writer_s": round(summary.seconds - pages.seconds, 2),
+                # CPU seconds of the three processes that share the machine's cores
+                "client_cpu_s": round(time.process_time() - client_cpu0, 2),
+                "postgres_backend_cpu_s": round(backend_cpu, 2),
                 "emulator_cpu_s": round(process_cpu_s(server.pid) - emulator_cpu0, 2),
             }
     finally:

@@ -26,12 +26,11 @@ class Aim:
             raise ValueError(f"bad aim {self}")
 
     def text(self, unit: str) -> str:
-        what = "ratio" if self.on == "ratio" else unit
-        target = f"{self.target:.0%}" if self.on == "ratio" and self.target <= 1 else self.target
-        if self.on == "ratio" and self.target > 1:
-            target = f"{self.target:g}x"
+        target = (
+            fmt_ratio(self.target) if self.on == "ratio" else f"{fmt_number(self.target)} {unit}"
+        )
         at = f" at {self.scale}" if self.scale else ""
-        return f"{self.op} {target}{'' if self.on == 'ratio' else ' ' + what}{at}".strip()
+        return f"{self.op} {target}{at}"
 
 
 @dataclass
@@ -81,7 +80,7 @@ def met_word(met: bool | None) -> str:
 def fmt_number(v: float | None) -> str:
     if v is None:
         return "-"
-    if abs(v) >= 1000:
+    if abs(v) >= 1000 or float(v).is_integer():
         return f"{v:,.0f}"
     if abs(v) >= 10:
         return f"{v:.1f}"
@@ -89,7 +88,12 @@ def fmt_number(v: float | None) -> str:
 
 
 def fmt_ratio(r: float | None) -> str:
-    return "-" if r is None else (f"{r:.0%}" if r <= 10 else f"{r:.0f}x")
+    """A share below 1 as a percentage, a multiple as 1.07x or 3290x."""
+    if r is None:
+        return "-"
+    if r < 1:
+        return f"{r:.0%}"
+    return f"{r:.2f}x" if r < 10 else f"{r:,.0f}x"
 
 
 def counts(measures: list[dict]) -> dict[str, int]:

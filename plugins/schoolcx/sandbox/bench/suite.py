@@ -95,8 +95,10 @@ def extract_measures(small: dict | None, large: dict | None, load: dict | None) 
         note = (
             f"of {large['seconds']:.0f} s: writer (encode, COPY, insert, commit) "
             f"{split.get('writer_s', 0):.0f} s; connector waiting for the next page (HTTP and "
-            f"parsing, one page read ahead) {split.get('connector_wait_s', 0):.0f} s; the "
-            f"emulator's own CPU beside it {split.get('emulator_cpu_s', 0):.0f} s"
+            f"parsing, one page read ahead) {split.get('connector_wait_s', 0):.0f} s. CPU: "
+            f"this process (connector and writer) {split.get('client_cpu_s', 0):.0f} s, the "
+            f"writer's PostgreSQL backend {split.get('postgres_backend_cpu_s', 0):.0f} s, the "
+            f"emulator {split.get('emulator_cpu_s', 0):.0f} s"
         )
         out.append(
             Measure(
@@ -317,12 +319,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default=os.environ.get("BENCH_SCALES") or "S,M")
     parser.add_argument("--load-rows", type=int, default=None, help="default: min(records, 100k)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--reassemble",
+        action="store_true",
+        help="run nothing: recompute the measures of the results file from its measurements",
+    )
     args = parser.parse_args(argv)
     apply_defaults()
     os.environ.setdefault("SCHOOLCX_HASH_KEY", "bench-only-hash-key")
     workdir = local_dir() / "bench"
     workdir.mkdir(parents=True, exist_ok=True)
     out_path = args.out or workdir / "results.json"
+    if args.reassemble:
+        results = assemble(json.loads(out_path.read_text()))
+        out_path.write_text(json.dumps(results, indent=2, default=str))
+        print_table(results, out_path)
+        return 0
     t0 = time.monotonic()
     scales = [s.strip() for s in args.scales.split(",") if s.strip()]
     n_steps = 3 + len(scales)
@@ -366,16 +378,32 @@ def main(argv: list[str] | None = None) -> int:
             path,
         )
         dbt_scales.update((got or {}).get("scales") or {scale: {"error": "the step failed"}})
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["seconds"] = round(time.monotonic() - t0)
+    results["details"] = {
+        "extract": {"small": extract[small_n], "large": extract[args.records]},
+        "load": load,
+        "dbt": dbt_scales,
+    }
+    assemble(results)
+    out_path.write_text(json.dumps(results, indent=2, default=str))
+    print_table(results, out_path)
+    return 0 if all(x is not None for x in extract.values()) and load and dbt_scales else 1
+
+
+def assemble(results: dict) -> dict:
+    """The measures and their counts, from the steps' measurements in results["details"]."""
+    d = results["details"]
     measures = [
-        *extract_measures(extract[small_n], extract[args.records], load),
-        *dbt_measures(dbt_scales),
+        *extract_measures(d["extract"]["small"], d["extract"]["large"], d["load"]),
+        *dbt_measures(d["dbt"]),
     ]
     results["measures"] = [m.as_dict() for m in measures]
     results["counts"] = counts(results["measures"])
-    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    results["seconds"] = round(time.monotonic() - t0)
-    results["details"] = {"extract": extract, "load": load, "dbt": dbt_scales}
-    out_path.write_text(json.dumps(results, indent=2, default=str))
+    return results
+
+
+def print_table(results: dict, out_path: Path) -> None:
     print()
     print(text_table(results["measures"]))
     c = results["counts"]
@@ -383,4 +411,3 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{c['measures']} measures: {c['met']} met their aim, {c['not_met']} not met, "
         f"{c['n/a']} with no aim at this scale; results: {out_path}"
     )
-    return 0 if all(x is not None for x in extract.values()) and load and dbt_scales else 1
