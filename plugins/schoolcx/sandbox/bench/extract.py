@@ -246,19 +246,28 @@ def run(
     return result
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m schoolcx.sandbox.bench.extract")
-    parser.add_argument("records", type=int, nargs="?", default=1_000_000)
+def step_args(prog: str, count: str, default: int, argv: list[str] | None) -> argparse.Namespace:
+    """The command line of a benchmark step: how many, on which server, JSON where."""
+    parser = argparse.ArgumentParser(prog=f"python -m schoolcx.sandbox.bench.{prog}")
+    parser.add_argument(count, type=int, nargs="?", default=default)
     parser.add_argument("url", nargs="?", default=None, help="warehouse server (default: embedded)")
     parser.add_argument("--json", type=Path, default=None, help="write the measurements here")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def write_json(path: Path | None, measured: dict) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(measured, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = step_args("extract", "records", 1_000_000, argv)
     marks = tuple(sorted({args.records // 10, args.records // 2, args.records}))
     result = run(
         args.records, args.url, checkpoints=marks, progress_every=max(args.records // 10, 1)
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(dataclasses.asdict(result), indent=2))
+    write_json(args.json, dataclasses.asdict(result))
 
 
 if __name__ == "__main__":

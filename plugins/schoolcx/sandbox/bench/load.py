@@ -165,19 +165,13 @@ def run(rows: int, url: str, out=sys.stdout) -> LoadBench:
 
 
 def main(argv: list[str] | None = None) -> LoadBench:
-    import argparse
-    import json
     import tempfile
     from pathlib import Path
 
-    from schoolcx.sandbox.bench.extract import _fresh_database
+    from schoolcx.sandbox.bench.extract import _fresh_database, step_args, write_json
     from schoolcx.warehouse import embedded, migrate
 
-    parser = argparse.ArgumentParser(prog="python -m schoolcx.sandbox.bench.load")
-    parser.add_argument("rows", type=int, nargs="?", default=100_000)
-    parser.add_argument("url", nargs="?", default=None, help="warehouse server (default: embedded)")
-    parser.add_argument("--json", type=Path, default=None, help="write the measurements here")
-    args = parser.parse_args(argv)
+    args = step_args("load", "rows", 100_000, argv)
     with tempfile.TemporaryDirectory(prefix="bench_load_") as tmp:
         url = args.url or embedded.start(Path(tmp) / "data").url
         try:
@@ -187,9 +181,7 @@ def main(argv: list[str] | None = None) -> LoadBench:
         finally:
             if args.url is None:
                 embedded.stop(Path(tmp) / "data")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result.as_dict(), indent=2))
+    write_json(args.json, result.as_dict())
     return result
 
 
