@@ -388,7 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     assemble(results)
     out_path.write_text(json.dumps(results, indent=2, default=str))
     print_table(results, out_path)
-    return 0 if all(x is not None for x in extract.values()) and load and dbt_scales else 1
+    failed = [n for n, r in dbt_scales.items() if "error" in r]
+    if failed or load is None or None in extract.values():
+        say(f"some steps failed (dbt scales: {failed or 'none'}); their measures are empty")
+        return 1
+    return 0
 
 
 def assemble(results: dict) -> dict:
