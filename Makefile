@@ -52,14 +52,17 @@ lint: setup
 	.venv/bin/sqlfluff lint dbt_project/models
 	PYTHONPATH=plugins .venv/bin/lint-imports
 
-# Extraction and loading of 1M synthetic Zendesk tickets (records/s, peak RSS), the slow-marked
-# tests (memory flatness), then dbt full-build and one-night incremental times for one school
-# year at scale S (10,000 students) and M (100,000) (.local/bench/dbt.json). A year of M needs
-# about 100 GB of disk; BENCH_SCALES=S,M:12 runs M's last 12 school weeks.
+# The slow-marked tests (memory flatness), then every benchmark beside its ceiling or floor in
+# one run (schoolcx.sandbox.bench: extraction of 1M synthetic Zendesk tickets at two volumes, the
+# raw writer against a plain COPY, dbt full build and one night for one school year at scale S
+# (10,000 students) and M (100,000) against a count(*) scan of raw, business time, the intraday
+# cycle, peak RSS) into .local/bench/results.json, then docs/benchmarks.md from it. A year of M
+# needs about 100 GB of disk; BENCH_SCALES=S,M:12 runs M's last 12 school weeks, S:4 is quick.
 bench: setup
-	.venv/bin/python -m schoolcx.sandbox.bench.extract $${BENCH_RECORDS:-1000000}
 	.venv/bin/pytest -q -m slow -s
-	.venv/bin/python -m schoolcx.sandbox.bench.dbt --scale $${BENCH_SCALES:-S,M}
+	BENCH_RECORDS=$${BENCH_RECORDS:-1000000} BENCH_SCALES=$${BENCH_SCALES:-S,M} \
+		.venv/bin/python -m schoolcx.sandbox.bench; status=$$?; \
+		.venv/bin/python -m schoolcx.sandbox.bench.docs && exit $$status
 
 warehouse-down:
 	.venv/bin/schoolcx warehouse down

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from schoolcx.sandbox.bench import extract as bench_extract
+from schoolcx.sandbox.bench import load as bench_load
 from schoolcx.sandbox.emulators.zendesk import _metric_json, _ticket_json, synthetic_ticket
 
 
@@ -25,6 +26,29 @@ def test_small_run_lands_every_ticket_and_reports(pg_server):
     assert [c.records for c in result.checkpoints] == [1_000, 3_500]
     assert 0 < result.peak_rss_mb < 1_000
     assert "bench_extract: 3,500 tickets" in out.getvalue()
+    # where the time went: the connector's page stream, the writer, the emulator beside them
+    split = result.split_s
+    assert set(split) == {
+        "connector_wait_s",
+        "writer_s",
+        "client_cpu_s",
+        "postgres_backend_cpu_s",
+        "emulator_cpu_s",
+    }
+    assert split["writer_s"] > 0 and split["emulator_cpu_s"] > 0
+    assert split["postgres_backend_cpu_s"] > 0  # the writer's backend did the COPYs
+
+
+def test_writer_and_plain_copy_land_the_same_rows(warehouse):
+    page = bench_load.synthetic_page(40, 3)
+    ticket, metric = synthetic_ticket(41)
+    assert page.records[1].payload == {**ticket, "metric_set": metric}
+    assert page.records[1].source_id == "42"
+    out = io.StringIO()
+    result = bench_load.run(1_500, warehouse, out=out)  # two pages: one of each order
+    assert result.rows == 1_500 and result.writer_s > 0 and result.copy_s > 0
+    assert result.as_dict()["writer_over_copy"] == round(result.copy_s / result.writer_s, 3)
+    assert "bench_load: 1,500 rows" in out.getvalue()
 
 
 @pytest.mark.slow

@@ -6,12 +6,21 @@ The emulator synthesises ticket i from its index in a child process (nothing mat
 its JSON encoding does not share this process's GIL); ZendeskConnector pages through the cursor
 export (1,000 tickets a page, include=metric_sets) and RawWriter COPYs each page into
 raw.zendesk_tickets in a fresh database. Prints records/s and this process's resident memory
-at checkpoints, to show that memory stays flat as volume grows.
+at checkpoints, to show that memory stays flat as volume grows, and where the time went: in
+the connector's page stream (waiting for the emulator's next page, and parsing it), in the
+writer (encoding, COPY, insert), and the CPU seconds of the three processes at work: this one
+(connector and writer), the writer's PostgreSQL backend, and the emulator (rendering, HTTP).
+`--json PATH` writes the measurements there (bench.__main__ runs each volume in its own
+process, so peak RSS is that volume's).
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import datetime as dt
+import json
+import os
 import resource
 import sys
 import tempfile
@@ -82,6 +91,9 @@ class BenchResult:
     peak_rss_mb: float
     sampled_peak_rss_mb: float
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    # where the seconds went: in the connector's page stream, in RawWriter.write_page, and the
+    # emulator child's CPU (rendering + serving; it runs beside us, so it overlaps the others)
+    split_s: dict[str, float] = field(default_factory=dict)
 
     def line(self) -> str:
         return (
@@ -110,6 +122,30 @@ class _Sampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process (Linux /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _TimedPages:
+    """The connector's page stream, with the seconds spent waiting on it (fetch + parse)."""
+
+    def __init__(self, pages):
+        self._pages, self.seconds = iter(pages), 0.0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        started = time.monotonic()
+        try:
+            return next(self._pages)
+        finally:
+            self.seconds += time.monotonic() - started
 
 
 def _fresh_database(url: str) -> str:
@@ -167,6 +203,7 @@ def run(
                     )
 
             until = dt.datetime.now(dt.UTC)
+            emulator_cpu0 = process_cpu_s(server.pid)
             with RawWriter(
                 target,
                 source_instance=SOURCE,
@@ -175,8 +212,20 @@ def run(
                 run_id="bench",
                 on_page=on_page,
             ) as writer:
-                summary = writer.write_pages(connector.pages(writer.state(), until))
+                backend_cpu0 = process_cpu_s(writer.backend_pid)
+                client_cpu0 = time.process_time()
+                pages = _TimedPages(connector.pages(writer.state(), until))
+                summary = writer.write_pages(pages)
+                backend_cpu = process_cpu_s(writer.backend_pid) - backend_cpu0
             seconds = time.monotonic() - started
+            split = {
+                "connector_wait_s": round(pages.seconds, 2),
+                "writer_s": round(summary.seconds - pages.seconds, 2),
+                # CPU seconds of the three processes that share the machine's cores
+                "client_cpu_s": round(time.process_time() - client_cpu0, 2),
+                "postgres_backend_cpu_s": round(backend_cpu, 2),
+                "emulator_cpu_s": round(process_cpu_s(server.pid) - emulator_cpu0, 2),
+            }
     finally:
         if tmp is not None:
             embedded.stop(Path(tmp.name) / "data")
@@ -184,7 +233,7 @@ def run(
     if summary.inserted != n_records:
         raise RuntimeError(f"expected {n_records} rows landed, got {summary.inserted}")
     result = BenchResult(
-        n_records, seconds, n_records / seconds, peak_rss_mb(), sampler.peak, result_marks
+        n_records, seconds, n_records / seconds, peak_rss_mb(), sampler.peak, result_marks, split
     )
     for c in result.checkpoints:
         print(
@@ -193,9 +242,33 @@ def run(
             file=out,
         )
     print(result.line(), file=out, flush=True)
+    print(f"  time: {split}", file=out, flush=True)
     return result
 
 
+def step_args(prog: str, count: str, default: int, argv: list[str] | None) -> argparse.Namespace:
+    """The command line of a benchmark step: how many, on which server, JSON where."""
+    parser = argparse.ArgumentParser(prog=f"python -m schoolcx.sandbox.bench.{prog}")
+    parser.add_argument(count, type=int, nargs="?", default=default)
+    parser.add_argument("url", nargs="?", default=None, help="warehouse server (default: embedded)")
+    parser.add_argument("--json", type=Path, default=None, help="write the measurements here")
+    return parser.parse_args(argv)
+
+
+def write_json(path: Path | None, measured: dict) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(measured, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = step_args("extract", "records", 1_000_000, argv)
+    marks = tuple(sorted({args.records // 10, args.records // 2, args.records}))
+    result = run(
+        args.records, args.url, checkpoints=marks, progress_every=max(args.records // 10, 1)
+    )
+    write_json(args.json, dataclasses.asdict(result))
+
+
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    run(n, sys.argv[2] if len(sys.argv) > 2 else None)
+    main()

@@ -1038,6 +1038,11 @@ class SyntheticRunning:
         self.url = self._conn.recv()
         self.source = source_name
 
+    @property
+    def pid(self) -> int:
+        """The serving child's process id (the benchmark reads its CPU time)."""
+        return self._proc.pid
+
     def connection(self, source_name: str | None = None) -> dict:
         return {
             "conn_type": "http",
