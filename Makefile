@@ -55,7 +55,8 @@ lint: setup
 # Extraction and loading of 1M synthetic Zendesk tickets (records/s, peak RSS), the slow-marked
 # tests (memory flatness), then dbt full-build and one-night incremental times for one school
 # year at scale S (10,000 students) and M (100,000) (.local/bench/dbt.json). A year of M needs
-# about 100 GB of disk; BENCH_SCALES=S,M:12 runs M's last 12 school weeks.
+# about 137 GB of disk while it runs (1.13 MB per student-year after the night, a quarter more
+# for WAL and sorts; scales.py); BENCH_SCALES=S,M:12 runs M's last 12 school weeks (about 38 GB).
 bench: setup
 	.venv/bin/python -m schoolcx.sandbox.bench.extract $${BENCH_RECORDS:-1000000}
 	.venv/bin/pytest -q -m slow -s
