@@ -57,7 +57,9 @@ lint: setup
 # raw writer against a plain COPY, dbt full build and one night for one school year at scale S
 # (10,000 students) and M (100,000) against a count(*) scan of raw, business time, the intraday
 # cycle, peak RSS) into .local/bench/results.json, then docs/benchmarks.md from it. A year of M
-# needs about 100 GB of disk; BENCH_SCALES=S,M:12 runs M's last 12 school weeks, S:4 is quick.
+# needs about 137 GB of disk while it runs (1.13 MB per student-year after the night, a quarter
+# more for WAL and sorts; scales.py); BENCH_SCALES=S,M:12 runs M's last 12 school weeks (about
+# 38 GB), S:4 is quick.
 bench: setup
 	.venv/bin/pytest -q -m slow -s
 	BENCH_RECORDS=$${BENCH_RECORDS:-1000000} BENCH_SCALES=$${BENCH_SCALES:-S,M} \

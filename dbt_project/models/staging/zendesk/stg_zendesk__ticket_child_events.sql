@@ -10,7 +10,9 @@
 }}
 -- One row per child event of a Zendesk ticket event: comments (public flag, author, automated
 -- or not) and status changes. Other field changes are kept with their event_type only. Comment
--- bodies never leave raw.
+-- bodies never leave raw. The widest derived table (three to four rows per audit, and a second
+-- copy in stg_intraday), so it holds only what int_zendesk__ticket_activity reads: the source
+-- system, district, child id and via texts stay in raw (DECISIONLOG "Warehouse bytes").
 -- Comments come in two forms. With the comment_events sideload: `public`, `author_id`, `body`.
 -- Without it (or where an account does not honour it): a compact child with only
 -- `comment_present` and `comment_public`; its author is the event's updater. Both are read
@@ -24,9 +26,7 @@ source as (
 
 children as (
     select
-        source.source_system,
         source.source_instance,
-        source.district_id,
         source.source_id as event_id,
         source.payload ->> 'ticket_id' as ticket_id,
         coalesce(
@@ -39,7 +39,7 @@ children as (
         end as event_via,
         source.payload ->> 'updater_id' as updater_id,
         child.value as child,
-        child.ordinality as child_position,
+        child.ordinality::int as child_position,  -- int4: narrower rows and key index
         source._loaded_at
     from source
     cross join lateral jsonb_array_elements(
@@ -53,25 +53,12 @@ children as (
 
 renamed as (
     select
-        children.source_system,
         children.source_instance,
-        children.district_id,
         children.event_id,
-        coalesce(children.child ->> 'id', children.event_id || ':' || children.child_position)
-            as child_event_id,
         children.child_position,
         children.ticket_id,
         children.created_at,
         coalesce(children.child ->> 'event_type', children.child ->> 'type') as child_event_type,
-        coalesce(
-            case
-                when jsonb_typeof(children.child -> 'via') = 'object'
-                    then children.child -> 'via' ->> 'channel'
-                else children.child ->> 'via'
-            end,
-            children.event_via
-        ) as via,
-        children.event_via,
         (
             coalesce(children.child ->> 'event_type', children.child ->> 'type') = 'Comment'
             and coalesce((children.child ->> 'comment_present')::boolean, true)

@@ -228,7 +228,15 @@ def timed_counts(url: str, relations: list[str]) -> dict[str, dict]:
     return out
 
 
+# The warehouse's schemas the benchmark sizes: the nightly's and the intraday path's own copies
+# (schoolcx.intraday builds stg, int and build again under the suffix _intraday).
+SIZED_SCHEMAS = ("raw", "stg", "int", "build", "stg_intraday", "int_intraday", "build_intraday")
+
+
 def sizes(url: str) -> dict:
+    """The database's size, each schema's (tables with their indexes and TOAST; the intraday
+    path's own copies stg_intraday, int_intraday and build_intraday included) and the largest
+    tables'."""
     with psycopg.connect(url) as conn:
         db = conn.execute("select pg_database_size(current_database())").fetchone()[0]
         by_schema = conn.execute(
@@ -236,18 +244,21 @@ def sizes(url: str) -> dict:
             select n.nspname, sum(pg_total_relation_size(c.oid))
             from pg_class as c join pg_namespace as n on c.relnamespace = n.oid
             where c.relkind in ('r', 'm')
-                and n.nspname in ('raw', 'stg', 'int', 'build', 'bench_gen')
+                and n.nspname = any(%s)
             group by n.nspname
-            """
+            """,
+            ([*SIZED_SCHEMAS, "bench_gen"],),
         ).fetchall()
         tables = conn.execute(
             """
             select n.nspname || '.' || c.relname, pg_total_relation_size(c.oid), c.reltuples
             from pg_class as c join pg_namespace as n on c.relnamespace = n.oid
-            where c.relkind = 'r' and n.nspname in ('raw', 'stg', 'int', 'build')
+            where c.relkind = 'r'
+                and n.nspname = any(%s)
                 and pg_total_relation_size(c.oid) > 8192 * 4
             order by 2 desc
-            """
+            """,
+            (list(SIZED_SCHEMAS),),
         ).fetchall()
     mb = 1024 * 1024
     return {
