@@ -44,7 +44,7 @@ demo: setup
 	.venv/bin/schoolcx demo
 
 test: setup
-	.venv/bin/pytest -q
+	.venv/bin/pytest -q -n 2 --dist loadfile
 
 lint: setup
 	.venv/bin/ruff check .

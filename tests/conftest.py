@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 
 import psycopg
 import pytest
 
 os.environ.setdefault("SCHOOLCX_HASH_KEY", "test-only-hash-key")
+# Each test process its own home (.local: Airflow's SQLite metadata DB, keys, reports), so the
+# suite's two xdist workers never share one, and a developer's .local is never touched.
+os.environ.setdefault("SCHOOLCX_HOME", tempfile.mkdtemp(prefix="schoolcx-test-home-"))
 for _var, _val in {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
     "GX_ANALYTICS_ENABLED": "False",
@@ -62,16 +66,49 @@ def module_warehouse(pg_server):
 
 @pytest.fixture(scope="session")
 def dbt_manifest():
-    """dbt's manifest, built ahead as the DAG expects (dbt parse needs no database)."""
+    """dbt's manifest, built ahead as the DAG expects (dbt parse needs no database).
+
+    Parsed under a lock and only when stale: the suite's xdist workers share the project's
+    target/ folder, and one worker's DAG may be reading the manifest while the other starts.
+    """
     import subprocess
 
     from schoolcx.orchestration import MANIFEST
     from schoolcx.paths import DBT_PROJECT_DIR, dbt_executable
+    from schoolcx.runner import manifest_is_fresh, manifest_lock
 
-    env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
-    subprocess.run(
-        [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)],
-        env=env,
-        check=True,
-    )
+    with manifest_lock():
+        if not manifest_is_fresh():
+            env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+            subprocess.run(
+                [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)],
+                env=env,
+                check=True,
+            )
     return MANIFEST
+
+
+# Modules that take minutes (a whole demo world, real dbt builds, an Airflow stack), handed out
+# first: `make test` runs two xdist workers with --dist loadfile, which gives out modules in
+# collection order, so a long module collected last would leave one worker idle at the end.
+LONG_MODULES = (
+    "test_report_pages",
+    "test_end_to_end",
+    "test_celery_stack",
+    "test_pool_benchmarks",
+    "test_secrets_scan",
+    "test_dbt_core",
+    "test_intraday",
+    "test_intake_accounting",
+    "test_faults_warehouse",
+    "test_quiet_console",
+    "test_dbt_health",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = item.module.__name__.rsplit(".", 1)[-1]
+        return LONG_MODULES.index(name) if name in LONG_MODULES else len(LONG_MODULES)
+
+    items.sort(key=rank)  # stable: a module's tests stay together and in their order

@@ -21,6 +21,10 @@ from schoolcx.sandbox.demo.generator import generate_world, small_spec
 from schoolcx.sandbox.demo.stack import DemoStack
 from tests import reference_metrics as ref
 
+# The module's first test builds a whole world (minutes); on `make test`'s two workers it may
+# share the machine with another build, so it gets twice the suite's per-test hang guard.
+pytestmark = pytest.mark.timeout(1200)
+
 
 @pytest.fixture(scope="module")
 def world():

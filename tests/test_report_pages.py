@@ -28,6 +28,10 @@ from schoolcx.report.units import school_page_name
 from tests.browser_support import PHONE, chromium, require_browser
 from tests.fixture_demo_marts import publish_demo_marts
 
+# The module's first test builds a whole world (minutes); on `make test`'s two workers it may
+# share the machine with another build, so it gets twice the suite's per-test hang guard.
+pytestmark = pytest.mark.timeout(1200)
+
 CARDS = [f.metric for f in HEADLINE_FIGURES] + ["sla_met_share", "high_risk_share"]
 
 

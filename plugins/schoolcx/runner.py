@@ -41,9 +41,8 @@ def ensure_hash_key() -> None:
     os.environ[HASH_KEY_ENV] = key_file.read_text().strip()
 
 
-def ensure_manifest(url: str) -> Path:
-    """Build dbt's manifest ahead (cosmos parses it; DAG parsing never runs dbt)."""
-    from schoolcx import pipeline
+def manifest_is_fresh() -> bool:
+    """Whether dbt's manifest is newer than every file of the dbt project."""
     from schoolcx.orchestration import MANIFEST
 
     sources = [
@@ -52,9 +51,32 @@ def ensure_manifest(url: str) -> Path:
         if p.suffix in {".sql", ".yml", ".yaml", ".csv"} and "target" not in p.parts
     ]
     newest = max((p.stat().st_mtime for p in sources), default=0)
-    if not MANIFEST.exists() or MANIFEST.stat().st_mtime < newest:
-        log.info("building the dbt manifest (dbt parse)")
-        pipeline.dbt(url, ["parse", "--quiet"])
+    return MANIFEST.exists() and MANIFEST.stat().st_mtime >= newest
+
+
+@contextlib.contextmanager
+def manifest_lock():
+    """Held while the manifest is checked and rebuilt: two processes on one checkout (a test
+    suite's workers, a demo beside a test) must not write it while the other reads it."""
+    import fcntl
+
+    from schoolcx.orchestration import MANIFEST
+
+    MANIFEST.parent.mkdir(parents=True, exist_ok=True)
+    with open(MANIFEST.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def ensure_manifest(url: str) -> Path:
+    """Build dbt's manifest ahead (cosmos parses it; DAG parsing never runs dbt)."""
+    from schoolcx import pipeline
+    from schoolcx.orchestration import MANIFEST
+
+    with manifest_lock():
+        if not manifest_is_fresh():
+            log.info("building the dbt manifest (dbt parse)")
+            pipeline.dbt(url, ["parse", "--quiet"])
     return MANIFEST
 
 
