@@ -49,6 +49,7 @@ def _dbt(
     as_of: str,
     select: list[str] = SELECTION,
     check: bool = True,
+    lookback_hours: int | None = None,
 ) -> subprocess.CompletedProcess:
     parts = url_parts(url)
     env = {
@@ -67,7 +68,9 @@ def _dbt(
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--vars",
-        f"{{as_of_date: '{as_of}'}}",
+        f"{{as_of_date: '{as_of}'"
+        + ("" if lookback_hours is None else f", lookback_hours: {lookback_hours}")
+        + "}",
         "--select",
         *select,
         "--indirect-selection",
@@ -344,3 +347,60 @@ def test_incremental_run_equals_full_refresh(built):
             ).fetchone()[0]
             == 2  # Lincoln and Harbor; Desert has no interaction source to observe
         )
+
+
+def _partition_rows(url: str, table: str) -> dict[str, set[tuple[str, str]]]:
+    """Each partition of build.<table> (pg_inherits) with its rows' (xmin, ctid): a row
+    deleted, updated or inserted again changes them."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    with psycopg.connect(url) as conn:
+        names = conn.execute(
+            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+            " where i.inhparent = %s::regclass",
+            (f"build.{table}",),
+        ).fetchall()
+        for (name,) in names:
+            rows = conn.execute(f"select xmin::text, ctid::text from build.{name}").fetchall()
+            found[name] = set(rows)
+    return found
+
+
+def test_facts_partitioned_by_school_year_and_a_night_writes_its_year(built):
+    """After the full refresh above: one partition per school year, named after the table (the
+    refresh swapped parents), a new year's partition made by the night that brings its first
+    row, and a night of the current year leaves the older year's rows untouched."""
+    url, tmp = built
+    assert set(_partition_rows(url, "fct_interactions")) == {"fct_interactions_y2026"}
+    select = ["+fct_interactions"]
+    # night three: a ticket of school year 2025 (June 2025) arrives late
+    old_year = {
+        "zendesk_tickets": [
+            fx._ticket(
+                1901, "2025-06-10T15:00:00Z", "2025-06-10T16:00:00Z", "solved", priority="low"
+            )
+        ]
+    }
+    fx.insert_rows(url, old_year, "night-3")
+    # no lookback: night four then recomputes only what it loaded (and SLA-pending rows)
+    _dbt(url, tmp, "run", as_of="2026-03-24", select=select, lookback_hours=0)
+    before = _partition_rows(url, "fct_interactions")
+    assert set(before) == {"fct_interactions_y2025", "fct_interactions_y2026"}
+    assert len(before["fct_interactions_y2025"]) == 1
+    with psycopg.connect(url) as conn:
+        (kind,) = conn.execute(
+            "select partstrat from pg_partitioned_table"
+            " where partrelid = 'build.fct_interactions'::regclass"
+        ).fetchone()
+    assert kind == "r"  # range on local_date
+    # night four: a ticket of the current year
+    new = {
+        "zendesk_tickets": [
+            fx._ticket(1902, "2026-03-24T15:00:00Z", "2026-03-24T15:00:00Z", "new", priority="low")
+        ]
+    }
+    fx.insert_rows(url, new, "night-4")
+    _dbt(url, tmp, "run", as_of="2026-03-24", select=select, lookback_hours=0)
+    after = _partition_rows(url, "fct_interactions")
+    assert after["fct_interactions_y2025"] == before["fct_interactions_y2025"]  # not written
+    assert after["fct_interactions_y2026"] != before["fct_interactions_y2026"]
+    assert "1902" in _interactions(url)

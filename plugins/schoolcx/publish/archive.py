@@ -55,7 +55,9 @@ def archive_year(
         )
     done: list[ArchivedPartition] = []
     with psycopg.connect(url) as conn:
-        conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(DETACH_LOCK_TIMEOUT)))
+        conn.execute(
+            sql.SQL("set local lock_timeout = {}").format(sql.Literal(DETACH_LOCK_TIMEOUT))
+        )
         for schema in (MARTS_SCHEMA, BUILD_SCHEMA):
             for table in MARTS:
                 part = partitions(conn, schema, table).get(school_year)
@@ -91,9 +93,7 @@ def _archive(
         return ArchivedPartition(f"{part.schema}.{table}", part.name, rows, str(target))
     kept = f"{part.schema}_{part.name}"
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(ARCHIVE_SCHEMA)))
-    conn.execute(
-        sql.SQL("alter table {} rename to {}").format(part.ident, sql.Identifier(kept))
-    )
+    conn.execute(sql.SQL("alter table {} rename to {}").format(part.ident, sql.Identifier(kept)))
     conn.execute(
         sql.SQL("alter table {} set schema {}").format(
             sql.Identifier(part.schema, kept), sql.Identifier(ARCHIVE_SCHEMA)

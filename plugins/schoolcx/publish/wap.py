@@ -275,7 +275,9 @@ def _replace(conn: psycopg.Connection, mart: str, build_schema: str = BUILD_SCHE
         )
     )
     if key:
-        lost = set(partitions(conn, MARTS_SCHEMA, mart)) - set(_publishable(conn, build_schema, mart))
+        lost = set(partitions(conn, MARTS_SCHEMA, mart)) - set(
+            _publishable(conn, build_schema, mart)
+        )
         if lost:
             # a re-created mart holds what build has: a year only marts has would vanish
             raise RuntimeError(
