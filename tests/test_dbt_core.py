@@ -8,6 +8,7 @@ second night equals a full refresh.
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from schoolcx.config import DeploymentConfig
 from schoolcx.paths import DBT_PROJECT_DIR
 from schoolcx.refsync import sync_config
 from schoolcx.warehouse.connect import url_parts
@@ -372,13 +374,29 @@ def test_facts_partitioned_by_school_year_and_a_night_writes_its_year(built):
     url, tmp = built
     assert set(_partition_rows(url, "fct_interactions")) == {"fct_interactions_y2026"}
     select = ["+fct_interactions"]
-    # night three: a ticket of school year 2025 (June 2025) arrives late
+    # night three: the Zendesk source's history reaches back into school year 2025 (its
+    # start_date moves to May 2025), and a ticket of June 2025 arrives
+    cfg = copy.deepcopy(fx.CONFIG)
+    zendesk = next(s for d in cfg["districts"] for s in d.get("sources", []) if s["name"] == fx.ZD)
+    zendesk["start_date"] = "2025-05-01"
+    sync_config(url, DeploymentConfig.model_validate(cfg), today=fx.CONFIG_TODAY)
     old_year = {
+        # answered within its target: its SLA is decided, so later nights do not recompute it
         "zendesk_tickets": [
             fx._ticket(
-                1901, "2025-06-10T15:00:00Z", "2025-06-10T16:00:00Z", "solved", priority="low"
+                1901, "2025-06-10T15:00:00Z", "2025-06-10T15:30:00Z", "solved", priority="high"
             )
-        ]
+        ],
+        "zendesk_ticket_events": [
+            fx._event(1901, "2025-06-10T15:00:00Z", fx.status("new"), fx.comment(fx.PARENT)),
+            fx._event(
+                1901,
+                "2025-06-10T15:30:00Z",
+                fx.comment(fx.AGENT),
+                fx.status("solved", "new"),
+                updater=fx.AGENT,
+            ),
+        ],
     }
     fx.insert_rows(url, old_year, "night-3")
     # no lookback: night four then recomputes only what it loaded (and SLA-pending rows)
@@ -386,6 +404,7 @@ def test_facts_partitioned_by_school_year_and_a_night_writes_its_year(built):
     before = _partition_rows(url, "fct_interactions")
     assert set(before) == {"fct_interactions_y2025", "fct_interactions_y2026"}
     assert len(before["fct_interactions_y2025"]) == 1
+    assert _interactions(url)["1901"]["sla_met"] is True
     with psycopg.connect(url) as conn:
         (kind,) = conn.execute(
             "select partstrat from pg_partitioned_table"

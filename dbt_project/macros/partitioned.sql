@@ -106,6 +106,9 @@ $rename$
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
     {%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) -%}
     {%- set years = school_years_in(source, date_column) -%}
+    {%- if not years %}
+    select 0 as nothing_to_write;  {#- a quiet night: an empty batch (main needs a statement) #}
+    {%- endif %}
     {{ create_school_year_partitions(target, years) }}
     {%- for year in years %}
     {%- set bounds = school_year_bounds(year) %}
