@@ -185,3 +185,19 @@ $rename$
     {{ run_hooks(post_hooks, inside_transaction=False) }}
     {{ return({'relations': [target_relation]}) }}
 {%- endmaterialization %}
+
+{#- dbt's is_incremental() (dbt-core 1.11), also true for a school_year_partitioned model: dbt's
+    is true for materialized='incremental' only, so the model would compile its full-build
+    query every night. -#}
+{% macro is_incremental() %}
+    {%- if not execute -%}
+        {{ return(False) }}
+    {%- endif -%}
+    {%- set relation = adapter.get_relation(this.database, this.schema, this.table) -%}
+    {{ return(
+        relation is not none
+        and relation.type == 'table'
+        and model.config.materialized in ('incremental', 'school_year_partitioned')
+        and not should_full_refresh()
+    ) }}
+{% endmacro %}
