@@ -369,13 +369,18 @@ def _partition_rows(url: str, table: str) -> dict[str, set[tuple[str, str]]]:
 
 def test_facts_partitioned_by_school_year_and_a_night_writes_its_year(built):
     """After the full refresh above: one partition per school year, named after the table (the
-    refresh swapped parents), a new year's partition made by the night that brings its first
-    row, and a night of the current year leaves the older year's rows untouched."""
+    refresh swapped parents); a table built before partitioning is rebuilt partitioned; a
+    night makes the partition of a year its batch brings first and leaves an older year's
+    rows untouched."""
     url, tmp = built
     assert set(_partition_rows(url, "fct_interactions")) == {"fct_interactions_y2026"}
     select = ["+fct_interactions"]
-    # night three: the Zendesk source's history reaches back into school year 2025 (its
-    # start_date moves to May 2025), and a ticket of June 2025 arrives
+    with psycopg.connect(url) as conn:  # as a deployment's table is before this change
+        conn.execute("create table build.fct_plain as select * from build.fct_interactions")
+        conn.execute("drop table build.fct_interactions")
+        conn.execute("alter table build.fct_plain rename to fct_interactions")
+    # night three (rebuilds the plain table in full): the Zendesk source's history reaches
+    # back into school year 2025 (its start_date moves to May 2025), a June 2025 ticket arrives
     cfg = copy.deepcopy(fx.CONFIG)
     zendesk = next(s for d in cfg["districts"] for s in d.get("sources", []) if s["name"] == fx.ZD)
     zendesk["start_date"] = "2025-05-01"
@@ -411,10 +416,12 @@ def test_facts_partitioned_by_school_year_and_a_night_writes_its_year(built):
             " where partrelid = 'build.fct_interactions'::regclass"
         ).fetchone()
     assert kind == "r"  # range on local_date
-    # night four: a ticket of the current year
+    # night four: a ticket of the current year, and one dated 1 July 2026 (the first of
+    # school year 2027: its partition is made by this incremental night)
     new = {
         "zendesk_tickets": [
-            fx._ticket(1902, "2026-03-24T15:00:00Z", "2026-03-24T15:00:00Z", "new", priority="low")
+            fx._ticket(1902, "2026-03-24T15:00:00Z", "2026-03-24T15:00:00Z", "new", priority="low"),
+            fx._ticket(1903, "2026-07-01T15:00:00Z", "2026-07-01T15:00:00Z", "new", priority="low"),
         ]
     }
     fx.insert_rows(url, new, "night-4")
@@ -422,4 +429,5 @@ def test_facts_partitioned_by_school_year_and_a_night_writes_its_year(built):
     after = _partition_rows(url, "fct_interactions")
     assert after["fct_interactions_y2025"] == before["fct_interactions_y2025"]  # not written
     assert after["fct_interactions_y2026"] != before["fct_interactions_y2026"]
-    assert "1902" in _interactions(url)
+    assert len(after["fct_interactions_y2027"]) == 1
+    assert {"1902", "1903"} <= set(_interactions(url))

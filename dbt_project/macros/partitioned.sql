@@ -136,7 +136,10 @@ $rename$
     {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
     {%- set backup_relation = make_backup_relation(target_relation, 'table') -%}
     {%- set unique_key = config.require('unique_key') -%}
-    {%- set full_refresh_mode = (should_full_refresh() or existing_relation.is_view) -%}
+    {%- set full_refresh_mode = (
+        should_full_refresh() or existing_relation.is_view
+        or (existing_relation is not none and not is_partitioned(existing_relation))
+    ) -%}
     {%- set grant_config = config.get('grants') -%}
     {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
     {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
@@ -186,18 +189,30 @@ $rename$
     {{ return({'relations': [target_relation]}) }}
 {%- endmaterialization %}
 
-{#- dbt's is_incremental() (dbt-core 1.11), also true for a school_year_partitioned model: dbt's
-    is true for materialized='incremental' only, so the model would compile its full-build
-    query every night. -#}
+{#- dbt's is_incremental() (dbt-core 1.11), also true for a school_year_partitioned model whose
+    table is partitioned: dbt's is true for materialized='incremental' only, so the model would
+    compile its full-build query every night. -#}
 {% macro is_incremental() %}
     {%- if not execute -%}
         {{ return(False) }}
     {%- endif -%}
     {%- set relation = adapter.get_relation(this.database, this.schema, this.table) -%}
+    {%- set materialized = model.config.materialized -%}
     {{ return(
         relation is not none
         and relation.type == 'table'
-        and model.config.materialized in ('incremental', 'school_year_partitioned')
+        and materialized in ('incremental', 'school_year_partitioned')
         and not should_full_refresh()
+        and (materialized == 'incremental' or is_partitioned(relation))
     ) }}
+{% endmacro %}
+
+{#- Whether `relation` is a partitioned table. A school_year_partitioned model whose table is
+    still a plain one (built before it was partitioned) is rebuilt in full, once. -#}
+{% macro is_partitioned(relation) %}
+    {%- set found = run_query(
+        "select count(*) from pg_partitioned_table where partrelid = to_regclass('"
+        ~ relation ~ "')"
+    ) -%}
+    {{ return(found.columns[0].values()[0] > 0) }}
 {% endmacro %}
