@@ -39,7 +39,10 @@ create table build.unit_mapping_coverage (
 create table build.fct_backlog_daily (
     district_id text, local_date date, day_end_at timestamptz, backlog int, past_due int,
     past_due_by_target int, past_due_by_age int, aged_under_1 int, aged_1_2 int, aged_2_5 int,
-    aged_5_10 int, aged_10_plus int, oldest_age_service_days numeric);
+    aged_5_10 int, aged_10_plus int, oldest_age_service_days numeric)
+    partition by range (local_date);
+create table build.fct_backlog_daily_y2026 partition of build.fct_backlog_daily
+    for values from ('2025-07-01') to ('2026-07-01');
 create table build.rating_drivers (
     district_id text, school_year int, response_bucket text, bucket_order int,
     rating_count int, feedback_score numeric, positive_share numeric,
@@ -58,7 +61,11 @@ create table build.fct_interactions (
     resolution_business_minutes numeric, resolution_calendar_minutes numeric,
     sla_target_minutes numeric, sla_met boolean, school_id text, department text,
     stakeholder_type text, language text, source_instance text, is_after_hours boolean,
-    reopened boolean, agent_response_count int, high_risk_term text);
+    reopened boolean, agent_response_count int, high_risk_term text)
+    partition by range (local_date);
+-- partitioned by school year like dbt builds them (macros/partitioned.sql)
+create table build.fct_interactions_y2026 partition of build.fct_interactions
+    for values from ('2025-07-01') to ('2026-07-01');
 create table build.fct_ratings (
     interaction_key text, district_id text, rated_at timestamptz, rating_value numeric,
     rating_scale text, rating_1_5 numeric);

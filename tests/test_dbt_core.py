@@ -8,6 +8,7 @@ second night equals a full refresh.
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import os
@@ -19,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from schoolcx.config import DeploymentConfig
 from schoolcx.paths import DBT_PROJECT_DIR
 from schoolcx.refsync import sync_config
 from schoolcx.warehouse.connect import url_parts
@@ -49,6 +51,7 @@ def _dbt(
     as_of: str,
     select: list[str] = SELECTION,
     check: bool = True,
+    lookback_hours: int | None = None,
 ) -> subprocess.CompletedProcess:
     parts = url_parts(url)
     env = {
@@ -67,7 +70,9 @@ def _dbt(
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--vars",
-        f"{{as_of_date: '{as_of}'}}",
+        f"{{as_of_date: '{as_of}'"
+        + ("" if lookback_hours is None else f", lookback_hours: {lookback_hours}")
+        + "}",
         "--select",
         *select,
         "--indirect-selection",
@@ -344,3 +349,85 @@ def test_incremental_run_equals_full_refresh(built):
             ).fetchone()[0]
             == 2  # Lincoln and Harbor; Desert has no interaction source to observe
         )
+
+
+def _partition_rows(url: str, table: str) -> dict[str, set[tuple[str, str]]]:
+    """Each partition of build.<table> (pg_inherits) with its rows' (xmin, ctid): a row
+    deleted, updated or inserted again changes them."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    with psycopg.connect(url) as conn:
+        names = conn.execute(
+            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+            " where i.inhparent = %s::regclass",
+            (f"build.{table}",),
+        ).fetchall()
+        for (name,) in names:
+            rows = conn.execute(f"select xmin::text, ctid::text from build.{name}").fetchall()
+            found[name] = set(rows)
+    return found
+
+
+def test_facts_partitioned_by_school_year_and_a_night_writes_its_year(built):
+    """After the full refresh above: one partition per school year, named after the table (the
+    refresh swapped parents); a table built before partitioning is rebuilt partitioned; a
+    night makes the partition of a year its batch brings first and leaves an older year's
+    rows untouched."""
+    url, tmp = built
+    assert set(_partition_rows(url, "fct_interactions")) == {"fct_interactions_y2026"}
+    select = ["+fct_interactions"]
+    with psycopg.connect(url) as conn:  # as a deployment's table is before this change
+        conn.execute("create table build.fct_plain as select * from build.fct_interactions")
+        conn.execute("drop table build.fct_interactions")
+        conn.execute("alter table build.fct_plain rename to fct_interactions")
+    # night three (rebuilds the plain table in full): the Zendesk source's history reaches
+    # back into school year 2025 (its start_date moves to May 2025), a June 2025 ticket arrives
+    cfg = copy.deepcopy(fx.CONFIG)
+    zendesk = next(s for d in cfg["districts"] for s in d.get("sources", []) if s["name"] == fx.ZD)
+    zendesk["start_date"] = "2025-05-01"
+    sync_config(url, DeploymentConfig.model_validate(cfg), today=fx.CONFIG_TODAY)
+    old_year = {
+        # answered within its target: its SLA is decided, so later nights do not recompute it
+        "zendesk_tickets": [
+            fx._ticket(
+                1901, "2025-06-10T15:00:00Z", "2025-06-10T15:30:00Z", "solved", priority="high"
+            )
+        ],
+        "zendesk_ticket_events": [
+            fx._event(1901, "2025-06-10T15:00:00Z", fx.status("new"), fx.comment(fx.PARENT)),
+            fx._event(
+                1901,
+                "2025-06-10T15:30:00Z",
+                fx.comment(fx.AGENT),
+                fx.status("solved", "new"),
+                updater=fx.AGENT,
+            ),
+        ],
+    }
+    fx.insert_rows(url, old_year, "night-3")
+    # no lookback: night four then recomputes only what it loaded (and SLA-pending rows)
+    _dbt(url, tmp, "run", as_of="2026-03-24", select=select, lookback_hours=0)
+    before = _partition_rows(url, "fct_interactions")
+    assert set(before) == {"fct_interactions_y2025", "fct_interactions_y2026"}
+    assert len(before["fct_interactions_y2025"]) == 1
+    assert _interactions(url)["1901"]["sla_met"] is True
+    with psycopg.connect(url) as conn:
+        (kind,) = conn.execute(
+            "select partstrat from pg_partitioned_table"
+            " where partrelid = 'build.fct_interactions'::regclass"
+        ).fetchone()
+    assert kind == "r"  # range on local_date
+    # night four: a ticket of the current year, and one dated 1 July 2026 (the first of
+    # school year 2027: its partition is made by this incremental night)
+    new = {
+        "zendesk_tickets": [
+            fx._ticket(1902, "2026-03-24T15:00:00Z", "2026-03-24T15:00:00Z", "new", priority="low"),
+            fx._ticket(1903, "2026-07-01T15:00:00Z", "2026-07-01T15:00:00Z", "new", priority="low"),
+        ]
+    }
+    fx.insert_rows(url, new, "night-4")
+    _dbt(url, tmp, "run", as_of="2026-03-24", select=select, lookback_hours=0)
+    after = _partition_rows(url, "fct_interactions")
+    assert after["fct_interactions_y2025"] == before["fct_interactions_y2025"]  # not written
+    assert after["fct_interactions_y2026"] != before["fct_interactions_y2026"]
+    assert len(after["fct_interactions_y2027"]) == 1
+    assert {"1902", "1903"} <= set(_interactions(url))

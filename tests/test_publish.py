@@ -6,13 +6,17 @@ the GX gate itself is exercised in test_quality_gate.py.
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
 import threading
 import time
 
 import psycopg
 import pytest
 
+from schoolcx import cli
 from schoolcx.publish import GateBlocked, marts_checksum, publish, raise_if_blocked
+from schoolcx.publish.archive import ArchiveRefused, archive_year
 from schoolcx.publish.checksum import combine
 from schoolcx.publish.relations import MARTS
 from schoolcx.quality.result import CheckOutcome, GateResult
@@ -343,3 +347,76 @@ def test_a_second_demo_finds_its_nights_already_published(warehouse):
     assert interval_end_for(last_date(2)) == as_of(2)  # the fixture's nights are real nights
     nights = [last_date(1), last_date(2), last_date(3)]
     assert published_nights(warehouse, nights) == {last_date(2): str(last_date(2))}
+
+
+def _partitions(conn, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+            " where i.inhparent = to_regclass(%s) order by 1",
+            (table,),
+        )
+    ]
+
+
+def test_partitioned_facts_publish_partitioned_and_archive_year_detaches(
+    warehouse, tmp_path, monkeypatch, capsys
+):
+    """The fixture's facts are partitioned by school year in build (as dbt builds them): the
+    published marts are too, new years get their partition, and archive-year takes a past
+    year out of marts and build, for good (a later publish does not bring it back)."""
+    night(warehouse, 1)
+    with psycopg.connect(warehouse) as conn:
+        # a year marts has not seen yet: publish makes its partition
+        conn.execute(
+            "create table build.fct_backlog_daily_y2025 partition of build.fct_backlog_daily"
+            " for values from ('2024-07-01') to ('2025-07-01')"
+        )
+        conn.execute(
+            "insert into build.fct_backlog_daily (district_id, local_date, backlog)"
+            " values ('d-old', '2025-06-30', 7)"
+        )
+    publish(warehouse, CFG, "night-1b", as_of(0), as_of(1), passed("night-1b"), republish=True)
+    with psycopg.connect(warehouse) as conn:
+        assert _partitions(conn, "marts.fct_interactions") == ["fct_interactions_y2026"]
+        assert _partitions(conn, "marts.fct_backlog_daily") == [
+            "fct_backlog_daily_y2025",
+            "fct_backlog_daily_y2026",
+        ]
+        assert conn.execute(
+            "select backlog from marts.fct_backlog_daily_y2025 where district_id = 'd-old'"
+        ).fetchone() == (7,)
+        in_2026 = conn.execute("select count(*) from marts.fct_interactions").fetchone()[0]
+    # the current year (and a later one) is refused, by the CLI too, and nothing moves
+    with pytest.raises(ArchiveRefused, match="2025-26 is the current one"):
+        archive_year(warehouse, 2026, today=dt.date(2026, 6, 30))
+    monkeypatch.setenv("WAREHOUSE_URL", warehouse)
+    assert cli.main(["warehouse", "archive-year", "2098-99"]) == 1
+    assert "refused: school year 2098-99 is not over" in capsys.readouterr().err
+    # a past year: exported and dropped from marts and build
+    assert cli.main(["warehouse", "archive-year", "2024-25", "--to", str(tmp_path)]) == 0
+    exported = tmp_path / "marts.fct_backlog_daily_y2025.csv.gz"
+    with gzip.open(exported, "rt") as f:
+        lines = f.read().splitlines()
+    assert lines[0].startswith("district_id,local_date") and lines[1].startswith("d-old,")
+    assert (tmp_path / "build.fct_backlog_daily_y2025.csv.gz").exists()
+    # a year later, 2025-26 is past: kept in the archive schema (no --to)
+    moved = archive_year(warehouse, 2026, today=dt.date(2026, 7, 1))
+    assert {m.archived_to for m in moved} >= {
+        "archive.marts_fct_interactions_y2026",
+        "archive.build_fct_interactions_y2026",
+    }
+    night(warehouse, 2)  # build has 2025-26 again (a full refresh from raw would): not published
+    with psycopg.connect(warehouse) as conn:
+        assert _partitions(conn, "marts.fct_interactions") == []
+        assert conn.execute("select count(*) from marts.fct_interactions").fetchone()[0] == 0
+        assert (
+            conn.execute("select count(*) from archive.marts_fct_interactions_y2026").fetchone()[0]
+            == in_2026
+        )
+        archived = conn.execute(
+            "select table_name, school_year from ops.archived_school_years order by 1, 2"
+        ).fetchall()
+    assert ("marts.fct_backlog_daily", 2025) in archived
+    assert ("marts.fct_interactions", 2026) in archived

@@ -24,6 +24,8 @@ def cmd_warehouse(args) -> int:
     from schoolcx.warehouse import embedded, migrate
     from schoolcx.warehouse.connect import embedded_data_dir, redacted, warehouse_url
 
+    if args.action == "archive-year":
+        return _archive_year(args)
     if args.action == "up":
         url = warehouse_url()
         applied = migrate(url)
@@ -38,6 +40,30 @@ def cmd_warehouse(args) -> int:
         # the password only when asked: terminal scrollback, CI logs and screen shares keep it
         url = warehouse_url(start=False)
         print(url if args.show_password else redacted(url))
+    return 0
+
+
+def _archive_year(args) -> int:
+    from schoolcx import pipeline
+    from schoolcx.publish.archive import ArchiveRefused, archive_year
+    from schoolcx.publish.partitions import parse_school_year
+    from schoolcx.warehouse import migrate
+
+    if not args.year:
+        print("archive-year needs the school year, e.g. 2024-25", file=sys.stderr)
+        return 2
+    try:
+        year = parse_school_year(args.year)
+        url = pipeline.resolve_warehouse_url()
+        migrate(url)
+        moved = archive_year(url, year, args.to)
+    except (ValueError, ArchiveRefused) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    for part in moved:
+        print(f"{part.table}: {part.partition} ({part.rows} rows) -> {part.archived_to}")
+    if not moved:
+        print(f"no fact holds school year {year - 1}-{year % 100:02d}: nothing archived")
     return 0
 
 
@@ -361,8 +387,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument(
         "action",
-        choices=["up", "down", "url"],
-        help="up: start (if embedded) and migrate; down: stop; url: print its URL",
+        choices=["up", "down", "url", "archive-year"],
+        help="up: start (if embedded) and migrate; down: stop; url: print its URL; "
+        "archive-year YEAR: detach a past school year's partitions of the facts (marts, build)",
+    )
+    w.add_argument("year", nargs="?", help="archive-year: the school year, e.g. 2024-25")
+    w.add_argument(
+        "--to",
+        type=Path,
+        metavar="DIR",
+        help="archive-year: export each partition to DIR/<schema>.<partition>.csv.gz and drop "
+        "it (default: keep it in the warehouse's `archive` schema)",
     )
     w.add_argument(
         "--show-password",

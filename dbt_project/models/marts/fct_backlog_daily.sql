@@ -1,6 +1,7 @@
 {{
     config(
-        materialized='incremental',
+        materialized='school_year_partitioned',
+        school_year_date='local_date',
         unique_key=['district_id', 'local_date'],
         indexes=[{'columns': ['district_id', 'local_date'], 'unique': True}],
         post_hook=["{{ analyze_when_new(this) }}"],

@@ -1,6 +1,7 @@
 {{
     config(
-        materialized='incremental',
+        materialized='school_year_partitioned',
+        school_year_date='local_date',
         unique_key='interaction_key',
         indexes=[
             {'columns': ['district_id', 'local_date']},

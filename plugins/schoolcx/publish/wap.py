@@ -12,6 +12,12 @@ one, never a mix, a missing table or a half-filled one:
   under a temporary name and renamed over the old one; its grants, RLS and policies are
   applied before the commit.
 
+A fact partitioned by school year in build (dbt_project/macros/partitioned.sql) is published
+partitioned the same way: a normal night refills it partition by partition (a new year's
+partition made first); a year marts holds and build lacks stays published (only
+`schoolcx warehouse archive-year` removes one, and a year archived is not published again).
+Readers read the parent, where the mart's RLS policies apply; partitions have no grants.
+
 `build` keeps its tables: facts there are incremental. Dead tuples left by the DELETE are
 autovacuum's; the published tables are analysed after the commit.
 
@@ -34,6 +40,13 @@ from psycopg import sql
 
 from schoolcx.config import DeploymentConfig
 from schoolcx.publish.checksum import combine, relation_checksum
+from schoolcx.publish.partitions import (
+    Partition,
+    create_partitions_like,
+    name_partitions,
+    partition_key,
+    partitions,
+)
 from schoolcx.publish.relations import BUILD_SCHEMA, MARTS, MARTS_SCHEMA
 from schoolcx.publish.roles import apply_mart_access
 from schoolcx.quality.result import GateResult
@@ -243,23 +256,82 @@ def _replace(conn: psycopg.Connection, mart: str, build_schema: str = BUILD_SCHE
     if not build_cols:
         raise RuntimeError(f"{build_schema}.{mart} does not exist; nothing was published")
     published_cols = _columns(conn, MARTS_SCHEMA, mart)
-    if published_cols == build_cols:
+    key = partition_key(conn, build_schema, mart)
+    if published_cols == build_cols and partition_key(conn, MARTS_SCHEMA, mart) == key:
+        if key:
+            _refill_partitions(conn, build_schema, mart)
+            return False
         conn.execute(sql.SQL("delete from {}").format(dst))
         conn.execute(sql.SQL("insert into {} select * from {}").format(dst, src))
         return False
     staging = f"{mart}__publishing"
     tmp = sql.SQL("{}.{}").format(sql.Identifier(MARTS_SCHEMA), sql.Identifier(staging))
     conn.execute(sql.SQL("drop table if exists {}").format(tmp))
-    # LIKE ... INCLUDING ALL keeps dbt's contract constraints and indexes
-    conn.execute(sql.SQL("create table {} (like {} including all)").format(tmp, src))
-    conn.execute(sql.SQL("insert into {} select * from {}").format(tmp, src))
+    # LIKE ... INCLUDING ALL keeps dbt's contract constraints and indexes (on a partitioned
+    # table: partitioned indexes, which every partition gets)
+    conn.execute(
+        sql.SQL("create table {} (like {} including all) {}").format(
+            tmp, src, sql.SQL(f"partition by {key}" if key else "")
+        )
+    )
+    if key:
+        lost = set(partitions(conn, MARTS_SCHEMA, mart)) - set(
+            _publishable(conn, build_schema, mart)
+        )
+        if lost:
+            # a re-created mart holds what build has: a year only marts has would vanish
+            raise RuntimeError(
+                f"marts.{mart} holds school years {sorted(lost)} that {build_schema} lacks;"
+                " archive them first (schoolcx warehouse archive-year)"
+            )
+        create_partitions_like(conn, _publishable(conn, build_schema, mart), MARTS_SCHEMA, staging)
+    rows = _rows_to_publish(conn, build_schema, mart) if key else src
+    conn.execute(sql.SQL("insert into {} select * from {}").format(tmp, rows))
     apply_mart_access(conn, staging)
     if published_cols:
         conn.execute(sql.SQL("set local lock_timeout = {}").format(sql.Literal(SWAP_LOCK_TIMEOUT)))
         # no CASCADE: a view someone built on the mart must fail the publish, not vanish
         conn.execute(sql.SQL("drop table {}").format(dst))
     conn.execute(sql.SQL("alter table {} rename to {}").format(tmp, sql.Identifier(mart)))
+    if key:
+        name_partitions(conn, MARTS_SCHEMA, mart)
     return True
+
+
+def _publishable(conn: psycopg.Connection, build_schema: str, mart: str) -> dict[int, Partition]:
+    """build's school-year partitions of a fact, less the years archived from marts (a full
+    refresh of build recomputes an archived year from raw; archiving is explicit)."""
+    archived = {
+        r[0]
+        for r in conn.execute(
+            "select school_year from ops.archived_school_years where table_name = %s",
+            (f"{MARTS_SCHEMA}.{mart}",),
+        )
+    }
+    built = partitions(conn, build_schema, mart)
+    return {year: part for year, part in built.items() if year not in archived}
+
+
+def _rows_to_publish(conn: psycopg.Connection, build_schema: str, mart: str) -> sql.Composable:
+    """The rows of build's publishable partitions, as a FROM item."""
+    parts = _publishable(conn, build_schema, mart).values()
+    if not parts:
+        return sql.SQL("{} where false").format(sql.Identifier(build_schema, mart))
+    return sql.SQL("({}) as publishable").format(
+        sql.SQL(" union all ").join(sql.SQL("select * from {}").format(p.ident) for p in parts)
+    )
+
+
+def _refill_partitions(conn: psycopg.Connection, build_schema: str, mart: str) -> None:
+    """Refill a partitioned mart year by year from build's partitions (made in marts when
+    new). A year marts has and build lacks stays as published: only archive-year removes one."""
+    source = _publishable(conn, build_schema, mart)
+    published = create_partitions_like(conn, source, MARTS_SCHEMA, mart)
+    for year, part in sorted(source.items()):
+        conn.execute(sql.SQL("delete from {}").format(published[year].ident))
+        conn.execute(
+            sql.SQL("insert into {} select * from {}").format(published[year].ident, part.ident)
+        )
 
 
 def _log(
