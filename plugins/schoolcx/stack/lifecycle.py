@@ -124,7 +124,7 @@ def _airflow(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "airflow"), *args]
 
 
-def _components(executor: str, workers: int, concurrency: int, api_port: int) -> list[tuple]:
+def components(executor: str, workers: int, concurrency: int, api_port: int) -> list[tuple]:
     """(name, argv, extra env) of every Airflow process; compose's services, one per line."""
     out = [
         # logs are files on this one disk: the api-server reads them without log servers,
@@ -227,7 +227,7 @@ def up(
                 _airflow("db", "migrate"), env=env, stdout=out, stderr=subprocess.STDOUT, check=True
             )
         say(f"metadata database `{METADATA_DB}` migrated")
-        for name, argv, own_env in _components(executor, workers, concurrency, api_port):
+        for name, argv, own_env in components(executor, workers, concurrency, api_port):
             state.pids[name] = processes.spawn(name, argv, {**env, **own_env}, Path(state.logs))
         _save_state(state)
         say(f"started {len(state.pids)} processes: {', '.join(state.pids)}")
@@ -269,15 +269,18 @@ def down(say: Callable[[str], None] = print) -> int:
     if state is None:
         say("no stack here")
         return 0
-    names = [n for n in state.pids if n != "redis"] + (["redis"] if "redis" in state.pids else [])
-    stopped = sum(processes.stop(state.pids[n], _expected(n)) for n in names)
+    # Airflow first: a worker's warm shutdown still talks to the broker
+    airflow = {pid: _expected(n) for n, pid in state.pids.items() if n != "redis"}
+    stopped = processes.stop(airflow)
+    if "redis" in state.pids:
+        stopped += processes.stop({state.pids["redis"]: _expected("redis")})
     if state.started_pg:
         from schoolcx.warehouse import embedded
 
         embedded.stop(Path(state.started_pg))
     _state_file().unlink(missing_ok=True)
     pg = ", and the embedded PostgreSQL it started" if state.started_pg else ""
-    say(f"stack down: {stopped} of {len(names)} processes were running and are stopped{pg}")
+    say(f"stack down: {stopped} of {len(state.pids)} processes were running and are stopped{pg}")
     return stopped
 
 

@@ -65,20 +65,22 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def stop(pid: int, expect: str, timeout: float = 20.0) -> bool:
-    """Stop the process group led by `pid` if its command line still contains `expect` (a pid
-    recorded earlier may now be someone else's): TERM, then KILL after `timeout` s."""
-    if not is_alive(pid) or expect not in command_of(pid):
-        return False
-    _signal_group(pid, signal.SIGTERM)
+def stop(pids: dict[int, str], timeout: float = 20.0) -> int:
+    """Stop the process groups led by `pids` (pid -> what its command line must still contain:
+    a pid recorded earlier may now be someone else's), all at once: TERM, then KILL what is
+    left after `timeout` s. How many were running."""
+    ours = [p for p, expect in pids.items() if is_alive(p) and expect in command_of(p)]
+    for pid in ours:
+        _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while is_alive(pid) and time.monotonic() < deadline:
+    while any(is_alive(p) for p in ours) and time.monotonic() < deadline:
         time.sleep(0.2)
-    # the leader may be gone while its group (task processes, pool children) lingers
-    _signal_group(pid, signal.SIGKILL)
-    while is_alive(pid):
+    for pid in ours:
+        # the leader may be gone while its group (task processes, pool children) lingers
+        _signal_group(pid, signal.SIGKILL)
+    while any(is_alive(p) for p in ours):
         time.sleep(0.1)
-    return True
+    return len(ours)
 
 
 def wait_for(what: str, ready: Callable[[], bool], timeout: float, alive: Callable[[], bool]):
