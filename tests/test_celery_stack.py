@@ -1,8 +1,8 @@
 """The nightly DAG, unchanged, on a real distributed run: `schoolcx stack up --executor celery`
 with two Celery workers, Redis and the metadata DB in PostgreSQL, one night triggered through
-the REST API v2. The mapped extracts must have run on both workers (task_instance.hostname),
-and the published marts must equal those of a local run (`schoolcx run`, dag.test()) of the
-same night on the same world, run meanwhile beside the stack."""
+the REST API v2 (`schoolcx stack run`). The mapped extracts must have run on both workers
+(task_instance.hostname), and the published marts must equal those of a local run (`schoolcx
+run`, dag.test()) of the same night on the same world, run meanwhile beside the stack."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-import yaml
 from psycopg import sql
 
 from schoolcx.marts import MARTS
@@ -25,19 +23,11 @@ from schoolcx.publish.checksum import PINNED_SETTINGS
 from schoolcx.sandbox.demo.generator import generate_world
 from schoolcx.sandbox.demo.spec import DemoSpec
 from schoolcx.sandbox.demo.stack import DemoStack
-from schoolcx.warehouse import migrate
+from tests.faults_support import fresh_warehouse
 
 SCHOOLCX = str(Path(sys.executable).parent / "schoolcx")
-RUN_TIMEOUT = 420  # s; the night takes about a minute on the stack
-
-
-def _new_warehouse(pg_server: str) -> str:
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    url = pg_server.rsplit("/", 1)[0] + "/" + name
-    migrate(url)
-    return url
+STACK = ["--executor", "celery", "--workers", "2", "--concurrency", "1"]  # 1: a task per worker
+RUN_TIMEOUT = 420  # s (`stack run --timeout` too); the night takes 2 min on a busy machine
 
 
 def _published_marts(url: str) -> dict[str, tuple[int, str]]:
@@ -68,17 +58,21 @@ def _published_marts(url: str) -> dict[str, tuple[int, str]]:
     return out
 
 
-def _failed_task_logs(state, run_id: str) -> str:
-    """The log of every task instance of the run that did not succeed (for the failure)."""
+def _task_instances(state, run_id: str) -> list[tuple]:
+    """(task_id, map_index, hostname, state) of the run's task instances, from the metadata DB."""
     with psycopg.connect(state.metadata_url) as conn:
-        rows = conn.execute(
-            "select task_id, map_index, state from task_instance where run_id = %s"
-            " and state is distinct from 'success'",
+        return conn.execute(
+            "select task_id, map_index, hostname, state from task_instance where run_id = %s",
             (run_id,),
         ).fetchall()
+
+
+def _failed_task_logs(state, run_id: str) -> str:
+    """The log of every task instance of the run that did not succeed (for the failure)."""
+    rows = [r for r in _task_instances(state, run_id) if r[3] != "success"]
     out = [f"not successful: {rows}"]
     logs = Path(state.airflow_home) / "logs"
-    for task_id, _, _ in rows:
+    for task_id, *_ in rows:
         for log in sorted(logs.glob(f"**/task_id={task_id}/**/attempt=*.log")):
             out.append(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
     return "\n".join(out)
@@ -87,7 +81,6 @@ def _failed_task_logs(state, run_id: str) -> str:
 @pytest.fixture(scope="module")
 def nights(pg_server, dbt_manifest, tmp_path_factory):
     """One night of a two-district world on the Celery stack and, meanwhile, locally."""
-    from schoolcx.stack import api
     from schoolcx.stack.lifecycle import StackState
 
     tmp = tmp_path_factory.mktemp("celery")
@@ -100,24 +93,15 @@ def nights(pg_server, dbt_manifest, tmp_path_factory):
             contacts_per_1000=80.0,
         )
     )
-    config = yaml.safe_load(world.config_yaml)
     config_path = tmp / "config.yml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    celery_url, local_url = _new_warehouse(pg_server), _new_warehouse(pg_server)
+    config_path.write_text(world.config_yaml)
+    celery_url, local_url = fresh_warehouse(pg_server), fresh_warehouse(pg_server)
     stack_home = tmp / "stack-home"
     with DemoStack(world, tmp / "demo") as demo:
         base = {**os.environ, **demo.env, "SCHOOLCX_DBT_TASKS": "build"}
+        night = ["--start", str(world.as_of), "--end", str(world.as_of)]
         local = subprocess.Popen(
-            [
-                SCHOOLCX,
-                "run",
-                "--config",
-                str(config_path),
-                "--start",
-                str(world.as_of),
-                "--end",
-                str(world.as_of),
-            ],
+            [SCHOOLCX, "run", "--config", str(config_path), *night],
             env={
                 **base,
                 "WAREHOUSE_URL": local_url,
@@ -139,19 +123,7 @@ def nights(pg_server, dbt_manifest, tmp_path_factory):
         started = time.monotonic()
         try:
             up = subprocess.run(
-                [
-                    SCHOOLCX,
-                    "stack",
-                    "up",
-                    "--executor",
-                    "celery",
-                    "--workers",
-                    "2",
-                    "--concurrency",
-                    "1",
-                    "--config",
-                    str(config_path),
-                ],
+                [SCHOOLCX, "stack", "up", "--config", str(config_path), *STACK],
                 env=stack_env,
                 capture_output=True,
                 text=True,
@@ -160,17 +132,18 @@ def nights(pg_server, dbt_manifest, tmp_path_factory):
             )
             assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
             state = StackState(**json.loads((stack_home / "stack" / "state.json").read_text()))
-            with api.client(state) as client:
-                api.wait_for_dag(client)
-                run_id = api.trigger_night(client, world.as_of)
-                final = api.wait_for_run(client, run_id, RUN_TIMEOUT)
-            assert final == "success", _failed_task_logs(state, run_id)
-            with psycopg.connect(state.metadata_url) as conn:
-                hosts = conn.execute(
-                    "select task_id, map_index, hostname, state from task_instance"
-                    " where run_id = %s",
-                    (run_id,),
-                ).fetchall()
+            night_run = subprocess.run(
+                [SCHOOLCX, "stack", "run", "--date", str(world.as_of), "--timeout", "420"],
+                env=stack_env,
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT + 60,
+                check=False,
+            )
+            assert night_run.stdout.startswith("triggered "), night_run.stdout + night_run.stderr
+            run_id = night_run.stdout.split()[1]  # "triggered <run id> ..."
+            assert night_run.returncode == 0, night_run.stdout + _failed_task_logs(state, run_id)
+            hosts = _task_instances(state, run_id)
             celery_seconds = time.monotonic() - started
             local_out, _ = local.communicate(timeout=RUN_TIMEOUT)
             assert local.returncode == 0, local_out[-6000:]

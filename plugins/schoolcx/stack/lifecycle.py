@@ -197,6 +197,7 @@ def up(
         env={},
         started_pg=started_pg,
     )
+    Path(state.logs).mkdir(parents=True, exist_ok=True)
     try:
         base_env = {**os.environ, **QUIET_TELEMETRY}
         if executor == "celery":
