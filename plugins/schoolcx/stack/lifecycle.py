@@ -79,23 +79,21 @@ def _save_state(state: StackState) -> None:
     path.write_text(json.dumps(asdict(state), indent=1))  # it holds the stack's secrets
 
 
-def _metadata_database() -> tuple[str, str | None]:
+def _metadata_database() -> str:
     """The `airflow` database in the embedded PostgreSQL (the warehouse's server when that is
-    embedded too), created if missing: its URL, and the data dir if this call started it."""
+    embedded too), created if missing; its URL."""
     import psycopg
 
     from schoolcx.warehouse import embedded
     from schoolcx.warehouse.connect import embedded_data_dir
 
-    data_dir = embedded_data_dir()
-    was_running = embedded.is_running(data_dir)
-    server = embedded.start(data_dir)
+    server = embedded.start(embedded_data_dir())
     admin = server.url.rsplit("/", 1)[0]
     with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (METADATA_DB,))
         if not exists.fetchone():
             conn.execute(f'create database "{METADATA_DB}"')
-    return f"{admin}/{METADATA_DB}", None if was_running else str(server.data_dir)
+    return f"{admin}/{METADATA_DB}"
 
 
 def _start_redis(state: StackState, env: dict[str, str]) -> None:
@@ -110,6 +108,7 @@ def _start_redis(state: StackState, env: dict[str, str]) -> None:
     argv += ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
     state.pids["redis"] = processes.spawn("redis", argv, env, Path(state.logs))
     state.redis_port = port
+    _save_state(state)
 
     def pong() -> bool:
         try:
@@ -177,12 +176,17 @@ def up(
         raise RuntimeError("a stack is already up here: `schoolcx stack down` first")
     started = time.monotonic()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per readiness poll
+    from schoolcx.warehouse import embedded
+    from schoolcx.warehouse.connect import embedded_data_dir
+
+    # before anything starts it (the warehouse, when embedded, is on the same server)
+    started_pg = None if embedded.is_running(embedded_data_dir()) else str(embedded_data_dir())
     ensure_hash_key()
     warehouse_url = pipeline.resolve_warehouse_url()
     applied = migrate(warehouse_url)
     ensure_manifest(warehouse_url)
     say(f"warehouse ready ({len(applied)} migrations applied now, dbt manifest built)")
-    metadata_url, started_pg = _metadata_database()
+    metadata_url = _metadata_database()
     home = stack_dir() / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     api_port = processes.free_port()
@@ -199,6 +203,7 @@ def up(
     )
     Path(state.logs).mkdir(parents=True, exist_ok=True)
     try:
+        _save_state(state)  # from here on, `down` finds whatever started
         base_env = {**os.environ, **QUIET_TELEMETRY}
         if executor == "celery":
             _start_redis(state, base_env)
@@ -236,9 +241,10 @@ def up(
     except BaseException:
         down(say=lambda _: None)
         raise
+    n_workers = sum(n.startswith("worker") for n in state.pids)
     say(
         f"stack up in {time.monotonic() - started:.0f}s: {executor} executor, "
-        f"{sum(n.startswith('worker') for n in state.pids)} workers, "
+        f"{n_workers} worker{'' if n_workers == 1 else 's'}, "
         f"{len(state.pids)} processes; UI {state.api_url} (user {ADMIN_USER}, password in "
         f"{home}/simple_auth_manager_passwords.json.generated); logs in {state.logs}"
     )
