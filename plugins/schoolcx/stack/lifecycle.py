@@ -253,7 +253,10 @@ def up(
 
 def _wait_ready(state: StackState) -> None:
     def alive() -> bool:
-        return all(state.running().values())
+        dead = [name for name, running in state.running().items() if not running]
+        if dead:
+            raise RuntimeError(f"{', '.join(dead)} exited while the stack started (see its log)")
+        return True
 
     processes.wait_for("api-server", lambda: _api_ready(state), READY_TIMEOUT, alive)
     for name in state.pids:

@@ -21,9 +21,13 @@ def free_port() -> int:
 
 
 def spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> int:
-    """Start `argv` detached, output to logs/<name>.log; its pid."""
+    """Start `argv` detached, output to logs/<name>.log (the previous one kept as .log.1: a
+    readiness check must not read an earlier run's lines); its pid."""
     logs.mkdir(parents=True, exist_ok=True)
-    with open(logs / f"{name}.log", "ab") as out:
+    log = logs / f"{name}.log"
+    if log.exists():
+        log.replace(logs / f"{name}.log.1")
+    with open(log, "wb") as out:
         proc = subprocess.Popen(
             argv,
             env=env,
