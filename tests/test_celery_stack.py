@@ -98,7 +98,13 @@ def nights(pg_server, dbt_manifest, tmp_path_factory):
     celery_url, local_url = fresh_warehouse(pg_server), fresh_warehouse(pg_server)
     stack_home = tmp / "stack-home"
     with DemoStack(world, tmp / "demo") as demo:
-        base = {**os.environ, **demo.env, "SCHOOLCX_DBT_TASKS": "build"}
+        # Airflow settings an earlier in-process test may have left in os.environ stay out
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AIRFLOW__") and k != "AIRFLOW_HOME"
+        }
+        base = {**inherited, **demo.env, "SCHOOLCX_DBT_TASKS": "build"}
         night = ["--start", str(world.as_of), "--end", str(world.as_of)]
         local = subprocess.Popen(
             [SCHOOLCX, "run", "--config", str(config_path), *night],
