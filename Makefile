@@ -1,6 +1,6 @@
 # schoolcx: `make demo` runs the whole pipeline on generated data; `make test` runs the suite.
 # Both set up what is missing first (Python env from the lock file, dovecot for IMAP tests,
-# chromium and axe-core for the report's browser tests).
+# redis-server for the Celery stack, chromium and axe-core for the report's browser tests).
 
 SHELL := /bin/bash
 PY := .venv/bin/python
@@ -25,6 +25,11 @@ export DO_NOT_TRACK=1
 	@if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dovecot-imapd >/dev/null
 
+/usr/bin/redis-server:
+	@echo "installing redis-server (the Celery broker of \`schoolcx stack up\` and its test)"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server >/dev/null
+
 /usr/bin/chromium:
 	@echo "installing chromium (the real browser the report's tests load pages in)"
 	@if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -38,7 +43,7 @@ tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: .venv/.synced /usr/sbin/dovecot /usr/bin/chromium tests/browser/node_modules/.installed
+setup: .venv/.synced /usr/sbin/dovecot /usr/bin/redis-server /usr/bin/chromium tests/browser/node_modules/.installed
 
 demo: setup
 	.venv/bin/schoolcx demo

@@ -374,6 +374,45 @@ def cmd_pool_receive(args) -> int:
     return 1 if result.count("rejected") else 0
 
 
+def cmd_stack(args) -> int:
+    from schoolcx.stack import lifecycle
+
+    if args.action == "up":
+        try:
+            lifecycle.up(
+                executor=args.executor,
+                workers=args.workers,
+                concurrency=args.concurrency,
+                config=Path(args.config) if args.config else None,
+            )
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"stack up failed: {exc} (logs: {lifecycle.stack_dir() / 'logs'})")
+            return 1
+        return 0
+    if args.action == "down":
+        lifecycle.down()
+        return 0
+    if args.action == "run":
+        return _stack_run(lifecycle.load_state(), args.date, args.timeout)
+    return 0 if lifecycle.status() else 1
+
+
+def _stack_run(state, day: dt.date | None, timeout: float) -> int:
+    """Trigger night `day` on the running stack through the REST API and wait for it."""
+    from schoolcx.stack import api
+
+    if state is None or day is None:
+        print("stack run needs a running stack (`schoolcx stack up`) and --date")
+        return 2
+    with api.client(state) as client:
+        api.wait_for_dag(client)
+        run_id = api.trigger_night(client, day)
+        print(f"triggered {run_id} (night {day}); waiting up to {timeout:.0f}s", flush=True)
+        final = api.wait_for_run(client, run_id, timeout)
+    print(f"{run_id}: {final} (task logs under {state.airflow_home}/logs)")
+    return 0 if final == "success" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="schoolcx", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -405,6 +444,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="url: print the password too (redacted by default)",
     )
     w.set_defaults(func=cmd_warehouse)
+
+    st = sub.add_parser(
+        "stack",
+        help="run Airflow for real on this machine: scheduler, api-server, workers",
+        description="up: Redis (celery), the metadata database `airflow` in the embedded "
+        "PostgreSQL, then scheduler, dag-processor, api-server, triggerer and the Celery "
+        "workers as background processes, configured as docker-compose.yml configures Airflow; "
+        "logs in .local/stack/logs (SCHOOLCX_HOME). down: stop them. status: list them. "
+        "run --date D: trigger night D through the REST API and wait for it.",
+    )
+    st.add_argument("action", choices=["up", "down", "status", "run"])
+    st.add_argument("--executor", choices=["celery", "local"], default="celery")
+    st.add_argument("--workers", type=int, default=2, help="Celery workers (default 2)")
+    st.add_argument("--concurrency", type=int, default=2, help="task slots per worker")
+    st.add_argument("--config", help="deployment config (default: $SCHOOLCX_CONFIG)")
+    st.add_argument("--date", type=_date, help="run: the night to trigger (YYYY-MM-DD)")
+    st.add_argument("--timeout", type=float, default=3600, help="run: seconds to wait")
+    st.set_defaults(func=cmd_stack)
 
     c = sub.add_parser("config", help="validate a deployment config")
     csub = c.add_subparsers(dest="config_command", required=True)
