@@ -21,6 +21,11 @@ from zoneinfo import ZoneInfo
 ONE_DAY = dt.timedelta(days=1)
 
 
+def school_year_of(day: dt.date) -> int:
+    """The school year of a date, named by its end year: 1 July starts the next one."""
+    return day.year + 1 if day.month >= 7 else day.year
+
+
 def district_as_of(interval_end: dt.datetime, timezone: str) -> dt.date:
     """The last date, local to `timezone`, that has fully ended by `interval_end`."""
     if interval_end.tzinfo is None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from schoolcx.asof import school_year_of
 from schoolcx.pooling import files, layout
 from schoolcx.pooling.hub_config import HubConfig
 from schoolcx.pooling.manifest import KIND_EXTRACT, MANIFEST, SIGNATURE, parse_manifest, recency
@@ -221,11 +222,6 @@ COUNT_CHECKS = [
 ]
 
 
-def _school_year(day: dt.date) -> int:
-    """A school year is named by its end year (1 July - 30 June)."""
-    return day.year + 1 if day.month >= 7 else day.year
-
-
 def _stage(conn: psycopg.Connection, v: Verified) -> None:
     """The extract's rows in temporary tables shaped like pool.*, for the checks in SQL."""
     extract_id = v.manifest["extract_id"]
@@ -280,7 +276,7 @@ def _check_periods(conn: psycopg.Connection, v: Verified, today: dt.date) -> Non
         raise Rejection("periods", f"manifest.json: as_of {as_of} is in the future (today {today})")
     if created.date() > today + dt.timedelta(days=1):
         raise Rejection("periods", f"manifest.json: created_at {created} is in the future")
-    params = {"types": list(layout.PERIOD_TYPES), "as_of": as_of, "sy": _school_year(as_of)}
+    params = {"types": list(layout.PERIOD_TYPES), "as_of": as_of, "sy": school_year_of(as_of)}
     _run_checks(conn, "periods", PERIOD_CHECKS, params)
     spans = {
         r[0]: {"first": r[1].isoformat(), "last": r[2].isoformat(), "count": r[3]}

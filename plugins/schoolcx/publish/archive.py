@@ -19,7 +19,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from schoolcx.publish.partitions import Partition, partitions, school_year_of
+from schoolcx.asof import school_year_of
+from schoolcx.publish.partitions import Partition, partitions
 from schoolcx.publish.relations import BUILD_SCHEMA, MARTS, MARTS_SCHEMA
 
 ARCHIVE_SCHEMA = "archive"

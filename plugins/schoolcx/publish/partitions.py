@@ -8,7 +8,6 @@ here goes by the catalog (pg_inherits, the partition bounds), not by names.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -29,11 +28,6 @@ class Partition:
     @property
     def ident(self) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(self.name))
-
-
-def school_year_of(day: dt.date) -> int:
-    """The school year (end year) of a date: 1 July starts the next one."""
-    return day.year + 1 if day.month >= 7 else day.year
 
 
 def parse_school_year(text: str) -> int:

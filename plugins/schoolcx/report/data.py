@@ -21,11 +21,6 @@ def _rows(conn: psycopg.Connection, query: str, params: dict | tuple = ()) -> li
         return list(cur.execute(query, params))
 
 
-def school_year_of(day: dt.date) -> int:
-    """School years run 1 July - 30 June and are named by their end year."""
-    return day.year + 1 if day.month >= 7 else day.year
-
-
 def districts(conn: psycopg.Connection) -> list[Row]:
     return _rows(
         conn,

@@ -13,6 +13,7 @@ from pathlib import Path
 import jinja2
 import psycopg
 
+from schoolcx.asof import school_year_of
 from schoolcx.config import DeploymentConfig
 from schoolcx.report import charts, data, units
 from schoolcx.report.figures import (
@@ -45,7 +46,7 @@ def district_view(
 ) -> DistrictView:
     """Read one district's marts and compose its page's view."""
     district_id = district["district_id"]
-    school_year = data.school_year_of(as_of)
+    school_year = school_year_of(as_of)
     span_start = dt.date(school_year - 1, 7, 1)
     prior_start, prior_end = _prior_span(span_start, as_of)
     year_rows = data.scorecard(conn, district_id, "school_year", span_start, span_start)
