@@ -26,6 +26,7 @@ from schoolcx.settings import QUIET_TELEMETRY, config_path
 from schoolcx.stack import processes
 from schoolcx.stack.env import LocalEndpoints, local_airflow_env
 from schoolcx.stack.hostname import WORKER_NAME_ENV
+from schoolcx.warehouse import embedded
 
 METADATA_DB = "airflow"
 ADMIN_USER = "admin"  # compose's AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS
@@ -84,7 +85,6 @@ def _metadata_database() -> str:
     embedded too), created if missing; its URL."""
     import psycopg
 
-    from schoolcx.warehouse import embedded
     from schoolcx.warehouse.connect import embedded_data_dir
 
     server = embedded.start(embedded_data_dir())
@@ -103,7 +103,7 @@ def _start_redis(state: StackState, env: dict[str, str]) -> None:
 
     folder = stack_dir() / "redis"
     folder.mkdir(parents=True, exist_ok=True)
-    port = processes.free_port()
+    port = embedded.free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
     argv += ["--save", "", "--appendonly", "no", "--protected-mode", "yes"]
     state.pids["redis"] = processes.spawn("redis", argv, env, Path(state.logs))
@@ -176,7 +176,6 @@ def up(
         raise RuntimeError("a stack is already up here: `schoolcx stack down` first")
     started = time.monotonic()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per readiness poll
-    from schoolcx.warehouse import embedded
     from schoolcx.warehouse.connect import embedded_data_dir
 
     # before anything starts it (the warehouse, when embedded, is on the same server)
@@ -189,7 +188,7 @@ def up(
     metadata_url = _metadata_database()
     home = stack_dir() / "airflow"
     home.mkdir(parents=True, exist_ok=True)
-    api_port = processes.free_port()
+    api_port = embedded.free_port()
     state = StackState(
         executor=executor,
         airflow_home=str(home),

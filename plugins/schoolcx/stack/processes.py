@@ -14,12 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def spawn(name: str, argv: list[str], env: dict[str, str], logs: Path) -> int:
     """Start `argv` detached, output to logs/<name>.log (the previous one kept as .log.1: a
     readiness check must not read an earlier run's lines); its pid."""

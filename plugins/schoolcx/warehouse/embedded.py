@@ -36,7 +36,8 @@ def _system_user() -> str | None:
     return "pgserver" if os.geteuid() == 0 else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (the stack, dovecot and the server use it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -101,7 +102,7 @@ def start(data_dir: Path) -> EmbeddedServer:
     if is_running(data_dir) and port_file.exists():
         server = EmbeddedServer(data_dir, int(port_file.read_text()))
     else:
-        port = _free_port()
+        port = free_port()
         log = data_dir / "server.log"
         _pg_ctl(
             ["-w", "-o", f"-h 127.0.0.1 -p {port} -k {data_dir}", "-l", str(log), "start"],

@@ -18,7 +18,6 @@ import imaplib
 import os
 import pwd
 import shutil
-import socket
 import ssl
 import stat
 import subprocess
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from schoolcx.sandbox.demo.world import World
+from schoolcx.warehouse.embedded import free_port
 
 DOVECOT = os.environ.get("SCHOOLCX_DOVECOT", "/usr/sbin/dovecot")
 DOVEADM = os.environ.get("SCHOOLCX_DOVEADM", "/usr/bin/doveadm")
@@ -50,12 +50,6 @@ def _require_dovecot() -> None:
             "demo need a real IMAP server; install it with `apt-get install dovecot-imapd` "
             "(or set SCHOOLCX_DOVECOT / SCHOOLCX_DOVEADM to its binaries)"
         )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _mail_owner() -> tuple[int, int, str, str]:
@@ -300,7 +294,7 @@ def start_dovecot(
     (root / "passwd").chmod(0o644)
     running: RunningDovecot | None = None
     for _attempt in range(3):  # a free port can be taken between probe and bind: try again
-        port = _free_port()
+        port = free_port()
         config = root / "dovecot.conf"
         config.write_text(_config_text(root, port, use_ssl, uid, user, group, cert, key))
         proc = subprocess.Popen(
