@@ -65,27 +65,14 @@ def module_warehouse(pg_server):
 
 
 @pytest.fixture(scope="session")
-def dbt_manifest():
-    """dbt's manifest, built ahead as the DAG expects (dbt parse needs no database).
-
-    Parsed under a lock and only when stale: the suite's xdist workers share the project's
-    target/ folder, and one worker's DAG may be reading the manifest while the other starts.
+def dbt_manifest(pg_server):
+    """dbt's manifest, built ahead as the DAG expects (dbt parse reads no table), by the
+    runner's own step: under a lock and only when stale, since the suite's xdist workers share
+    the project's target/ folder and one worker's DAG may be reading it while the other starts.
     """
-    import subprocess
+    from schoolcx.runner import ensure_manifest
 
-    from schoolcx.orchestration import MANIFEST
-    from schoolcx.paths import DBT_PROJECT_DIR, dbt_executable
-    from schoolcx.runner import manifest_is_fresh, manifest_lock
-
-    with manifest_lock():
-        if not manifest_is_fresh():
-            env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
-            subprocess.run(
-                [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR)],
-                env=env,
-                check=True,
-            )
-    return MANIFEST
+    return ensure_manifest(pg_server)
 
 
 # Modules that take minutes (a whole demo world, real dbt builds, an Airflow stack), handed out
