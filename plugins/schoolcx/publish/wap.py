@@ -274,18 +274,17 @@ def _replace(conn: psycopg.Connection, mart: str, build_schema: str = BUILD_SCHE
             tmp, src, sql.SQL(f"partition by {key}" if key else "")
         )
     )
+    publishable = _publishable(conn, build_schema, mart) if key else {}
     if key:
-        lost = set(partitions(conn, MARTS_SCHEMA, mart)) - set(
-            _publishable(conn, build_schema, mart)
-        )
+        lost = set(partitions(conn, MARTS_SCHEMA, mart)) - set(publishable)
         if lost:
             # a re-created mart holds what build has: a year only marts has would vanish
             raise RuntimeError(
                 f"marts.{mart} holds school years {sorted(lost)} that {build_schema} lacks;"
                 " archive them first (schoolcx warehouse archive-year)"
             )
-        create_partitions_like(conn, _publishable(conn, build_schema, mart), MARTS_SCHEMA, staging)
-    rows = _rows_to_publish(conn, build_schema, mart) if key else src
+        create_partitions_like(conn, publishable, MARTS_SCHEMA, staging)
+    rows = _rows_to_publish(src, publishable) if key else src
     conn.execute(sql.SQL("insert into {} select * from {}").format(tmp, rows))
     apply_mart_access(conn, staging)
     if published_cols:
@@ -312,11 +311,11 @@ def _publishable(conn: psycopg.Connection, build_schema: str, mart: str) -> dict
     return {year: part for year, part in built.items() if year not in archived}
 
 
-def _rows_to_publish(conn: psycopg.Connection, build_schema: str, mart: str) -> sql.Composable:
-    """The rows of build's publishable partitions, as a FROM item."""
-    parts = _publishable(conn, build_schema, mart).values()
+def _rows_to_publish(src: sql.Composable, publishable: dict[int, Partition]) -> sql.Composable:
+    """The rows of build's publishable partitions (of parent `src`), as a FROM item."""
+    parts = publishable.values()
     if not parts:
-        return sql.SQL("{} where false").format(sql.Identifier(build_schema, mart))
+        return sql.SQL("{} where false").format(src)
     return sql.SQL("({}) as publishable").format(
         sql.SQL(" union all ").join(sql.SQL("select * from {}").format(p.ident) for p in parts)
     )
