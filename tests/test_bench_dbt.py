@@ -63,3 +63,22 @@ def test_a_scale_the_disk_cannot_hold_is_refused_before_anything_is_generated(tm
     # a year of M is ten times S
     m, s = (bench_dbt.disk_needed_gb(bench_dbt.SCALES[n]) for n in ("M", "S"))
     assert m == pytest.approx(10 * s)
+
+
+def test_a_scale_that_fits_only_without_the_intraday_copies_runs_without_the_cycle(tmp_path):
+    import shutil
+
+    from schoolcx.sandbox.bench.dbt.scales import DISK_HEADROOM, MB_PER_STUDENT_YEAR
+
+    free_mb = shutil.disk_usage(tmp_path).free / 1024**2
+    nightly_mb = MB_PER_STUDENT_YEAR["raw"] + MB_PER_STUDENT_YEAR["nightly"]
+    # a full year whose nightly path takes 90 % of the free disk: with the copies, 90 % x 1.35
+    students = int(0.9 * free_mb / (nightly_mb * DISK_HEADROOM))
+    tight = bench_dbt.Scale(
+        "tight", (bench_dbt.DistrictSpec("Tight SD", "IL", "17", "America/Chicago", students),)
+    )
+    assert bench_dbt.disk_needed_gb(tight, intraday=False) < free_mb / 1024
+    assert bench_dbt.disk_needed_gb(tight) > free_mb / 1024
+    why = bench_dbt.check_disk(tight, tmp_path)
+    assert why and why.startswith("not run: with the intraday path's own copies tight needs")
+    assert bench_dbt.check_disk(bench_dbt.TINY, tmp_path) is None  # everything fits

@@ -83,3 +83,18 @@ def test_counts_and_the_markdown_page(tmp_path):
     row = next(line for line in page.splitlines() if line.startswith("| raw writer vs plain COPY"))
     assert row.split(" | ")[4:] == ["40%", ">= 50%", "NOT met |"]
     assert "failed: RuntimeError: disk" in page
+
+
+def test_an_intraday_cycle_left_out_for_disk_is_a_row_with_its_reason():
+    scale = {
+        "interactions": 50_000,
+        "scan_floor": {"raw.a": {"rows": 1, "seconds": 0.5}},
+        "full": {"seconds": 100.0, "slowest": []},
+        "incremental": {"seconds": 20.0, "slowest": []},
+        "intraday": {"skipped": "not run: with the intraday path's own copies M needs about 9 GB"},
+    }
+    (cycle,) = [
+        m.as_dict() for m in suite.dbt_measures({"M": scale}) if m.key == "intraday.cycle.M"
+    ]
+    assert cycle["value"] is None and cycle["met"] is None
+    assert cycle["note"].startswith("not run: with the intraday path's own copies M")

@@ -240,6 +240,19 @@ def dbt_measures(scales: dict[str, dict]) -> list[Measure]:
                 )
             )
         cycle = (r.get("intraday") or {}).get("cycle")
+        skipped = (r.get("intraday") or {}).get("skipped")
+        if skipped:  # the disk held the nightly path only: value None, the reason beside it
+            out.append(
+                Measure(
+                    f"intraday.cycle.{name}",
+                    "intraday cycle over a whole night of new records",
+                    None,
+                    "s",
+                    name,
+                    aim=Aim("<", INTRADAY_AIM_AT_M_S, scale="M"),
+                    note=skipped,
+                )
+            )
         if cycle:
             fixed = r["intraday"].get("next") or {}
             out.append(

@@ -124,7 +124,10 @@ def report(results: dict, out=sys.stdout) -> None:
         )
         p(f"incremental/full  {r['incremental_over_full'] * 100:7.1f} %")
         for kind, c in r.get("intraday", {}).items():  # issue 18: a cycle at M under 60 s
-            p(f"intraday {kind:<8} {c['seconds']:8.1f} s  ({c['status']}; {c['steps']})")
+            if kind == "skipped":
+                p(f"intraday cycle    {c}")
+            else:
+                p(f"intraday {kind:<8} {c['seconds']:8.1f} s  ({c['status']}; {c['steps']})")
         b = r["business_time"]
         p(
             f"business time     {b['seconds_best']:8.2f} s for {b['pairs']:,} pairs "

@@ -81,7 +81,9 @@ def bench_scale(
     was measured)."""
     say = lambda msg: print(f"[{scale.name}] {msg}", file=out, flush=True)  # noqa: E731
     t_all = time.monotonic()
-    check_disk(scale, data_dir)
+    no_intraday = check_disk(scale, data_dir)
+    if no_intraday:
+        say(f"intraday cycle {no_intraday}")
     url = fresh_database(server_url, f"bench_dbt_{scale.name.lower()}")
     say(
         f"database {url.rsplit('/', 1)[1]}; {len(scale.districts)} districts, "
@@ -140,9 +142,12 @@ def bench_scale(
         if not full.ok:
             raise RuntimeError("full build failed:\n" + "\n".join(full.errors))
         result["size_after_full"] = sizes(url)
-        say("intraday: first cycle (builds the intraday schemas)")
-        result["intraday"] = {"first": bench_cycle(url, cfg, cycle_instant(scale.last_day))}
-        say(f"intraday first cycle {result['intraday']['first']['seconds']:.1f}s")
+        if no_intraday:
+            result["intraday"] = {"skipped": no_intraday}
+        else:
+            say("intraday: first cycle (builds the intraday schemas)")
+            result["intraday"] = {"first": bench_cycle(url, cfg, cycle_instant(scale.last_day))}
+            say(f"intraday first cycle {result['intraday']['first']['seconds']:.1f}s")
 
         say("business-time microbenchmark")
         result["business_time"] = business_time_bench(url, target["full"])
@@ -161,12 +166,13 @@ def bench_scale(
             f"night {scale.night_day}: {sum(night.values()):,} raw rows "
             f"({result['night_new_tickets']:,} new tickets)"
         )
-        result["intraday"]["cycle"] = bench_cycle(url, cfg, cycle_instant(scale.night_day))
-        say(f"intraday cycle {result['intraday']['cycle']['seconds']:.1f}s")
-        result["intraday"]["next"] = bench_cycle(
-            url, cfg, cycle_instant(scale.night_day) + dt.timedelta(minutes=15)
-        )
-        say(f"intraday next cycle {result['intraday']['next']['seconds']:.1f}s")
+        if not no_intraday:
+            result["intraday"]["cycle"] = bench_cycle(url, cfg, cycle_instant(scale.night_day))
+            say(f"intraday cycle {result['intraday']['cycle']['seconds']:.1f}s")
+            result["intraday"]["next"] = bench_cycle(
+                url, cfg, cycle_instant(scale.night_day) + dt.timedelta(minutes=15)
+            )
+            say(f"intraday next cycle {result['intraday']['next']['seconds']:.1f}s")
         say("dbt build (incremental)")
         incr = run_dbt(
             url,

@@ -30,11 +30,11 @@ GROUP_BASE, ORG_BASE = 360000040000, 360000540000
 AGENT_BASE, REQUESTER_BASE = 360100000, 380000000
 
 
-# Disk a scale takes after the night, measured at S:6 (10,000 students, 39 days, 119k tickets:
-# 1,502 MB, DECISIONLOG "Warehouse bytes"): raw 0.55 MB per student-year (payloads under 2 kB
-# are stored uncompressed), the nightly's stg/int/build 0.29, the intraday path's own copies of
-# them 0.29. With WAL and sort files, a quarter more while it runs.
-MB_PER_STUDENT_YEAR = 1.13
+# Disk a scale takes after the night, per student-year, measured at S:6 (10,000 students, 39
+# days, 119k tickets: 1,502 MB, DECISIONLOG "Warehouse bytes"): raw 0.55 MB (payloads under
+# 2 kB are stored uncompressed), the nightly's stg/int/build 0.29, the intraday path's own
+# copies of them 0.29. With WAL and sort files, a quarter more while it runs.
+MB_PER_STUDENT_YEAR = {"raw": 0.55, "nightly": 0.29, "intraday": 0.29}
 DISK_HEADROOM = 1.25
 SCHOOL_YEAR_WEEKS = 42
 
@@ -188,26 +188,38 @@ def deployment_config(scale: Scale) -> DeploymentConfig:
     )
 
 
-def disk_needed_gb(scale: Scale) -> float:
-    """The disk a scale needs while it runs (GB), from the measured size per student-year."""
+def disk_needed_gb(scale: Scale, intraday: bool = True) -> float:
+    """The disk a scale needs while it runs (GB), from the measured size per student-year;
+    without the intraday path's copies when `intraday` is false."""
     weeks = ((scale.last_day - scale.first_day).days + 1) / 7
     years = min(weeks / SCHOOL_YEAR_WEEKS, 1.0)
-    return scale.students * MB_PER_STUDENT_YEAR * years * DISK_HEADROOM / 1024
+    parts = [k for k in MB_PER_STUDENT_YEAR if intraday or k != "intraday"]
+    per_student_year = sum(MB_PER_STUDENT_YEAR[k] for k in parts)
+    return scale.students * per_student_year * years * DISK_HEADROOM / 1024
 
 
-def check_disk(scale: Scale, data_dir: Path | None) -> None:
+def check_disk(scale: Scale, data_dir: Path | None) -> str | None:
     """Refuse a scale the embedded server's disk cannot hold, before generating anything (a full
-    disk would stop the warehouse half way). A server named by WAREHOUSE_URL has its own disk."""
+    disk would stop the warehouse half way). A server named by WAREHOUSE_URL has its own disk.
+    When the scale fits only without the intraday path's copies (a quarter of the bytes: it
+    builds stg, int and build again), returns why the intraday cycle is left out; else None."""
     if data_dir is None:
-        return
+        return None
     import shutil
 
     free = shutil.disk_usage(data_dir).free / 1024**3
-    need = disk_needed_gb(scale)
-    if free < need:
-        raise RuntimeError(
-            f"scale {scale.name} needs about {need:.0f} GB of disk while it runs and "
-            f"{data_dir} has {free:.0f} GB free: run its last weeks only (--scale "
-            f"{scale.name}:12, or BENCH_SCALES=S,{scale.name}:12 make bench, or --weeks N) or "
-            "against a larger server (WAREHOUSE_URL)"
+    need, nightly = disk_needed_gb(scale), disk_needed_gb(scale, intraday=False)
+    if free >= need:
+        return None
+    if free >= nightly:
+        return (
+            f"not run: with the intraday path's own copies {scale.name} needs about "
+            f"{need:.0f} GB and {data_dir} has {free:.0f} GB free (without them {nightly:.0f} GB); "
+            f"a smaller scale's run (e.g. {scale.name}:12) measures the cycle"
         )
+    raise RuntimeError(
+        f"scale {scale.name} needs about {nightly:.0f} GB of disk while it runs (about "
+        f"{need:.0f} GB with the intraday cycle) and {data_dir} has {free:.0f} GB free: run its "
+        f"last weeks only (--scale {scale.name}:12, or BENCH_SCALES=S,{scale.name}:12 make "
+        "bench, or --weeks N) or against a larger server (WAREHOUSE_URL)"
+    )
