@@ -82,3 +82,33 @@ def test_a_scale_that_fits_only_without_the_intraday_copies_runs_without_the_cyc
     why = bench_dbt.check_disk(tight, tmp_path)
     assert why and why.startswith("not run: with the intraday path's own copies tight needs")
     assert bench_dbt.check_disk(bench_dbt.TINY, tmp_path) is None  # everything fits
+
+
+def test_the_disk_peak_is_the_largest_sample_with_the_phase_it_was_taken_in(warehouse):
+    import time
+
+    from schoolcx.sandbox.bench.dbt.disk import DiskPeak
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute("drop table if exists public.disk_peak_probe")
+        before = conn.execute("select pg_database_size(current_database())").fetchone()[0]
+        peak = DiskPeak(warehouse, every_s=0.05).start()
+        peak.phase = "growing"
+        conn.execute(
+            "create table public.disk_peak_probe as"
+            " select g, repeat(md5(g::text), 8) as pad from generate_series(1, 60000) as g"
+        )
+        grown = conn.execute("select pg_database_size(current_database())").fetchone()[0]
+        seen = peak.samples
+        while peak.samples < seen + 2:  # two samples taken with the table there
+            time.sleep(0.02)
+        peak.phase = "grown"
+        peak.stop()
+        conn.execute("drop table public.disk_peak_probe")
+    got = peak.result()
+    assert grown - before > 15 * 1024**2  # 60,000 rows of 256 bytes
+    # the peak holds the grown table (plus temp files and WAL), in the phase it was taken in
+    assert got["split_mb"]["database"] >= round(grown / 1024**2) - 1
+    assert abs(got["peak_mb"] - sum(got["split_mb"].values())) <= 2  # parts rounded apart
+    assert got["phase"] in ("growing", "grown") and got["samples"] >= 3
+    assert got["server_files"] is True  # the embedded server's superuser reads pg_ls_waldir

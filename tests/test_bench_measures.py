@@ -98,3 +98,31 @@ def test_an_intraday_cycle_left_out_for_disk_is_a_row_with_its_reason():
     ]
     assert cycle["value"] is None and cycle["met"] is None
     assert cycle["note"].startswith("not run: with the intraday path's own copies M")
+
+
+def test_the_disk_peak_is_judged_at_m_against_40_gb_with_its_split():
+    def scale(students, last_day, peak_mb):
+        return {
+            "students": students,
+            "first_day": "2025-08-18",
+            "last_day": last_day,
+            "disk_peak": {
+                "peak_mb": peak_mb,
+                "phase": "full build",
+                "split_mb": {"database": peak_mb - 100, "temp_files": 60, "wal": 40},
+                "server_files": True,
+            },
+            "size_after_night": {"database_mb": 42_000, "schema_mb": {"raw": 21_000}},
+        }
+
+    # M's full year (2025-08-18 .. 2026-06-04 is over 42 weeks: one school year) in 45 GB
+    m = suite.disk_measure("M", scale(100_000, "2026-06-04", 45 * 1024)).as_dict()
+    assert m["value"] == 45.0 and m["baseline"] == pytest.approx(41.0, abs=0.05)
+    assert m["met"] is False and m["aim"]["text"] == "<= 40 GB at M"
+    assert m["note"].startswith("peak during full build: {'database': 45980")
+    assert "0.42 MB per student-year" in m["note"]  # 42,000 MB / 100,000 student-years
+    # three weeks of S: 10,000 x 3/42 student-years
+    s = suite.disk_measure("S-3w", scale(10_000, "2025-09-07", 2048)).as_dict()
+    assert s["met"] is None  # the aim is M's
+    assert f"{42_000 / (10_000 * 3 / 42):.2f} MB per student-year" in s["note"]
+    assert suite.disk_measure("S", {}) is None

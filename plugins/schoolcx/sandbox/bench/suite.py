@@ -40,6 +40,7 @@ BUSINESS_TIME_AIM_S = 10  # for 1M interactions
 INTRADAY_AIM_AT_M_S = 60
 FLAT_MEMORY_AIM = 1.25  # peak RSS at the larger volume over the smaller one
 DBT_MEMORY_AIM = 1.5  # dbt's peak RSS at M over S (M is ten times the data)
+DISK_AIM_AT_M_GB = 40  # a full school year of M on this machine
 
 
 def machine() -> dict:
@@ -269,6 +270,9 @@ def dbt_measures(scales: dict[str, dict]) -> list[Measure]:
                     f"steps {cycle.get('steps')}",
                 )
             )
+        disk = disk_measure(name, r)
+        if disk:
+            out.append(disk)
         rss = r.get("peak_rss_mb") or {}
         if rss.get("largest_child"):
             out.append(
@@ -302,6 +306,44 @@ def dbt_measures(scales: dict[str, dict]) -> list[Measure]:
             )
         )
     return out
+
+
+def disk_measure(name: str, r: dict) -> Measure | None:
+    """The warehouse's disk at its peak while the scale ran, beside its size after the night,
+    with the split after the night and the size per student-year (what scaling.md scales)."""
+    peak = r.get("disk_peak") or {}
+    after = r.get("size_after_night") or {}
+    if not peak.get("peak_mb"):
+        return None
+    note = f"peak during {peak.get('phase')}: {peak.get('split_mb')}"
+    if not peak.get("server_files"):
+        note += " (the server refused pg_ls_tmpdir/pg_ls_waldir: database files only)"
+    if after:
+        years = student_years(r)
+        per = f"; {after['database_mb'] / years:.2f} MB per student-year" if years else ""
+        note += f"; after the night {after.get('schema_mb')} MB{per}"
+    return Measure(
+        f"disk.peak.{name}",
+        "warehouse disk at its peak while the scale ran",
+        round(peak["peak_mb"] / 1024, 1),
+        "GB",
+        name,
+        round(after["database_mb"] / 1024, 1) if after else None,
+        "reference",
+        "after the night, GB",
+        Aim("<=", DISK_AIM_AT_M_GB, scale="M"),
+        note,
+    )
+
+
+def student_years(r: dict) -> float | None:
+    """Students times the share of a school year the scale covers (its weeks over 42)."""
+    from schoolcx.sandbox.bench.dbt.scales import SCHOOL_YEAR_WEEKS
+
+    if not (r.get("students") and r.get("first_day") and r.get("last_day")):
+        return None
+    days = (dt.date.fromisoformat(r["last_day"]) - dt.date.fromisoformat(r["first_day"])).days
+    return r["students"] * min((days + 1) / 7 / SCHOOL_YEAR_WEEKS, 1.0)
 
 
 # ---- running the steps ------------------------------------------------------------------

@@ -137,6 +137,11 @@ def report(results: dict, out=sys.stdout) -> None:
             f"database          {r['size_after_night']['database_mb']:,} MB  "
             f"{r['size_after_night']['schema_mb']}"
         )
+        d = r.get("disk_peak") or {}
+        p(
+            f"disk at its peak  {d.get('peak_mb', 0):,} MB  "
+            f"(during {d.get('phase')}; {d.get('split_mb')})"
+        )
         p(f"peak RSS          {r['peak_rss_mb']}  MB")
         p(f"  {'slowest nodes':<66} {'full s':>7}  {'incr s':>7}   rows full / incr")
         for m in r["models"]:

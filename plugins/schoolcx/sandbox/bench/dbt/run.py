@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from schoolcx.config import DeploymentConfig
+from schoolcx.sandbox.bench.dbt.disk import DiskPeak
 from schoolcx.sandbox.bench.dbt.intraday import bench_cycle, cycle_instant
 from schoolcx.sandbox.bench.dbt.landing import RAW_TABLES
 from schoolcx.sandbox.bench.dbt.report import _model_table, _run_summary, _watched, report
@@ -100,7 +101,9 @@ def bench_scale(
         pg_options=pg_options,
     )
     target = {kind: workdir / f"target-{scale.name}-{kind}" for kind in ("full", "incremental")}
+    disk = DiskPeak(url).start()
     try:
+        disk.phase = "synthesis and landing"
         cfg = prepare(url, scale)
         gen = Synthesiser(url, scale, cfg, out)
         stages = {}
@@ -129,6 +132,7 @@ def bench_scale(
         result["scan_floor"] = timed_counts(url, [f"raw.{t}" for t in RAW_TABLES])
 
         say("dbt build --full-refresh")
+        disk.phase = "full build"
         full = run_dbt(
             url,
             cfg,
@@ -146,6 +150,7 @@ def bench_scale(
             result["intraday"] = {"skipped": no_intraday}
         else:
             say("intraday: first cycle (builds the intraday schemas)")
+            disk.phase = "intraday first cycle"
             result["intraday"] = {"first": bench_cycle(url, cfg, cycle_instant(scale.last_day))}
             say(f"intraday first cycle {result['intraday']['first']['seconds']:.1f}s")
 
@@ -157,6 +162,7 @@ def bench_scale(
         )
 
         started = time.monotonic()
+        disk.phase = "night landing"
         night = gen.land(night=True)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("checkpoint")
@@ -167,6 +173,7 @@ def bench_scale(
             f"({result['night_new_tickets']:,} new tickets)"
         )
         if not no_intraday:
+            disk.phase = "intraday cycles"
             result["intraday"]["cycle"] = bench_cycle(url, cfg, cycle_instant(scale.night_day))
             say(f"intraday cycle {result['intraday']['cycle']['seconds']:.1f}s")
             result["intraday"]["next"] = bench_cycle(
@@ -174,6 +181,7 @@ def bench_scale(
             )
             say(f"intraday next cycle {result['intraday']['next']['seconds']:.1f}s")
         say("dbt build (incremental)")
+        disk.phase = "night build"
         incr = run_dbt(
             url,
             cfg,
@@ -195,6 +203,8 @@ def bench_scale(
         gen.drop()
         result["size_after_night"] = sizes(url)
     finally:
+        disk.stop()
+        result["disk_peak"] = disk.result()
         result["peak_rss_mb"] = peak_rss_mb()
         result["total_seconds"] = round(time.monotonic() - t_all, 1)
         if not keep:
