@@ -2,7 +2,9 @@
 with two Celery workers, Redis and the metadata DB in PostgreSQL, one night triggered through
 the REST API v2 (`schoolcx stack run`). The mapped extracts must have run on both workers
 (task_instance.hostname), and the published marts must equal those of a local run (`schoolcx
-run`, dag.test()) of the same night on the same world, run meanwhile beside the stack."""
+run`, dag.test()) of the same night on the same world, run meanwhile beside the stack. Then the
+same night on the LocalExecutor stack (`stack up --executor local`, what `make demo` can use):
+every task succeeds and the marts are the same again."""
 
 from __future__ import annotations
 
@@ -78,11 +80,47 @@ def _failed_task_logs(state, run_id: str) -> str:
     return "\n".join(out)
 
 
-@pytest.fixture(scope="module")
-def nights(pg_server, dbt_manifest, tmp_path_factory):
-    """One night of a two-district world on the Celery stack and, meanwhile, locally."""
+def _stack_night(args: list[str], env: dict, config_path: Path, as_of: dt.date) -> dict:
+    """`schoolcx stack up <args>`, one night through `stack run`, `stack down` (always): what
+    up and down said, the run's task instances and the stack's state."""
     from schoolcx.stack.lifecycle import StackState
 
+    started = time.monotonic()
+    try:
+        up = subprocess.run(
+            [SCHOOLCX, "stack", "up", "--config", str(config_path), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
+        home = Path(env["SCHOOLCX_HOME"])
+        state = StackState(**json.loads((home / "stack" / "state.json").read_text()))
+        night_run = subprocess.run(
+            [SCHOOLCX, "stack", "run", "--date", str(as_of), "--timeout", "420"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT + 60,
+            check=False,
+        )
+        assert night_run.stdout.startswith("triggered "), night_run.stdout + night_run.stderr
+        run_id = night_run.stdout.split()[1]  # "triggered <run id> ..."
+        assert night_run.returncode == 0, night_run.stdout + _failed_task_logs(state, run_id)
+        hosts = _task_instances(state, run_id)
+    finally:
+        down = subprocess.run([SCHOOLCX, "stack", "down"], env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    print(f"stack {' '.join(args)}: up + night + down {seconds:.0f}s; {down.stdout.strip()}")
+    return {"up": up.stdout, "down": down.stdout, "hosts": hosts, "state": state}
+
+
+@pytest.fixture(scope="module")
+def nights(pg_server, dbt_manifest, tmp_path_factory):
+    """One night of a two-district world on the Celery stack and, meanwhile, locally
+    (dag.test()); then the same night on the LocalExecutor stack."""
     tmp = tmp_path_factory.mktemp("celery")
     world = generate_world(
         DemoSpec(
@@ -96,7 +134,7 @@ def nights(pg_server, dbt_manifest, tmp_path_factory):
     config_path = tmp / "config.yml"
     config_path.write_text(world.config_yaml)
     celery_url, local_url = fresh_warehouse(pg_server), fresh_warehouse(pg_server)
-    stack_home = tmp / "stack-home"
+    local_executor_url = fresh_warehouse(pg_server)
     with DemoStack(world, tmp / "demo") as demo:
         # Airflow settings an earlier in-process test may have left in os.environ stay out
         inherited = {
@@ -118,57 +156,39 @@ def nights(pg_server, dbt_manifest, tmp_path_factory):
             stderr=subprocess.STDOUT,
             text=True,
         )
-        stack_env = {
-            **base,
-            "WAREHOUSE_URL": celery_url,
-            "SCHOOLCX_HOME": str(stack_home),
-            "SCHOOLCX_DATA_DOCS_DIR": str(tmp / "stack-docs"),
-            # only the night this test triggers: no scheduled run for "yesterday"
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        }
-        started = time.monotonic()
+
+        def stack_env(name: str, url: str) -> dict:
+            return {
+                **base,
+                "WAREHOUSE_URL": url,
+                "SCHOOLCX_HOME": str(tmp / f"{name}-home"),
+                "SCHOOLCX_DATA_DOCS_DIR": str(tmp / f"{name}-docs"),
+                # only the night this test triggers: no scheduled run for "yesterday"
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            }
+
         try:
-            up = subprocess.run(
-                [SCHOOLCX, "stack", "up", "--config", str(config_path), *STACK],
-                env=stack_env,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
-            state = StackState(**json.loads((stack_home / "stack" / "state.json").read_text()))
-            night_run = subprocess.run(
-                [SCHOOLCX, "stack", "run", "--date", str(world.as_of), "--timeout", "420"],
-                env=stack_env,
-                capture_output=True,
-                text=True,
-                timeout=RUN_TIMEOUT + 60,
-                check=False,
-            )
-            assert night_run.stdout.startswith("triggered "), night_run.stdout + night_run.stderr
-            run_id = night_run.stdout.split()[1]  # "triggered <run id> ..."
-            assert night_run.returncode == 0, night_run.stdout + _failed_task_logs(state, run_id)
-            hosts = _task_instances(state, run_id)
-            celery_seconds = time.monotonic() - started
+            celery = _stack_night(STACK, stack_env("celery", celery_url), config_path, world.as_of)
             local_out, _ = local.communicate(timeout=RUN_TIMEOUT)
             assert local.returncode == 0, local_out[-6000:]
         finally:
             if local.poll() is None:
                 local.kill()
                 local.wait()
-            down = subprocess.run(
-                [SCHOOLCX, "stack", "down"], env=stack_env, capture_output=True, text=True
-            )
-    print(f"celery stack up + night: {celery_seconds:.0f}s; stack down: {down.stdout.strip()}")
+        # the run `make demo` can use: the same stack with the LocalExecutor (no broker, no
+        # workers: the scheduler runs each task in a process of its own)
+        local_executor = _stack_night(
+            ["--executor", "local"],
+            stack_env("local-executor", local_executor_url),
+            config_path,
+            world.as_of,
+        )
     return {
-        "up": up.stdout,
-        "down": down.stdout,
-        "hosts": hosts,
-        "state": state,
+        **celery,
         "celery": _published_marts(celery_url),
         "local": _published_marts(local_url),
         "celery_url": celery_url,
+        "local_executor": {**local_executor, "marts": _published_marts(local_executor_url)},
     }
 
 
@@ -207,3 +227,15 @@ def test_the_stack_started_every_component_and_stopped_them_all(nights):
     assert "and the embedded PostgreSQL it started" in nights["down"]
     assert not any(state.running().values())
     assert "stack up in" in nights["up"] and "2 workers, 7 processes" in nights["up"]
+
+
+def test_the_local_executor_stack_runs_the_same_night_to_the_same_marts(nights):
+    run = nights["local_executor"]
+    assert run["state"].executor == "local"
+    tasks = run["hosts"]
+    assert sum(1 for task, *_ in tasks if task == "extract") >= 2  # mapped, one per source
+    assert all(state == "success" for *_, state in tasks), tasks
+    assert run["marts"] == nights["local"]
+    assert set(run["state"].pids) == {"scheduler", "dag-processor", "api-server", "triggerer"}
+    assert "4 of 4 processes were running and are stopped" in run["down"]
+    assert not any(run["state"].running().values())
