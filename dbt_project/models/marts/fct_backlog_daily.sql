@@ -21,9 +21,10 @@
 -- few days only (ages grow with cum(end of D), which is monotone). Those days are found by
 -- width_bucket() (a binary search) on the district's days in order: the first day whose end
 -- reaches an instant, or whose cum(end of D) reaches an age threshold. The figures are then
--- running sums of +1/-1 at the edges of each span's windows. The oldest age is the age of the
--- item with the smallest creation clock among those waiting that day: a range minimum, from
--- per-span minima over aligned blocks of 2^k days (dyadic decomposition) read back per day.
+-- running sums of +1/-1 at the edges of each span's windows (spans with the same days counted
+-- once, weighted). The oldest age is the age of the item with the smallest creation clock among
+-- those waiting that day: a range minimum, from minima over aligned blocks of 2^k days (dyadic
+-- decomposition of each span's run of days) read back per day.
 -- Incremental: the last var('backlog_recompute_days') dates already built and every date after
 -- them up to the as-of date are recomputed (delete+insert on district and date). A day's
 -- figures depend only on what had happened by its end, so older days change only when a
@@ -137,163 +138,183 @@ clocked as (
         on items.district_id = districts.district_id
 ),
 
-item_days as (
-    -- the numbers of the days an item's state changes on (day_count + 1: not in these days)
+spans as (
+    -- each span of an item's backlog multirange: in the backlog on the days from
+    -- first_day_number to before end_day_number, those whose end instant is in the span (and
+    -- after the item's creation, on or after its created date)
     select
-        clocked.interaction_key,
         clocked.district_id,
-        clocked.backlog_spans,
+        clocked.first_response_at,
+        clocked.sla_target_minutes,
         clocked.created_clock,
+        clocked.service_day_seconds,
+        clocked.past_due_service_days,
         district_days.day_count,
         district_days.day_ends,
-        -- counted from the first day on or after its created date that ends after its creation
+        district_days.cum_ends,
         greatest(
-            width_bucket(clocked.local_date - 1, district_days.local_dates),
-            width_bucket(clocked.created_at, district_days.day_ends)
-        ) + 1 as created_day_number,
-        -- aged at least N service days: first day with cum(end) >= created_clock + N days
-        width_bucket(
-            ceil(clocked.created_clock + clocked.service_day_seconds)::bigint - 1, district_days.cum_ends
-        ) + 1 as aged_1_day_number,
-        width_bucket(
-            ceil(clocked.created_clock + 2 * clocked.service_day_seconds)::bigint - 1, district_days.cum_ends
-        ) + 1 as aged_2_day_number,
-        width_bucket(
-            ceil(clocked.created_clock + 5 * clocked.service_day_seconds)::bigint - 1, district_days.cum_ends
-        ) + 1 as aged_5_day_number,
-        width_bucket(
-            ceil(clocked.created_clock + 10 * clocked.service_day_seconds)::bigint - 1, district_days.cum_ends
-        ) + 1 as aged_10_day_number,
-        -- older than past_due_service_days: first day with cum(end) > created_clock + that
-        width_bucket(
-            floor(clocked.created_clock + clocked.past_due_service_days * clocked.service_day_seconds)::bigint,
-            district_days.cum_ends
-        ) + 1 as past_age_day_number,
-        -- past the first-response target: first day with cum(end) > created_clock + target
-        coalesce(
-            width_bucket(
-                floor(clocked.created_clock + clocked.sla_target_minutes * 60)::bigint, district_days.cum_ends
-            ) + 1,
-            district_days.day_count + 1
-        ) as past_target_day_number,
-        -- answered at the end of D: first day whose end is after the first response
-        coalesce(
-            width_bucket(clocked.first_response_at, district_days.day_ends) + 1,
-            district_days.day_count + 1
-        ) as answered_day_number
-    from clocked
-    inner join district_days
-        on clocked.district_id = district_days.district_id
-),
-
-spans as (
-    -- each span of an item: in the backlog from first_day_number to before end_day_number, the
-    -- days whose end instant is in the span (and after the item's creation)
-    select
-        item_days.district_id,
-        item_days.created_clock,
-        item_days.day_count,
-        item_days.aged_1_day_number,
-        item_days.aged_2_day_number,
-        item_days.aged_5_day_number,
-        item_days.aged_10_day_number,
-        item_days.past_age_day_number,
-        item_days.past_target_day_number,
-        item_days.answered_day_number,
-        greatest(
-            item_days.created_day_number,
+            width_bucket(clocked.local_date - 1, district_days.local_dates) + 1,
+            width_bucket(clocked.created_at, district_days.day_ends) + 1,
             case
                 when lower_inf(span.backlog_span) then 1
                 when lower_inc(span.backlog_span)
-                    then width_bucket(lower(span.backlog_span) - interval '1 microsecond', item_days.day_ends) + 1
-                else width_bucket(lower(span.backlog_span), item_days.day_ends) + 1
+                    then width_bucket(lower(span.backlog_span) - interval '1 microsecond', district_days.day_ends) + 1
+                else width_bucket(lower(span.backlog_span), district_days.day_ends) + 1
             end
         ) as first_day_number,
         case
-            when upper_inf(span.backlog_span) then item_days.day_count + 1
+            when upper_inf(span.backlog_span) then district_days.day_count + 1
             when upper_inc(span.backlog_span)
-                then width_bucket(upper(span.backlog_span), item_days.day_ends) + 1
-            else width_bucket(upper(span.backlog_span) - interval '1 microsecond', item_days.day_ends) + 1
+                then width_bucket(upper(span.backlog_span), district_days.day_ends) + 1
+            else width_bucket(upper(span.backlog_span) - interval '1 microsecond', district_days.day_ends) + 1
         end as end_day_number
-    from item_days
-    cross join lateral unnest(item_days.backlog_spans) as span (backlog_span)
+    from clocked
+    inner join district_days
+        on clocked.district_id = district_days.district_id
+    cross join lateral unnest(clocked.backlog_spans) as span (backlog_span)
 ),
 
 waiting_spans as (
-    select spans.*
+    -- the spans in the backlog on at least one day, with the numbers of the days their state
+    -- changes on (day_count + 1: none of these days)
+    select
+        spans.district_id,
+        spans.day_count,
+        spans.created_clock,
+        spans.first_day_number,
+        spans.end_day_number,
+        -- aged at least N service days: first day with cum(end) >= created_clock + N days
+        width_bucket(
+            ceil(spans.created_clock + spans.service_day_seconds)::bigint - 1, spans.cum_ends
+        ) + 1 as aged_1_day_number,
+        width_bucket(
+            ceil(spans.created_clock + 2 * spans.service_day_seconds)::bigint - 1, spans.cum_ends
+        ) + 1 as aged_2_day_number,
+        width_bucket(
+            ceil(spans.created_clock + 5 * spans.service_day_seconds)::bigint - 1, spans.cum_ends
+        ) + 1 as aged_5_day_number,
+        width_bucket(
+            ceil(spans.created_clock + 10 * spans.service_day_seconds)::bigint - 1, spans.cum_ends
+        ) + 1 as aged_10_day_number,
+        -- older than past_due_service_days: first day with cum(end) > created_clock + that
+        width_bucket(
+            floor(spans.created_clock + spans.past_due_service_days * spans.service_day_seconds)::bigint,
+            spans.cum_ends
+        ) + 1 as past_age_day_number,
+        -- past the first-response target: first day with cum(end) > created_clock + target
+        coalesce(
+            width_bucket(floor(spans.created_clock + spans.sla_target_minutes * 60)::bigint, spans.cum_ends) + 1,
+            spans.day_count + 1
+        ) as past_target_day_number,
+        -- answered at the end of D: first day whose end is after the first response
+        coalesce(
+            width_bucket(spans.first_response_at, spans.day_ends) + 1,
+            spans.day_count + 1
+        ) as answered_day_number
     from spans
     where spans.first_day_number < spans.end_day_number
 ),
 
-windows as (
-    -- per span, the runs of days it counts in each figure ([from_day, to_day), non-empty);
-    -- aged_N: aged at least N service days; the buckets are differences of these
+span_groups as (
+    -- spans with the same days count alike (most items of a day do): counted once, with the
+    -- smallest creation clock for the oldest age
     select
         waiting_spans.district_id,
+        waiting_spans.first_day_number,
+        waiting_spans.end_day_number,
+        waiting_spans.aged_1_day_number,
+        waiting_spans.aged_2_day_number,
+        waiting_spans.aged_5_day_number,
+        waiting_spans.aged_10_day_number,
+        waiting_spans.past_age_day_number,
+        waiting_spans.past_target_day_number,
+        waiting_spans.answered_day_number,
+        count(*) as span_count,
+        min(waiting_spans.created_clock) as created_clock
+    from waiting_spans
+    group by
+        waiting_spans.district_id,
+        waiting_spans.first_day_number,
+        waiting_spans.end_day_number,
+        waiting_spans.aged_1_day_number,
+        waiting_spans.aged_2_day_number,
+        waiting_spans.aged_5_day_number,
+        waiting_spans.aged_10_day_number,
+        waiting_spans.past_age_day_number,
+        waiting_spans.past_target_day_number,
+        waiting_spans.answered_day_number
+),
+
+windows as (
+    -- per span group, the runs of days it counts in each figure ([from_day, to_day), non-empty);
+    -- aged_N: aged at least N service days; the buckets are differences of these
+    select
+        span_groups.district_id,
+        span_groups.span_count,
         measure.figure,
         measure.from_day,
         measure.to_day
-    from waiting_spans
+    from span_groups
     cross join
         lateral (
             values
-            ('backlog', waiting_spans.first_day_number, waiting_spans.end_day_number),
+            ('backlog', span_groups.first_day_number, span_groups.end_day_number),
             (
                 'aged_1',
-                greatest(waiting_spans.first_day_number, waiting_spans.aged_1_day_number),
-                waiting_spans.end_day_number
+                greatest(span_groups.first_day_number, span_groups.aged_1_day_number),
+                span_groups.end_day_number
             ),
             (
                 'aged_2',
-                greatest(waiting_spans.first_day_number, waiting_spans.aged_2_day_number),
-                waiting_spans.end_day_number
+                greatest(span_groups.first_day_number, span_groups.aged_2_day_number),
+                span_groups.end_day_number
             ),
             (
                 'aged_5',
-                greatest(waiting_spans.first_day_number, waiting_spans.aged_5_day_number),
-                waiting_spans.end_day_number
+                greatest(span_groups.first_day_number, span_groups.aged_5_day_number),
+                span_groups.end_day_number
             ),
             (
                 'aged_10',
-                greatest(waiting_spans.first_day_number, waiting_spans.aged_10_day_number),
-                waiting_spans.end_day_number
+                greatest(span_groups.first_day_number, span_groups.aged_10_day_number),
+                span_groups.end_day_number
             ),
             (
                 'past_age',
-                greatest(waiting_spans.first_day_number, waiting_spans.past_age_day_number),
-                waiting_spans.end_day_number
+                greatest(span_groups.first_day_number, span_groups.past_age_day_number),
+                span_groups.end_day_number
             ),
             (
                 'past_target',
-                greatest(waiting_spans.first_day_number, waiting_spans.past_target_day_number),
-                least(waiting_spans.end_day_number, waiting_spans.answered_day_number)
+                greatest(span_groups.first_day_number, span_groups.past_target_day_number),
+                least(span_groups.end_day_number, span_groups.answered_day_number)
             ),
             (
                 'past_both',
                 greatest(
-                    waiting_spans.first_day_number,
-                    waiting_spans.past_target_day_number,
-                    waiting_spans.past_age_day_number
+                    span_groups.first_day_number,
+                    span_groups.past_target_day_number,
+                    span_groups.past_age_day_number
                 ),
-                least(waiting_spans.end_day_number, waiting_spans.answered_day_number)
+                least(span_groups.end_day_number, span_groups.answered_day_number)
             )
         ) as measure (figure, from_day, to_day)
     where measure.from_day < measure.to_day
 ),
 
 changes as (
-    -- +1 on a window's first day, -1 on the day after its last (none past the last day)
+    -- +1 on a window's first day, -1 on the day after its last (day_count + 1: no day)
     select
         windows.district_id,
         edge.day_number,
-        sum(edge.delta) filter (where windows.figure = 'backlog') as backlog,
-        sum(edge.delta) filter (where windows.figure = 'aged_1') as aged_1,
-        sum(edge.delta) filter (where windows.figure = 'aged_2') as aged_2,
-        sum(edge.delta) filter (where windows.figure = 'aged_5') as aged_5,
-        sum(edge.delta) filter (where windows.figure = 'aged_10') as aged_10,
-        sum(edge.delta) filter (where windows.figure = 'past_age') as past_age,
-        sum(edge.delta) filter (where windows.figure = 'past_target') as past_target,
-        sum(edge.delta) filter (where windows.figure = 'past_both') as past_both
+        sum(edge.delta * windows.span_count) filter (where windows.figure = 'backlog') as backlog,
+        sum(edge.delta * windows.span_count) filter (where windows.figure = 'aged_1') as aged_1,
+        sum(edge.delta * windows.span_count) filter (where windows.figure = 'aged_2') as aged_2,
+        sum(edge.delta * windows.span_count) filter (where windows.figure = 'aged_5') as aged_5,
+        sum(edge.delta * windows.span_count) filter (where windows.figure = 'aged_10') as aged_10,
+        sum(edge.delta * windows.span_count) filter (where windows.figure = 'past_age') as past_age,
+        sum(edge.delta * windows.span_count) filter (where windows.figure = 'past_target') as past_target,
+        sum(edge.delta * windows.span_count) filter (where windows.figure = 'past_both') as past_both
     from windows
     cross join
         lateral (
@@ -334,22 +355,22 @@ span_blocks as (
     -- a span's run of days, the first and the last of each size: together they cover the run
     -- (overlaps do not matter to a minimum)
     select
-        waiting_spans.district_id,
+        span_groups.district_id,
         levels.level,
         block.block,
-        waiting_spans.created_clock
-    from waiting_spans
+        span_groups.created_clock
+    from span_groups
     inner join levels
-        on (1::bigint << levels.level) <= waiting_spans.end_day_number - waiting_spans.first_day_number
+        on (1::bigint << levels.level) <= span_groups.end_day_number - span_groups.first_day_number
     cross join
         lateral (
             values
-            (((waiting_spans.first_day_number - 1) + (1::bigint << levels.level) - 1) >> levels.level),
-            (((waiting_spans.end_day_number - 1) >> levels.level) - 1)
+            (((span_groups.first_day_number - 1) + (1::bigint << levels.level) - 1) >> levels.level),
+            (((span_groups.end_day_number - 1) >> levels.level) - 1)
         ) as block (block)
     where
-        (block.block << levels.level) >= waiting_spans.first_day_number - 1
-        and ((block.block + 1) << levels.level) <= waiting_spans.end_day_number - 1
+        (block.block << levels.level) >= span_groups.first_day_number - 1
+        and ((block.block + 1) << levels.level) <= span_groups.end_day_number - 1
 ),
 
 block_minima as (
