@@ -383,8 +383,9 @@ block_minima as (
     group by span_blocks.district_id, span_blocks.level, span_blocks.block
 ),
 
-oldest as (
+oldest as materialized (
     -- a day's oldest item: the smallest creation clock over the blocks holding the day
+    -- (materialized: inlined, its estimate of one row had it recomputed once per day)
     select
         days.district_id,
         days.day_number,
