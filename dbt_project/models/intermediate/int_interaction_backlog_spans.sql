@@ -31,56 +31,9 @@ interactions as (
     where interactions.source_system in ('zendesk', 'freshdesk', 'imap')
 ),
 
-solved as (
-    select
-        interactions.interaction_key,
-        case
-            when interactions.source_system = 'zendesk'
-                then coalesce(
-                    zendesk_activity.solved_spans,
-                    case
-                        when interactions.resolved_at is not null
-                            then tstzmultirange(tstzrange(interactions.resolved_at, null, '[)'))
-                    end
-                )
-            when interactions.source_system = 'freshdesk'
-                then
-                    case
-                        when interactions.resolved_at is not null
-                            then tstzmultirange(tstzrange(interactions.resolved_at, null, '[)'))
-                        else '{}'::tstzmultirange
-                    end
-                    + case
-                        when
-                            least(freshdesk_tickets.stats_resolved_at, freshdesk_tickets.stats_closed_at)
-                            < freshdesk_tickets.stats_reopened_at
-                            then tstzmultirange(
-                                tstzrange(
-                                    least(
-                                        freshdesk_tickets.stats_resolved_at,
-                                        freshdesk_tickets.stats_closed_at
-                                    ),
-                                    freshdesk_tickets.stats_reopened_at,
-                                    '[)'
-                                )
-                            )
-                        else '{}'::tstzmultirange
-                    end
-        end as solved_spans
-    from interactions
-    left join {{ ref('int_zendesk__ticket_activity') }} as zendesk_activity
-        on
-            interactions.source_system = 'zendesk'
-            and interactions.source_instance = zendesk_activity.source_instance
-            and interactions.source_id = zendesk_activity.ticket_id
-    left join {{ ref('stg_freshdesk__tickets') }} as freshdesk_tickets
-        on
-            interactions.source_system = 'freshdesk'
-            and interactions.source_instance = freshdesk_tickets.source_instance
-            and interactions.source_id = freshdesk_tickets.ticket_id
-),
-
 final as (
+    -- one pass (issue 19): the solved spans are computed beside the interaction, not in a CTE
+    -- joined back on interaction_key (that materialized and sorted every interaction twice)
     select
         interactions.interaction_key,
         interactions.district_id,
@@ -96,11 +49,54 @@ final as (
                 )
             else
                 tstzmultirange(tstzrange(interactions.created_at, null, '[)'))
-                - coalesce(solved.solved_spans, '{}'::tstzmultirange)
+                - coalesce(
+                    case
+                        when interactions.source_system = 'zendesk'
+                            then coalesce(
+                                zendesk_activity.solved_spans,
+                                case
+                                    when interactions.resolved_at is not null
+                                        then tstzmultirange(tstzrange(interactions.resolved_at, null, '[)'))
+                                end
+                            )
+                        when interactions.source_system = 'freshdesk'
+                            then
+                                case
+                                    when interactions.resolved_at is not null
+                                        then tstzmultirange(tstzrange(interactions.resolved_at, null, '[)'))
+                                    else '{}'::tstzmultirange
+                                end
+                                + case
+                                    when
+                                        least(freshdesk_tickets.stats_resolved_at, freshdesk_tickets.stats_closed_at)
+                                        < freshdesk_tickets.stats_reopened_at
+                                        then tstzmultirange(
+                                            tstzrange(
+                                                least(
+                                                    freshdesk_tickets.stats_resolved_at,
+                                                    freshdesk_tickets.stats_closed_at
+                                                ),
+                                                freshdesk_tickets.stats_reopened_at,
+                                                '[)'
+                                            )
+                                        )
+                                    else '{}'::tstzmultirange
+                                end
+                    end,
+                    '{}'::tstzmultirange
+                )
         end as backlog_spans
     from interactions
-    inner join solved
-        on interactions.interaction_key = solved.interaction_key
+    left join {{ ref('int_zendesk__ticket_activity') }} as zendesk_activity
+        on
+            interactions.source_system = 'zendesk'
+            and interactions.source_instance = zendesk_activity.source_instance
+            and interactions.source_id = zendesk_activity.ticket_id
+    left join {{ ref('stg_freshdesk__tickets') }} as freshdesk_tickets
+        on
+            interactions.source_system = 'freshdesk'
+            and interactions.source_instance = freshdesk_tickets.source_instance
+            and interactions.source_id = freshdesk_tickets.ticket_id
 )
 
 select * from final

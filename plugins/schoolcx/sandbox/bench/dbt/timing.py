@@ -132,8 +132,9 @@ def relation_name(target_dir: Path, model: str) -> str:
     return manifest["nodes"][f"model.schoolcx.{model}"]["relation_name"]
 
 
-def compile_inline(url: str, sql: str, target_dir: Path) -> str:
-    """dbt's compiled text of an inline query (macros expanded, refs resolved)."""
+def compile_inline(url: str, sql: str, target_dir: Path, dbt_vars: dict | None = None) -> str:
+    """dbt's compiled text of an inline query (macros expanded, refs resolved), with the
+    project's vars or `dbt_vars` (as_of_date: the as-of date a build used)."""
     from schoolcx.paths import DBT_PROJECT_DIR, dbt_executable
     from schoolcx.pipeline import dbt_env
 
@@ -152,6 +153,7 @@ def compile_inline(url: str, sql: str, target_dir: Path) -> str:
             str(target_dir),
             "--log-path",
             str(target_dir / "logs"),
+            *(["--vars", json.dumps(dbt_vars)] if dbt_vars else []),
         ],
         env={**os.environ, **dbt_env(url)},
         capture_output=True,
