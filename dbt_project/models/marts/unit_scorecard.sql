@@ -197,7 +197,12 @@ interactions as (
         interactions.first_response_at,
         interactions.first_response_business_minutes,
         interactions.sla_met,
-        ratings.rating_1_5
+        ratings.rating_1_5,
+        -- its periods (date_trunc on timestamp, not timestamptz: no time zone arithmetic)
+        make_date({{ school_year('interactions.local_date') }} - 1, 7, 1) as school_year_start,
+        {{ dbt.date_trunc('month', 'cast(interactions.local_date as timestamp)') }}::date
+            as month_start,
+        date_trunc('week', interactions.local_date::timestamp)::date as week_start
     from {{ ref('fct_interactions') }} as interactions
     cross join as_of
     left join {{ ref('fct_ratings') }} as ratings
@@ -217,20 +222,21 @@ interactions as (
     {%- endif %}
 ),
 
-interaction_units as (
-    -- Each interaction once per unit type and period (school year, month, ISO week) it falls
-    -- in. A missing value is the type's remainder, never dropped.
+units_by_period as (
+    -- Per period type, each interaction of a computed period once per unit type (a missing
+    -- value is the type's remainder, never dropped), then one aggregate per unit and period:
+    -- three sorts, each of one period type's rows (one sort of all three spills far more).
+    -- On a night, an interaction of a changed week is not counted into its unchanged month.
+    {%- for period_type, period_column in [
+        ('school_year', 'school_year_start'), ('month', 'month_start'), ('week', 'week_start')
+    ] %}
     select
         interactions.district_id,
         units.unit_type,
         coalesce(units.unit_key, '(unmapped)') as unit_key,
-        periods.period_type,
-        periods.period_start,
-        interactions.high_risk,
-        interactions.first_response_at,
-        interactions.first_response_business_minutes,
-        interactions.sla_met,
-        interactions.rating_1_5
+        '{{ period_type }}' as period_type,
+        interactions.{{ period_column }} as period_start,
+        {{ scorecard_aggregates('interactions') }}
     from interactions
     cross join
         lateral (
@@ -241,42 +247,25 @@ interaction_units as (
             ('channel', interactions.channel),
             ('language', interactions.language)
         ) as units (unit_type, unit_key)
-    cross join
-        lateral (
-            -- date_trunc on timestamp, not timestamptz: no time zone arithmetic per row
-            values
-            ('school_year', make_date({{ school_year('interactions.local_date') }} - 1, 7, 1)),
-            (
-                'month',
-                {{ dbt.date_trunc('month', 'cast(interactions.local_date as timestamp)') }}::date
-            ),
-            ('week', date_trunc('week', interactions.local_date::timestamp)::date)
-        ) as periods (period_type, period_start)
-    -- only the computed periods: on a night, an interaction of a changed week is not also
-    -- counted into its unchanged month (which would then hold a part of its interactions)
-    inner join computed_periods
-        on
-            interactions.district_id = computed_periods.district_id
-            and periods.period_type = computed_periods.period_type
-            and periods.period_start = computed_periods.period_start
-),
-
-units_by_period as (
-    -- One sort of the (unit, period) rows: the figures of each unit and computed period.
-    select
-        interaction_units.district_id,
-        interaction_units.unit_type,
-        interaction_units.unit_key,
-        interaction_units.period_type,
-        interaction_units.period_start,
-        {{ scorecard_aggregates('interaction_units') }}
-    from interaction_units
+    {%- if is_incremental() %}
+    where (interactions.district_id, interactions.{{ period_column }}) in (
+        select
+            computed_periods.district_id,
+            computed_periods.period_start
+        from computed_periods
+        where computed_periods.period_type = '{{ period_type }}'
+    )
+    {%- endif %}
     group by
-        interaction_units.district_id,
-        interaction_units.unit_type,
-        interaction_units.unit_key,
-        interaction_units.period_type,
-        interaction_units.period_start
+        interactions.district_id,
+        units.unit_type,
+        coalesce(units.unit_key, '(unmapped)'),
+        interactions.{{ period_column }}
+    {%- if not loop.last %}
+
+    union all
+    {% endif %}
+    {%- endfor %}
 ),
 
 quiet_schools as (
