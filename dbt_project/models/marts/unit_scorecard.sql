@@ -15,8 +15,8 @@
 -- interactions. Interactions without a value for a type (no school: the central office or an
 -- unmapped source; no department) form that type's remainder row, unit_key '(unmapped)', so the
 -- units of one type plus the remainder add up to the district's interactions.
--- One pass: each interaction once per unit type and period, then one aggregate per unit and
--- period.
+-- One pass: each interaction once per unit type, then one aggregate per unit and period
+-- (grouping sets on a full build; on a night, one per period type over its recomputed periods).
 -- Incremental by district period: a night recomputes every row of the (district_id,
 -- period_type, period_start) groups that can have changed since this table was last written,
 -- and replaces them whole (delete+insert on the group key), so a unit that no longer has
@@ -222,11 +222,13 @@ interactions as (
     {%- endif %}
 ),
 
+{%- if is_incremental() %}
+
 units_by_period as (
-    -- Per period type, each interaction of a computed period once per unit type (a missing
-    -- value is the type's remainder, never dropped), then one aggregate per unit and period:
-    -- three sorts, each of one period type's rows (one sort of all three spills far more).
-    -- On a night, an interaction of a changed week is not counted into its unchanged month.
+    -- Per period type, each interaction of a recomputed period once per unit type (a missing
+    -- value is the type's remainder, never dropped), then one aggregate per unit and period.
+    -- An interaction of a changed week is not counted into its unchanged month, and the
+    -- months and weeks of the school year are not sorted again with it.
     {%- for period_type, period_column in [
         ('school_year', 'school_year_start'), ('month', 'month_start'), ('week', 'week_start')
     ] %}
@@ -247,7 +249,6 @@ units_by_period as (
             ('channel', interactions.channel),
             ('language', interactions.language)
         ) as units (unit_type, unit_key)
-    {%- if is_incremental() %}
     where (interactions.district_id, interactions.{{ period_column }}) in (
         select
             computed_periods.district_id,
@@ -255,7 +256,6 @@ units_by_period as (
         from computed_periods
         where computed_periods.period_type = '{{ period_type }}'
     )
-    {%- endif %}
     group by
         interactions.district_id,
         units.unit_type,
@@ -267,6 +267,103 @@ units_by_period as (
     {% endif %}
     {%- endfor %}
 ),
+{%- else %}
+
+interaction_units as (
+    -- A full build: each interaction once per unit type, with its periods as columns (one
+    -- grouping-sets aggregate below sorts each period type's rows in memory; the three
+    -- aggregates of a night, over every period, took 40 % longer). A missing value is the
+    -- type's remainder, never dropped.
+    select
+        interactions.district_id,
+        units.unit_type,
+        coalesce(units.unit_key, '(unmapped)') as unit_key,
+        interactions.high_risk,
+        interactions.first_response_at,
+        interactions.first_response_business_minutes,
+        interactions.sla_met,
+        interactions.rating_1_5,
+        interactions.school_year_start,
+        interactions.month_start,
+        interactions.week_start
+    from interactions
+    cross join
+        lateral (
+            values
+            ('school', interactions.school_id),
+            ('department', interactions.department),
+            ('stakeholder_type', interactions.stakeholder_type),
+            ('channel', interactions.channel),
+            ('language', interactions.language)
+        ) as units (unit_type, unit_key)
+),
+
+units_grouped as (
+    select
+        interaction_units.district_id,
+        interaction_units.unit_type,
+        interaction_units.unit_key,
+        interaction_units.school_year_start,
+        interaction_units.month_start,
+        interaction_units.week_start,
+        grouping(
+            interaction_units.school_year_start,
+            interaction_units.month_start,
+            interaction_units.week_start
+        ) as grouping_mask,
+        {{ scorecard_aggregates('interaction_units') }}
+    from interaction_units
+    group by grouping sets (
+        (
+            interaction_units.district_id,
+            interaction_units.unit_type,
+            interaction_units.unit_key,
+            interaction_units.school_year_start
+        ),
+        (
+            interaction_units.district_id,
+            interaction_units.unit_type,
+            interaction_units.unit_key,
+            interaction_units.month_start
+        ),
+        (
+            interaction_units.district_id,
+            interaction_units.unit_type,
+            interaction_units.unit_key,
+            interaction_units.week_start
+        )
+    )
+),
+
+units_by_period as (
+    -- grouping_mask has a bit per period key left out, the first highest: 3 = by school year,
+    -- 5 = by month, 6 = by week
+    select
+        units_grouped.district_id,
+        units_grouped.unit_type,
+        units_grouped.unit_key,
+        case units_grouped.grouping_mask
+            when 3 then 'school_year'
+            when 5 then 'month'
+            when 6 then 'week'
+        end as period_type,
+        case units_grouped.grouping_mask
+            when 3 then units_grouped.school_year_start
+            when 5 then units_grouped.month_start
+            when 6 then units_grouped.week_start
+        end as period_start,
+        units_grouped.interactions,
+        units_grouped.high_risk_interactions,
+        units_grouped.answered_interactions,
+        units_grouped.first_response_percentiles,
+        units_grouped.sla_evaluated_interactions,
+        units_grouped.sla_met_interactions,
+        units_grouped.rating_count,
+        units_grouped.mean_rating_1_5,
+        units_grouped.positive_ratings
+    from units_grouped
+),
+{%- endif %}
 
 quiet_schools as (
     -- A configured school with no contact in a period the district had contacts in is a row
