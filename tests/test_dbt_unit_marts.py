@@ -153,7 +153,7 @@ def load(url: str) -> None:
                 conn.execute("insert into build.fct_ratings values (%s, %s)", (f"i{i}", rating))
 
 
-def dbt_build(url: str, work: Path) -> None:
+def dbt_build(url: str, work: Path, *extra: str) -> None:
     parts = url_parts(url)
     env = {
         **os.environ,
@@ -170,6 +170,7 @@ def dbt_build(url: str, work: Path) -> None:
         [
             str(DBT),
             "build",
+            *extra,
             "--profiles-dir",
             str(DBT_PROJECT),
             "--project-dir",

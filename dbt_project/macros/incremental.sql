@@ -108,3 +108,21 @@ begin
 end
 $analyze$
 {%- endmacro %}
+
+{#- Post-hook of unit_scorecard (incremental by district period): delete the groups of
+    `target` whose district period has no interaction any more in `district_periods`
+    (district_scorecard, built in full each run). delete+insert replaces only the groups the
+    run wrote rows for, and a period left without interactions has none. A no-op on a full
+    build. -#}
+{% macro delete_vanished_unit_periods(target, district_periods) %}
+delete from {{ target }} as target_row
+where not exists (
+    select 1
+    from {{ district_periods }} as current_periods
+    where
+        current_periods.district_id = target_row.district_id
+        and current_periods.period_type = target_row.period_type
+        and current_periods.period_start = target_row.period_start
+        and current_periods.interactions > 0
+)
+{% endmacro %}
