@@ -167,6 +167,30 @@ def ensure_dict(conn: psycopg.Connection, raw_table: str, sample: Iterable[bytes
     return Packer(found[0], found[1])
 
 
+class TablePackers:
+    """The packing of every table one loader writes: its shape and dictionary, per table.
+
+    prepare() before a table's first rows (it may store the dictionary and commit); columns()
+    then gives each record's (payload text, payload_z, payload_dict).
+    """
+
+    def __init__(self):
+        self._packers: dict[str, Packer | None] = {}
+
+    def prepare(self, conn: psycopg.Connection, raw_table: str, sample: Iterable[bytes]) -> None:
+        if raw_table not in self._packers:
+            shaped = shape_of(raw_table) is not None
+            self._packers[raw_table] = ensure_dict(conn, raw_table, sample) if shaped else None
+
+    def columns(self, raw_table: str, record) -> tuple[str, bytes | None, int | None]:
+        whole = encode(record)
+        packer = self._packers[raw_table]
+        shape = shape_of(raw_table)
+        if packer is None or shape is None:
+            return whole.decode(), None, None
+        return encode(project(record, shape)).decode(), packer.compress(whole), packer.dict_id
+
+
 class Dictionaries:
     """Dictionaries by id, read once per connection (unpacking many rows)."""
 
@@ -190,6 +214,13 @@ def full_payload(dicts: Dictionaries, payload, payload_z, payload_dict):
     if payload_z is None:
         return payload
     return unpack(bytes(payload_z), dicts[payload_dict])
+
+
+def select_whole(conn: psycopg.Connection, query: str, params=()) -> list[tuple]:
+    """Rows of `query`, whose last three columns are payload, payload_z, payload_dict, with
+    those three replaced by the whole record (what `select ..., payload` gave before packing)."""
+    dicts = Dictionaries(conn)
+    return [(*r[:-3], full_payload(dicts, *r[-3:])) for r in conn.execute(query, params)]
 
 
 def versions(

@@ -24,6 +24,13 @@ from __future__ import annotations
 
 WHOLE = True
 
+# Paths read from raw by code other than the staging models (kept in the shapes above too): the
+# IMAP connector threads a reply without headers by subject and counterpart among the messages
+# it landed before (connectors/imap.py).
+READ_OUTSIDE_STAGING = {
+    "imap_messages": [("_schoolcx", "thread_id"), ("_schoolcx", "counterpart"), ("subject",)],
+}
+
 _ZENDESK_VIA = {"channel": WHOLE}
 
 SHAPES: dict[str, dict] = {
@@ -159,6 +166,7 @@ SHAPES: dict[str, dict] = {
         "mailbox": WHOLE,
         "_schoolcx": {
             "thread_id": WHOLE,
+            "counterpart": WHOLE,  # read by the connector (READ_OUTSIDE_STAGING)
             "direction": WHOLE,
             "sender_is_district": WHOLE,
             "is_automated": WHOLE,

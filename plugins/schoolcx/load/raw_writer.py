@@ -109,7 +109,7 @@ class RawWriter:
         self.on_page = on_page
         self._key = hash_key()
         self._conn: psycopg.Connection | None = None
-        self._packers: dict[str, packing.Packer] = {}  # table -> its dictionary's compressor
+        self._packers = packing.TablePackers()
 
     def __enter__(self) -> RawWriter:
         self._conn = psycopg.connect(self.url)
@@ -148,10 +148,8 @@ class RawWriter:
         for rec in page.records:
             by_table.setdefault(rec.table, []).append(rec)
         for table, records in by_table.items():
-            if table not in self._packers and packing.shape_of(table) is not None:
-                # committed before the page: a row never lands before its dictionary
-                sample = (packing.encode(r.payload) for r in records)
-                self._packers[table] = packing.ensure_dict(conn, table, sample)
+            # a new dictionary is committed before the page: no row lands before it
+            self._packers.prepare(conn, table, (packing.encode(r.payload) for r in records))
         inserted = 0
         with conn.transaction():
             for n, (table, records) in enumerate(by_table.items(), 1):
@@ -233,17 +231,10 @@ class RawWriter:
             "create temp table if not exists _landing (like raw.zendesk_tickets including defaults)"
             " on commit delete rows"
         )
-        shape = packing.shape_of(table)
-        packer = self._packers.get(table) if shape is not None else None
-        project, encode = packing.project, packing.encode
+        columns = self._packers.columns
         with cur.copy(f"copy _landing ({', '.join(WRITER_COLUMNS)}) from stdin") as copy:
             for r in records:
-                whole = encode(r.payload)
-                if packer is None:
-                    payload, payload_z, dict_id = whole, None, None
-                else:
-                    payload = encode(project(r.payload, shape))
-                    payload_z, dict_id = packer.compress(whole), packer.dict_id
+                payload, payload_z, dict_id = columns(table, r.payload)
                 copy.write_row(
                     (
                         self.source_type,
@@ -252,7 +243,7 @@ class RawWriter:
                         r.source_id,
                         r.updated_at,
                         person_hash(r.person_email, self._key),
-                        payload.decode(),
+                        payload,
                         self.batch_id,
                         r.position,
                         payload_z,
