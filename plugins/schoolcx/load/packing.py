@@ -83,17 +83,34 @@ def fingerprint(shape: dict | None) -> str:
 
 def project(value, shape):
     """The part of `value` that `shape` keeps (payload_shapes' docstring has the rules)."""
-    if shape is payload_shapes.WHOLE:
-        return value
-    if isinstance(value, dict):
-        out = {}
-        for key, sub in shape.items():
-            if key in value:
-                out[key] = project(value[key], sub)
-        return out
-    if isinstance(value, list):
-        return [project(v, shape) for v in value]
-    return value  # a scalar where the shape expects an object: kept as it came
+    return projector(shape)(value)
+
+
+def projector(shape: dict | None) -> Callable:
+    """project() with `shape` compiled once (the writer projects every record)."""
+    if shape is None or shape is payload_shapes.WHOLE:
+        return lambda value: value
+    return _compile(shape)
+
+
+def _compile(shape: dict) -> Callable:
+    whole = tuple(k for k, sub in shape.items() if sub is payload_shapes.WHOLE)
+    nested = tuple(
+        (k, _compile(sub)) for k, sub in shape.items() if sub is not payload_shapes.WHOLE
+    )
+
+    def one(value):
+        if isinstance(value, dict):
+            out = {k: value[k] for k in whole if k in value}
+            for k, sub in nested:
+                if k in value:
+                    out[k] = sub(value[k])
+            return out
+        if isinstance(value, list):
+            return [one(v) for v in value]
+        return value  # a scalar where the shape expects an object: kept as it came
+
+    return one
 
 
 # --- compression ------------------------------------------------------------------------------
@@ -127,7 +144,7 @@ def decompress(z: bytes, zdict: bytes) -> bytes:
     return text
 
 
-def pack(record, shape: dict, packer: Packer) -> tuple[bytes, bytes]:
+def pack(record, shape: dict | None, packer: Packer) -> tuple[bytes, bytes]:
     """(projection text, compressed whole text) of one record."""
     return encode(project(record, shape)), packer.compress(encode(record))
 
@@ -175,20 +192,22 @@ class TablePackers:
     """
 
     def __init__(self):
-        self._packers: dict[str, Packer | None] = {}
+        self._packers: dict[str, tuple[Packer, Callable] | None] = {}
 
     def prepare(self, conn: psycopg.Connection, raw_table: str, sample: Iterable[bytes]) -> None:
         if raw_table not in self._packers:
-            shaped = shape_of(raw_table) is not None
-            self._packers[raw_table] = ensure_dict(conn, raw_table, sample) if shaped else None
+            shape = shape_of(raw_table)
+            self._packers[raw_table] = (
+                None if shape is None else (ensure_dict(conn, raw_table, sample), projector(shape))
+            )
 
     def columns(self, raw_table: str, record) -> tuple[str, bytes | None, int | None]:
         whole = encode(record)
-        packer = self._packers[raw_table]
-        shape = shape_of(raw_table)
-        if packer is None or shape is None:
+        packing = self._packers[raw_table]
+        if packing is None:
             return whole.decode(), None, None
-        return encode(project(record, shape)).decode(), packer.compress(whole), packer.dict_id
+        packer, project_record = packing
+        return encode(project_record(record)).decode(), packer.compress(whole), packer.dict_id
 
 
 class Dictionaries:
@@ -324,6 +343,7 @@ def repack(
         )
         conn.commit()
         dicts = Dictionaries(conn)
+        project_record = projector(shape)
         last = None
         while True:
             after = "and (source_instance, source_id, updated_at) > (%s, %s, %s)" if last else ""
@@ -340,8 +360,7 @@ def repack(
                 with cur.copy("copy _repack from stdin") as copy:
                     for si, sid, upd, z, d in rows:
                         record = unpack(bytes(z), dicts[d])
-                        kept = record if shape is None else project(record, shape)
-                        copy.write_row((si, sid, upd, encode(kept).decode()))
+                        copy.write_row((si, sid, upd, encode(project_record(record)).decode()))
                 cur.execute(
                     f"update raw.{table} as r set payload = n.payload from _repack as n"
                     " where r.source_instance = n.source_instance"

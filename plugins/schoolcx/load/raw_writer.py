@@ -81,11 +81,6 @@ def read_state(conn: psycopg.Connection, source_instance: str) -> dict[str, dict
     return {stream: state for stream, state in rows}
 
 
-def _dumps(payload) -> str:
-    """A whole record's JSON text as raw holds it (the bench's plain-COPY ceiling uses it)."""
-    return packing.encode(payload).decode()
-
-
 class RawWriter:
     """Writes pages of one source; use as a context manager around a connector's page stream."""
 
