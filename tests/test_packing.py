@@ -7,6 +7,7 @@ metric tests and tests/test_dbt_core.py: their fixture lands its rows packed
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -246,12 +247,21 @@ def _small_batches(repack):
     return in_batches_of_ten
 
 
+def _solved(payload: dict) -> dict:
+    return {**payload, "status": "solved"}
+
+
 def test_raw_show_prints_every_version_whole(warehouse, monkeypatch, capsys):
     first = _page("zendesk_tickets", 0, 2)
-    later = _page("zendesk_tickets", 0, 2)
-    for r in later.records:
-        r.updated_at += dt.timedelta(days=1)
-        r.payload["status"] = "solved"
+    later = Page(
+        "tickets",
+        [
+            dataclasses.replace(
+                r, updated_at=r.updated_at + dt.timedelta(days=1), payload=_solved(r.payload)
+            )
+            for r in first.records
+        ],
+    )
     _write(warehouse, [first])
     _write(warehouse, [later])
     monkeypatch.setenv("WAREHOUSE_URL", warehouse)

@@ -355,12 +355,16 @@ def repack(
             ).fetchall()
             if not rows:
                 break
+            # projected before the COPY: a dictionary not read yet is a query on this connection
+            projected = [
+                (si, sid, upd, encode(project_record(unpack(bytes(z), dicts[d]))).decode())
+                for si, sid, upd, z, d in rows
+            ]
             with conn.transaction():
                 cur = conn.cursor()
                 with cur.copy("copy _repack from stdin") as copy:
-                    for si, sid, upd, z, d in rows:
-                        record = unpack(bytes(z), dicts[d])
-                        copy.write_row((si, sid, upd, encode(project_record(record)).decode()))
+                    for row in projected:
+                        copy.write_row(row)
                 cur.execute(
                     f"update raw.{table} as r set payload = n.payload from _repack as n"
                     " where r.source_instance = n.source_instance"
