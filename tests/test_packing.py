@@ -271,3 +271,20 @@ def test_raw_show_prints_every_version_whole(warehouse, monkeypatch, capsys):
     assert all(v["packed"] and v["source_instance"] == "d1-zendesk" for v in shown)
     assert cli.main(["raw", "show", "zendesk_tickets", "1", "--source-instance", "nope"]) == 1
     assert cli.main(["raw", "show", "no_such_table", "1"]) == 2
+
+
+def test_the_nightly_prepare_repacks_a_changed_shape_before_dbt(warehouse, monkeypatch):
+    from schoolcx import pipeline
+    from tests import fixture_dbt_core as fx
+
+    page = _page("zendesk_tickets", 0, 4)
+    _write(warehouse, [page])
+    grown = dict(payload_shapes.SHAPES["zendesk_tickets"], description=payload_shapes.WHOLE)
+    monkeypatch.setattr(
+        payload_shapes, "SHAPES", {**payload_shapes.SHAPES, "zendesk_tickets": grown}
+    )
+    pipeline.prepare(warehouse, fx.config())
+    with psycopg.connect(warehouse) as conn:
+        assert packing.stale_tables(conn) == []
+        got = dict(conn.execute("select source_id, payload from raw.zendesk_tickets").fetchall())
+    assert got == {r.source_id: packing.project(r.payload, grown) for r in page.records}
