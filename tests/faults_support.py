@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 
 from schoolcx.connections import connection_json
+from schoolcx.load import packing
 from schoolcx.orchestration import RAW_TABLES
 from schoolcx.paths import PROJECT_ROOT
 from schoolcx.sandbox.demo.world import Event, Interaction, Person, Rating, World
@@ -51,16 +52,25 @@ def fresh_warehouse(pg_server: str) -> str:
 
 
 def raw_rows(url: str, tables: tuple[str, ...]) -> dict[str, list[tuple]]:
-    """table -> every landed version (source_id, updated_at, payload), sorted. Positions, batch
-    ids and load times differ between runs by design; the record versions must not."""
+    """table -> every landed version (source_id, updated_at, whole payload as text), sorted.
+    Positions, batch ids and load times differ between runs by design; the record versions must
+    not. The whole record (payload_z unpacked): two warehouses' dictionaries may differ."""
     out = {}
     with psycopg.connect(url) as conn:
         for t in tables:
-            out[t] = conn.execute(
-                f"select source_instance, source_id, updated_at, payload::text, person_hash"
-                f" from raw.{t} order by 1, 2, 3"
-            ).fetchall()
+            out[t] = [
+                (si, sid, at, _text(whole), person)
+                for si, sid, at, person, whole in packing.select_whole(
+                    conn,
+                    f"select source_instance, source_id, updated_at, person_hash,"
+                    f" payload, payload_z, payload_dict from raw.{t} order by 1, 2, 3",
+                )
+            ]
     return out
+
+
+def _text(record) -> str:
+    return json.dumps(record, sort_keys=True)
 
 
 def latest_rows(url: str, tables: tuple[str, ...]) -> dict[str, list[tuple]]:
@@ -68,11 +78,15 @@ def latest_rows(url: str, tables: tuple[str, ...]) -> dict[str, list[tuple]]:
     out = {}
     with psycopg.connect(url) as conn:
         for t in tables:
-            out[t] = conn.execute(
-                f"select distinct on (source_instance, source_id) source_instance, source_id,"
-                f" payload::text from raw.{t} order by source_instance, source_id,"
-                f" updated_at desc"
-            ).fetchall()
+            out[t] = [
+                (si, sid, _text(whole))
+                for si, sid, whole in packing.select_whole(
+                    conn,
+                    f"select distinct on (source_instance, source_id) source_instance, source_id,"
+                    f" payload, payload_z, payload_dict from raw.{t}"
+                    f" order by source_instance, source_id, updated_at desc",
+                )
+            ]
     return out
 
 

@@ -10,12 +10,12 @@ old ticket (reopened months later), a late rating.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import psycopg
 
 from schoolcx.config import DeploymentConfig
+from schoolcx.load import packing
 from schoolcx.privacy import person_hash
 
 HASH_KEY = b"test-only-hash-key"
@@ -1139,14 +1139,18 @@ def insert_rows(
     """Land rows as a load `loaded_ago` back (_loaded_at), so that a later night's incremental
     run recomputes only what that night loaded (and what its lookback reaches)."""
     n = 0
+    packers = packing.TablePackers()  # raw holds what the writer would land (packed payloads)
     with psycopg.connect(url) as conn:
         for table, rows in tables.items():
+            packers.prepare(conn, table, (packing.encode(r["payload"]) for r in rows))
             for r in rows:
+                payload, payload_z, payload_dict = packers.columns(table, r["payload"])
                 conn.execute(
                     f"insert into raw.{table} (source_system, source_instance, district_id, "
-                    "source_id, updated_at, person_hash, payload, _batch_id, _loaded_at) "
+                    "source_id, updated_at, person_hash, payload, _batch_id, _loaded_at,"
+                    " payload_z, payload_dict) "
                     "values (%s, %s, %s, %s, %s, %s, %s::jsonb, %s,"
-                    " now() - %s::interval) on conflict do nothing",
+                    " now() - %s::interval, %s, %s) on conflict do nothing",
                     (
                         r["source_system"],
                         r["source_instance"],
@@ -1154,9 +1158,11 @@ def insert_rows(
                         r["source_id"],
                         r["updated_at"],
                         r["person_hash"],
-                        json.dumps(r["payload"]),
+                        payload,
                         batch_id,
                         loaded_ago,
+                        payload_z,
+                        payload_dict,
                     ),
                 )
                 n += 1

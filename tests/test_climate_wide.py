@@ -13,6 +13,7 @@ import yaml
 from schoolcx.config import DeploymentConfig
 from schoolcx.connectors.base import ConnectorContext
 from schoolcx.connectors.file_drop import FileDropConnector
+from schoolcx.load import packing
 from schoolcx.load.raw_writer import RawWriter
 from schoolcx.refsync import sync_config
 from tests.test_survey_ratings import _dbt_build
@@ -129,7 +130,9 @@ def test_microsoft_forms_export_with_id_and_ignored_columns(warehouse, tmp_path)
     summary = _load(warehouse, cfg)
     assert summary.inserted == 1 and dict(summary.quarantined) == {"missing_value": 1}
     with psycopg.connect(warehouse) as conn:
-        row = conn.execute("select source_id, payload from raw.file_drop_rows").fetchone()
+        [row] = packing.select_whole(
+            conn, "select source_id, payload, payload_z, payload_dict from raw.file_drop_rows"
+        )
     assert row[0] == "1:feel_safe"
     assert row[1]["row"] == {
         "id": "1",

@@ -11,6 +11,7 @@ import pytest
 from schoolcx.config import District, Source
 from schoolcx.connectors.base import ConnectorContext, ConnectorError
 from schoolcx.connectors.file_drop import FileDropConnector, check_row
+from schoolcx.load.packing import select_whole
 from schoolcx.load.raw_writer import RawWriter, read_state
 
 DISTRICT = District(
@@ -85,10 +86,11 @@ def test_loaded_once_changed_file_reloaded_as_new_version(warehouse, tmp_path):
     changed = _load(warehouse, _source(tmp_path))
     assert changed.inserted == 3
     with psycopg.connect(warehouse) as conn:
-        rows = conn.execute(
-            "select source_id, updated_at, payload from raw.file_drop_rows"
-            " order by source_id, updated_at"
-        ).fetchall()
+        rows = select_whole(
+            conn,
+            "select source_id, updated_at, payload, payload_z, payload_dict"
+            " from raw.file_drop_rows order by source_id, updated_at",
+        )
         state = read_state(conn, "d1-calls")["files"]
         hashes = conn.execute(
             "select count(distinct person_hash) from raw.file_drop_rows where source_id = 'c1'"
@@ -222,10 +224,11 @@ def _latest_rows(url: str) -> dict[str, tuple[dt.datetime, dict]]:
     with psycopg.connect(url) as conn:
         return {
             r[0]: (r[1], r[2])
-            for r in conn.execute(
-                "select distinct on (source_id) source_id, updated_at, payload"
-                " from raw.file_drop_rows order by source_id, updated_at desc"
-            ).fetchall()
+            for r in select_whole(
+                conn,
+                "select distinct on (source_id) source_id, updated_at, payload, payload_z,"
+                " payload_dict from raw.file_drop_rows order by source_id, updated_at desc",
+            )
         }
 
 

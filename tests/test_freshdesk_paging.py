@@ -16,6 +16,7 @@ import pytest
 
 from schoolcx.connectors.base import ConnectorError
 from schoolcx.connectors.freshdesk import FreshdeskConnector
+from schoolcx.load import packing
 from schoolcx.sandbox.demo.world import Event
 from schoolcx.sandbox.emulators import freshdesk as fd_emulator
 from tests.test_freshdesk import (
@@ -35,10 +36,11 @@ from tests.test_freshdesk import (
 def latest(url: str, table: str) -> dict[str, dict]:
     """source_id -> payload of the latest landed version."""
     with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            f"select distinct on (source_id) source_id, payload from raw.{table}"
-            " order by source_id, updated_at desc"
-        ).fetchall()
+        rows = packing.select_whole(
+            conn,
+            f"select distinct on (source_id) source_id, payload, payload_z, payload_dict"
+            f" from raw.{table} order by source_id, updated_at desc",
+        )
     return dict(rows)
 
 

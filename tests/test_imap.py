@@ -13,6 +13,7 @@ from schoolcx.config import DeploymentConfig
 from schoolcx.connections import Connection
 from schoolcx.connectors.base import ConnectorContext
 from schoolcx.connectors.imap import ImapConnector
+from schoolcx.load.packing import select_whole
 from schoolcx.load.raw_writer import RawWriter, read_state
 from schoolcx.sandbox.demo.world import Event, Interaction, Person, World
 from schoolcx.sandbox.emulators.imap_server import (
@@ -153,17 +154,21 @@ def _extract(
 
 def _rows(url: str, source: str) -> dict[str, dict]:
     with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "select source_id, payload from raw.imap_messages where source_instance = %s", (source,)
-        ).fetchall()
+        rows = select_whole(
+            conn,
+            "select source_id, payload, payload_z, payload_dict from raw.imap_messages"
+            " where source_instance = %s",
+            (source,),
+        )
     return dict(rows)
 
 
 def _snapshot(url: str):
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "select count(*), md5(string_agg(source_id || updated_at::text || payload::text,"
-            " ',' order by source_id, updated_at)) from raw.imap_messages"
+            "select count(*), md5(string_agg(source_id || updated_at::text || payload::text"
+            " || coalesce(encode(payload_z, 'hex'), ''), ',' order by source_id, updated_at))"
+            " from raw.imap_messages"
         ).fetchone()
 
 

@@ -50,6 +50,7 @@ from schoolcx.connectors.imap import ImapConnector
 from schoolcx.connectors.qualtrics import QualtricsConnector
 from schoolcx.connectors.surveymonkey import SurveyMonkeyConnector
 from schoolcx.connectors.zendesk import ZendeskConnector
+from schoolcx.load import packing
 from schoolcx.load.raw_writer import RawWriter
 from schoolcx.load.source_state import finish_reset, pending_reset, reset_source
 from schoolcx.refsync import sync_config
@@ -105,20 +106,16 @@ def quarantined(url: str, source: str, stream: str | None = None) -> list[tuple]
 def snapshot(url: str) -> tuple:
     """Every raw version and quarantine row (what a second run must leave as it is)."""
     with psycopg.connect(url) as conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "select table_name from information_schema.tables where table_schema = 'raw'"
-                " order by 1"
-            ).fetchall()
-        ]
         raw = {
             t: conn.execute(
-                f"select source_instance, source_id, updated_at, md5(payload::text)"
-                f" from raw.{t} order by 1, 2, 3"
+                f"select source_instance, source_id, updated_at, md5(payload::text),"
+                f" md5(payload_z) from raw.{t} order by 1, 2, 3"
             ).fetchall()
-            for t in tables
+            for t in packing.raw_tables(conn)  # the landing tables (not raw.payload_dicts)
         }
+        raw["payload_dicts"] = conn.execute(
+            "select raw_table, md5(zdict) from raw.payload_dicts order by 1"
+        ).fetchall()
         q = conn.execute(
             "select source_instance, stream, record_identity, reason, field, source_position"
             " from quarantine.records order by 1, 2, 3, 4, 5"
@@ -229,10 +226,11 @@ def freshdesk_night(warehouse: str) -> None:
             stream=kind,
         )
     with psycopg.connect(warehouse) as conn:
-        final_t1 = conn.execute(
-            "select payload->>'updated_at' from raw.freshdesk_tickets where source_id = '1'"
-            " order by updated_at desc limit 1"
-        ).fetchone()[0]
+        final_t1 = packing.select_whole(  # the whole record: staging reads the row's version
+            conn,
+            "select payload, payload_z, payload_dict from raw.freshdesk_tickets"
+            " where source_id = '1' order by updated_at desc limit 1",
+        )[0][0]["updated_at"]
     assert final_t1 == "2025-11-29T12:00:00Z"  # the update landed too
 
 

@@ -13,6 +13,7 @@ from schoolcx.connections import Connection
 from schoolcx.connectors.base import ConnectorContext
 from schoolcx.connectors.http import AuthError
 from schoolcx.connectors.qualtrics import QualtricsConnector, iter_json_array
+from schoolcx.load import packing
 from schoolcx.load.raw_writer import RawWriter, read_state
 from schoolcx.sandbox.demo.world import Rating, SurveyAnswerSet, World
 from schoolcx.sandbox.emulators import qualtrics
@@ -109,9 +110,11 @@ def test_full_then_continuation_with_job_polling(warehouse):
         assert len(polls) == 3  # in progress twice, then complete
         with psycopg.connect(warehouse) as conn:
             state = read_state(conn, "d1-climate")["responses"]
-            payload = conn.execute(
-                "select payload from raw.qualtrics_responses where source_id = 'R_c000'"
-            ).fetchone()[0]
+            [(payload,)] = packing.select_whole(
+                conn,
+                "select payload, payload_z, payload_dict from raw.qualtrics_responses"
+                " where source_id = 'R_c000'",
+            )
         assert state["continuationToken"] and state["last_recorded_date"].startswith(
             "2025-09-03T15:00"
         )
@@ -188,7 +191,9 @@ def test_quarantine_kinds(warehouse):
         rows = conn.execute(
             "select reason, record_id, field from quarantine.records order by reason"
         ).fetchall()
-        payload = conn.execute("select payload from raw.qualtrics_responses").fetchone()[0]
+        [(payload,)] = packing.select_whole(
+            conn, "select payload, payload_z, payload_dict from raw.qualtrics_responses"
+        )
     assert rows == [
         ("missing_id", None, "responseId"),
         ("rating_out_of_scale", "R_p002", "QID11"),
@@ -253,9 +258,11 @@ def test_each_rating_question_checked_on_its_own_scale(warehouse):
     with psycopg.connect(warehouse) as conn:
         q = conn.execute("select reason, record_id, field from quarantine.records").fetchall()
         landed = dict(
-            conn.execute(
-                "select source_id, payload from raw.qualtrics_responses order by source_id"
-            ).fetchall()
+            packing.select_whole(
+                conn,
+                "select source_id, payload, payload_z, payload_dict"
+                " from raw.qualtrics_responses order by source_id",
+            )
         )
     assert q == [("rating_out_of_scale", "R_v3", "QID7")]
     assert landed["R_v1"]["values"]["QID5"] == 4 and "QID7" not in landed["R_v1"]["values"]

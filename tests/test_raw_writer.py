@@ -50,8 +50,9 @@ def _write(url, pages):
 def _raw_snapshot(url):
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "select count(*), md5(string_agg(source_id || updated_at::text || payload::text,"
-            " ',' order by source_id)) from raw.zendesk_tickets"
+            "select count(*), md5(string_agg(source_id || updated_at::text || payload::text"
+            " || coalesce(encode(payload_z, 'hex'), ''), ',' order by source_id))"
+            " from raw.zendesk_tickets"
         ).fetchone()
 
 

@@ -21,6 +21,7 @@ from schoolcx.connectors.base import ConnectorContext
 from schoolcx.connectors.freshdesk import FreshdeskConnector
 from schoolcx.connectors.http import RetryPolicy
 from schoolcx.connectors.records import parse_time
+from schoolcx.load import packing
 from schoolcx.load.raw_writer import RawWriter
 from schoolcx.sandbox.emulators.replay import ReplayServer
 from tests import fixture_dbt_core as fx
@@ -69,10 +70,12 @@ def test_recorded_tickets_and_conversations_land_whole(warehouse):
         landed = dict(
             conn.execute("select source_id, updated_at from raw.freshdesk_tickets").fetchall()
         )
-        conversations = {
-            r[0]: r[1]
-            for r in conn.execute(
-                "select source_id, payload->>'from_email' from raw.freshdesk_conversations"
+        conversations = {  # from_email: in the whole record (staging does not read it)
+            source_id: payload["from_email"]
+            for source_id, payload in packing.select_whole(
+                conn,
+                "select source_id, payload, payload_z, payload_dict"
+                " from raw.freshdesk_conversations",
             )
         }
     # every ticket once per version, its version the instant its local-offset timestamp names

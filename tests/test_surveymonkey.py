@@ -14,6 +14,7 @@ from schoolcx.connectors import surveymonkey as sm_connector
 from schoolcx.connectors.base import ConnectorContext, ConnectorError
 from schoolcx.connectors.http import AuthError
 from schoolcx.connectors.surveymonkey import SurveyMonkeyConnector
+from schoolcx.load import packing
 from schoolcx.load.raw_writer import RawWriter, read_state
 from schoolcx.sandbox.demo.world import Rating, SurveyAnswerSet, World
 from schoolcx.sandbox.emulators import surveymonkey
@@ -100,7 +101,11 @@ def _extract(
 def _rows(url: str) -> dict[str, dict]:
     with psycopg.connect(url) as conn:
         return dict(
-            conn.execute("select source_id, payload from raw.surveymonkey_responses").fetchall()
+            packing.select_whole(
+                conn,
+                "select source_id, payload, payload_z, payload_dict"
+                " from raw.surveymonkey_responses",
+            )
         )
 
 
@@ -232,10 +237,11 @@ def test_generated_world_lands_whole():
 def _latest(url: str) -> dict[str, dict]:
     with psycopg.connect(url) as conn:
         return dict(
-            conn.execute(
-                "select distinct on (source_id) source_id, payload from raw.surveymonkey_responses"
-                " order by source_id, updated_at desc"
-            ).fetchall()
+            packing.select_whole(
+                conn,
+                "select distinct on (source_id) source_id, payload, payload_z, payload_dict"
+                " from raw.surveymonkey_responses order by source_id, updated_at desc",
+            )
         )
 
 

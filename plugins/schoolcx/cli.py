@@ -212,6 +212,53 @@ def cmd_quarantine(args) -> int:
     return 0
 
 
+def cmd_raw_show(args) -> int:
+    import json
+
+    import psycopg
+
+    from schoolcx import pipeline
+    from schoolcx.load import packing
+    from schoolcx.warehouse import migrate
+
+    url = pipeline.resolve_warehouse_url()
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        if args.raw_table not in packing.raw_tables(conn):
+            print(f"no raw table {args.raw_table!r}", file=sys.stderr)
+            return 2
+        found = packing.versions(conn, args.raw_table, args.source_id, args.source_instance)
+    if not found:
+        print(f"raw.{args.raw_table} has no record {args.source_id!r}", file=sys.stderr)
+        return 1
+    print(json.dumps(found, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_raw_repack(args) -> int:
+    import psycopg
+
+    from schoolcx import pipeline
+    from schoolcx.load import packing
+    from schoolcx.warehouse import migrate
+
+    url = pipeline.resolve_warehouse_url()
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        known = packing.raw_tables(conn)
+        stale = packing.stale_tables(conn)
+    if args.table and args.table not in known:
+        print(f"no raw table {args.table!r}", file=sys.stderr)
+        return 2
+    tables = [args.table] if args.table else stale
+    if not tables:
+        print("every packed raw table is projected with the code's shape: nothing to repack")
+        return 0
+    for summary in packing.repack_stale(url, tables, progress=print):
+        print(summary.line())
+    return 0
+
+
 def cmd_source_reset(args) -> int:
     from schoolcx.load.source_state import reset_source
 
@@ -548,6 +595,28 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--source", help="only this source (its name in the config)")
     q.add_argument("--since", type=_date, help="only what was seen on or after this UTC date")
     q.set_defaults(func=cmd_quarantine)
+
+    raw = sub.add_parser("raw", help="read or repack landed raw records")
+    rsub = raw.add_subparsers(dest="raw_command", required=True)
+    show = rsub.add_parser(
+        "show",
+        help="every landed version of one record, whole, as JSON",
+        description="raw.<table>.payload keeps only what staging reads; the whole vendor "
+        "record is compressed in payload_z. This prints every landed version's whole record.",
+    )
+    show.add_argument("raw_table", help="e.g. zendesk_tickets")
+    show.add_argument("source_id")
+    show.add_argument("--source-instance", help="only this source instance")
+    show.set_defaults(func=cmd_raw_show)
+    repack = rsub.add_parser(
+        "repack",
+        help="rewrite raw payloads from the whole records after a shape change",
+        description="Re-projects payload from payload_z with the code's shape "
+        "(schoolcx.load.payload_shapes) for every table whose rows were projected with "
+        "another shape, or for --table. The nightly prepare does this by itself.",
+    )
+    repack.add_argument("--table", help="this raw table (repacked even if its shape is current)")
+    repack.set_defaults(func=cmd_raw_repack)
 
     src = sub.add_parser("source", help="operate on one configured source")
     ssub = src.add_subparsers(dest="source_command", required=True)

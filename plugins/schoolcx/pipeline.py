@@ -60,6 +60,7 @@ def prepare(url: str, cfg: DeploymentConfig) -> list[str]:
     applied = migrate(url)
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
+    repack_raw(url)
     counts = sync_config(url, cfg)
     log.info("synced config %r: %s", cfg.name, counts)
     try:
@@ -69,6 +70,16 @@ def prepare(url: str, cfg: DeploymentConfig) -> list[str]:
     else:
         sync_bi_roles(url, cfg)
     return [s.name for _, s in cfg.sources()]
+
+
+def repack_raw(url: str) -> None:
+    """Re-project raw payloads of tables whose shape changed in the code (schoolcx.load.packing),
+    before any dbt build reads them. A shape changes with the staging model that reads the new
+    path, and that model change makes the night's build a full refresh (schoolcx.refchange)."""
+    from schoolcx.load import packing
+
+    for summary in packing.repack_stale(url, progress=log.info):
+        log.warning("%s", summary.line())
 
 
 def plan_refresh(url: str, requested: bool = False) -> dict:

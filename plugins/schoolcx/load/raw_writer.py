@@ -5,6 +5,12 @@ already landed (primary key source_instance, source_id, updated_at), write its q
 records, then store the stream's new state, all in one transaction. A crash between pages
 leaves the state of the last committed page, and the rerun skips what is already there.
 
+Packed payloads (schoolcx.load.packing): a record of a table with a shape lands as its
+projection (payload, what staging reads) and its whole text compressed with the table's
+dictionary (payload_z, payload_dict). The dictionary is made from the first records of the
+table this writer sees, unless one is stored already, and committed before the page that
+uses it. A table without a shape lands the whole record in payload as before.
+
 Pages commit asynchronously (synchronous_commit off for this session): waiting for each page's
 WAL flush was half the time a page took (bench.load, issue 19). A server crash can then lose
 the last pages committed, but a page's rows and the state after it are one transaction, so they
@@ -14,18 +20,17 @@ synchronous, and a flush writes all the WAL before it: a run reported finished i
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import msgspec
 import psycopg
 from psycopg.types.json import Jsonb
 
 from schoolcx.connectors.base import Page
+from schoolcx.load import packing
 from schoolcx.privacy import hash_key, person_hash
 
 RAW_COLUMNS = (
@@ -39,6 +44,8 @@ RAW_COLUMNS = (
     "_batch_id",
     "_source_position",
 )
+# what the writer lands: the landing columns and the packed payload (migration 0028)
+WRITER_COLUMNS = (*RAW_COLUMNS, "payload_z", "payload_dict")
 
 
 @dataclass
@@ -74,24 +81,6 @@ def read_state(conn: psycopg.Connection, source_instance: str) -> dict[str, dict
     return {stream: state for stream, state in rows}
 
 
-def _json_default(value):
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-# msgspec encodes a page's payloads four times faster than json.dumps (the encoding was a third
-# of the writer's time: bench.extract, issue 19). The same JSON values land; the text differs
-# only where jsonb does not keep it (non-ASCII unescaped, UTC datetimes as Z; connectors
-# put ISO strings in payloads, not datetimes).
-_ENCODER = msgspec.json.Encoder(enc_hook=_json_default)
-
-
-def _dumps(payload) -> str:
-    # NUL cannot be stored in jsonb; vendors do send it in free text.
-    return _ENCODER.encode(payload).decode().replace("\\u0000", "")
-
-
 class RawWriter:
     """Writes pages of one source; use as a context manager around a connector's page stream."""
 
@@ -115,6 +104,7 @@ class RawWriter:
         self.on_page = on_page
         self._key = hash_key()
         self._conn: psycopg.Connection | None = None
+        self._packers = packing.TablePackers()
 
     def __enter__(self) -> RawWriter:
         self._conn = psycopg.connect(self.url)
@@ -152,6 +142,9 @@ class RawWriter:
         by_table: dict[str, list] = {}
         for rec in page.records:
             by_table.setdefault(rec.table, []).append(rec)
+        for table, records in by_table.items():
+            # a new dictionary is committed before the page: no row lands before it
+            self._packers.prepare(conn, table, (packing.encode(r.payload) for r in records))
         inserted = 0
         with conn.transaction():
             for n, (table, records) in enumerate(by_table.items(), 1):
@@ -233,8 +226,10 @@ class RawWriter:
             "create temp table if not exists _landing (like raw.zendesk_tickets including defaults)"
             " on commit delete rows"
         )
-        with cur.copy(f"copy _landing ({', '.join(RAW_COLUMNS)}) from stdin") as copy:
+        columns = self._packers.columns
+        with cur.copy(f"copy _landing ({', '.join(WRITER_COLUMNS)}) from stdin") as copy:
             for r in records:
+                payload, payload_z, dict_id = columns(table, r.payload)
                 copy.write_row(
                     (
                         self.source_type,
@@ -243,17 +238,19 @@ class RawWriter:
                         r.source_id,
                         r.updated_at,
                         person_hash(r.person_email, self._key),
-                        _dumps(r.payload),
+                        payload,
                         self.batch_id,
                         r.position,
+                        payload_z,
+                        dict_id,
                     )
                 )
         # A page can repeat a record version (a vendor serving a page twice); distinct on the
         # key keeps the insert from failing on itself.
         cur.execute(
-            f"insert into raw.{table} ({', '.join(RAW_COLUMNS)})"
+            f"insert into raw.{table} ({', '.join(WRITER_COLUMNS)})"
             f" select distinct on (source_instance, source_id, updated_at)"
-            f" {', '.join(RAW_COLUMNS)} from _landing"
+            f" {', '.join(WRITER_COLUMNS)} from _landing"
             f" on conflict (source_instance, source_id, updated_at) do nothing"
         )
         inserted = cur.rowcount

@@ -9,8 +9,9 @@ alike, through:
 - the writer: RawWriter.write_page into raw.zendesk_tickets (payload encoding, person hash,
   COPY into its landing table, the insert that skips versions already landed, the stream's
   state and the run's counters, one transaction a page);
-- the ceiling: the same rows, already encoded, in one plain `COPY` a page (one transaction a
-  page too, committed as the writer commits its pages: asynchronously) into
+- the ceiling: the same rows, already encoded and packed (the projection in payload, the whole
+  record compressed in payload_z with the table's dictionary), in one plain `COPY` a page (one
+  transaction a page too, committed as the writer commits its pages: asynchronously) into
   bench_copy.zendesk_tickets, a copy of raw.zendesk_tickets with its key.
 
 Only the seconds inside each call are counted; building the pages is not. Their ratio is the
@@ -28,7 +29,8 @@ import msgspec
 import psycopg
 
 from schoolcx.connectors.base import LandingRecord, Page
-from schoolcx.load.raw_writer import RAW_COLUMNS, RawWriter, _dumps
+from schoolcx.load import packing
+from schoolcx.load.raw_writer import WRITER_COLUMNS, RawWriter
 from schoolcx.privacy import hash_key, person_hash
 from schoolcx.sandbox.emulators.zendesk import _metric_json, _ticket_json
 
@@ -79,22 +81,27 @@ def synthetic_page(first: int, n: int) -> Page:
     return page
 
 
-def copy_rows(page: Page, batch_id: str, key: bytes) -> list[tuple]:
-    """The rows the writer COPYs for `page`, encoded (the ceiling's input)."""
-    return [
-        (
-            "zendesk",
-            SOURCE,
-            DISTRICT,
-            r.source_id,
-            r.updated_at,
-            person_hash(r.person_email, key),
-            _dumps(r.payload),
-            batch_id,
-            r.position,
+def copy_rows(page: Page, batch_id: str, key: bytes, packers: packing.TablePackers) -> list[tuple]:
+    """The rows the writer COPYs for `page`, encoded and packed (the ceiling's input)."""
+    rows = []
+    for r in page.records:
+        payload, payload_z, payload_dict = packers.columns(r.table, r.payload)
+        rows.append(
+            (
+                "zendesk",
+                SOURCE,
+                DISTRICT,
+                r.source_id,
+                r.updated_at,
+                person_hash(r.person_email, key),
+                payload,
+                batch_id,
+                r.position,
+                payload_z,
+                payload_dict,
+            )
         )
-        for r in page.records
-    ]
+    return rows
 
 
 def run(rows: int, url: str, out=sys.stdout) -> LoadBench:
@@ -107,7 +114,11 @@ def run(rows: int, url: str, out=sys.stdout) -> LoadBench:
         )
     key = hash_key()
     writer_s = copy_s = 0.0
-    copy_sql = f"copy bench_copy.zendesk_tickets ({', '.join(RAW_COLUMNS)}) from stdin"
+    copy_sql = f"copy bench_copy.zendesk_tickets ({', '.join(WRITER_COLUMNS)}) from stdin"
+    packers = packing.TablePackers()  # the writer's dictionary: made here, or the stored one
+    with psycopg.connect(url) as conn:
+        sample = synthetic_page(0, 8).records
+        packers.prepare(conn, "zendesk_tickets", (packing.encode(r.payload) for r in sample))
     with (
         RawWriter(
             url, source_instance=SOURCE, source_type="zendesk", district_id=DISTRICT, run_id="load"
@@ -118,7 +129,7 @@ def run(rows: int, url: str, out=sys.stdout) -> LoadBench:
         conn.commit()
         for n, first in enumerate(range(0, rows, PAGE)):
             page = synthetic_page(first, min(PAGE, rows - first))
-            encoded = copy_rows(page, writer.batch_id, key)
+            encoded = copy_rows(page, writer.batch_id, key, packers)
 
             def by_writer(page=page):
                 started = time.monotonic()

@@ -1,10 +1,20 @@
 """Landing the plan into raw.* as nightly runs would have (dimensions, then the ticket
-tables), the ops.extract_runs rows RawWriter leaves, and the raw indexes dropped meanwhile."""
+tables), the ops.extract_runs rows RawWriter leaves, and the raw indexes dropped meanwhile.
+
+The SQL synthesises whole vendor records into scratch tables (bench_gen.landing_<table>, the
+raw table's columns); pack_landed() then streams them through the product's packing (COPY out,
+schoolcx.load.packing, COPY in) into raw.<table>, so raw holds what RawWriter would land:
+the projection staging reads in payload, the whole record compressed in payload_z."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 
+import psycopg
+
+from schoolcx.load import packing
 from schoolcx.sandbox.bench.dbt.payloads import (
     AUDITS,
     _audit_children,
@@ -33,6 +43,53 @@ RAW_COLUMNS = (
     "source_system, source_instance, district_id, source_id, updated_at, person_hash, payload,"
     " _loaded_at, _batch_id, _source_position"
 )
+PAYLOAD_AT = 6  # payload's place in RAW_COLUMNS
+
+
+def scratch(table: str) -> str:
+    """Where the SQL lands a raw table's whole records before pack_landed packs them."""
+    return f"bench_gen.landing_{table}"
+
+
+def create_scratch(conn) -> None:
+    for t in RAW_TABLES:
+        conn.execute(
+            f"create unlogged table if not exists {scratch(t)} (like raw.{t} including defaults)"
+        )
+
+
+def pack_landed(url: str, table: str, say: Callable[[str], None] | None = None) -> int:
+    """Move the scratch table's rows into raw.<table>, packed as RawWriter packs them (the
+    table's dictionary made from the first records, or the stored one); returns the rows."""
+    started, n = time.monotonic(), 0
+    packers = packing.TablePackers()
+    with psycopg.connect(url) as source, psycopg.connect(url) as target:
+        target.execute("set synchronous_commit = off")
+        first = source.execute(f"select payload::text from {scratch(table)} limit 8").fetchall()
+        packers.prepare(target, table, (packing.encode(packing.decode(r[0])) for r in first))
+        columns = f"{RAW_COLUMNS}, payload_z, payload_dict"
+        with (
+            source.cursor().copy(
+                f"copy (select {RAW_COLUMNS} from {scratch(table)}) to stdout"
+            ) as out,
+            target.cursor().copy(f"copy raw.{table} ({columns}) from stdin") as into,
+        ):
+            for row in out.rows():  # text values: passed through as they came
+                payload, payload_z, payload_dict = packers.columns(
+                    table, packing.decode(row[PAYLOAD_AT])
+                )
+                into.write_row(
+                    (*row[:PAYLOAD_AT], payload, *row[PAYLOAD_AT + 1 :], payload_z, payload_dict)
+                )
+                n += 1
+                if say and n % 500_000 == 0:
+                    say(f"raw.{table}: {n:,} packed ({time.monotonic() - started:.0f}s)")
+        target.commit()
+        source.execute(f"truncate {scratch(table)}")
+        source.commit()
+    if say:
+        say(f"raw.{table}: {n:,} rows packed into raw ({time.monotonic() - started:.0f}s)")
+    return n
 
 
 def landing_sql(loaded: str, batch_of: str) -> dict[str, str]:
@@ -46,7 +103,7 @@ def landing_sql(loaded: str, batch_of: str) -> dict[str, str]:
     return {
         # Versions: as of the end of the window, and (history) as of its creation night.
         "zendesk_tickets": f"""
-            insert into raw.zendesk_tickets ({RAW_COLUMNS})
+            insert into {scratch("zendesk_tickets")} ({RAW_COLUMNS})
             select 'zendesk', d.source_instance, p.district_id, p.ticket_id::text, v.at, null,
                 {_ticket_payload("c.cut", "v.at")},
                 {loaded.format(v="v.at")}, {batch_of.format(v="v.at")},
@@ -63,7 +120,7 @@ def landing_sql(loaded: str, batch_of: str) -> dict[str, str]:
                 and (c.cut = %(hi)s or v.at < {_version_at("%(hi)s::timestamptz")})
             """,
         "zendesk_ticket_events": f"""
-            insert into raw.zendesk_ticket_events ({RAW_COLUMNS})
+            insert into {scratch("zendesk_ticket_events")} ({RAW_COLUMNS})
             select 'zendesk', d.source_instance, p.district_id, e.aid::text, e.at, null,
                 jsonb_build_object('id', e.aid, 'ticket_id', p.ticket_id,
                     'timestamp', extract(epoch from e.at)::bigint,
@@ -81,7 +138,7 @@ def landing_sql(loaded: str, batch_of: str) -> dict[str, str]:
             where {part} and e.at >= %(lo)s and e.at < %(hi)s
             """,
         "zendesk_satisfaction_ratings": f"""
-            insert into raw.zendesk_satisfaction_ratings ({RAW_COLUMNS})
+            insert into {scratch("zendesk_satisfaction_ratings")} ({RAW_COLUMNS})
             select 'zendesk', d.source_instance, p.district_id,
                 (5000000000 + p.ticket_id)::text, p.rated_at, null,
                 jsonb_build_object(
@@ -118,7 +175,7 @@ def land_dimensions(conn, first_day: dt.date, loaded: str, batch_of: str) -> dic
     counts = {}
     cur = conn.execute(
         f"""
-        insert into raw.zendesk_users ({RAW_COLUMNS})
+        insert into {scratch("zendesk_users")} ({RAW_COLUMNS})
         select 'zendesk', d.source_instance, d.district_id, u.id::text, %(at)s, {person_hash},
             jsonb_build_object(
                 'id', u.id,
@@ -182,7 +239,7 @@ def land_dimensions(conn, first_day: dt.date, loaded: str, batch_of: str) -> dic
         )
         cur = conn.execute(
             f"""
-            insert into raw.{table} ({RAW_COLUMNS})
+            insert into {scratch(table)} ({RAW_COLUMNS})
             select 'zendesk', d.source_instance, d.district_id, ({base} + x.n)::text, %(at)s,
                 null,
                 jsonb_build_object('id', {base} + x.n, 'name', {names},

@@ -15,8 +15,10 @@ from schoolcx.sandbox.bench.dbt.landing import (
     RAW_TABLES,
     _drop_raw_indexes,
     _restore_raw_indexes,
+    create_scratch,
     land_dimensions,
     landing_sql,
+    pack_landed,
     record_runs,
 )
 from schoolcx.sandbox.bench.dbt.planning import plan_sql
@@ -154,15 +156,20 @@ class Synthesiser:
             ).replace("{n}", _night_end("{v}"))
         counts: dict[str, int] = {}
         with self._session() as conn:
+            create_scratch(conn)  # whole records land there; pack_landed moves them to raw
             # A year in one go: build the raw tables' indexes after the rows, not row by row.
             indexes = [] if night else _drop_raw_indexes(conn)
             if not night:
                 counts.update(land_dimensions(conn, self.scale.first_day, loaded, batch_of))
                 self._say(f"raw.zendesk_users {counts['zendesk_users']:,}, groups, organizations")
+        if not night:
+            for table in ("zendesk_users", "zendesk_groups", "zendesk_organizations"):
+                pack_landed(self.url, table, self._say)
         for table, sql in landing_sql(loaded, batch_of).items():
             started = time.monotonic()
             counts[table] = self._parallel(sql, params)
             self._say(f"raw.{table} {counts[table]:,} ({time.monotonic() - started:.0f}s)")
+            pack_landed(self.url, table, self._say)
         with self._session() as conn:
             if indexes:
                 started = time.monotonic()
