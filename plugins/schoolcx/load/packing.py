@@ -38,6 +38,7 @@ from schoolcx.load import payload_shapes
 
 ZDICT_BYTES = 32 * 1024  # zlib's window: a longer dictionary is not used beyond its last 32 kB
 ZDICT_SAMPLE_RECORDS = 8
+ZDICT_SHARED_BY = 3  # a string value enters a dictionary when this many sample records hold it
 LEVEL = 6
 WHOLE_FINGERPRINT = "whole"  # a table without a shape: payload holds the whole record
 
@@ -117,9 +118,43 @@ def _compile(shape: dict) -> Callable:
 
 
 def make_zdict(texts: Iterable[bytes]) -> bytes:
-    """A dictionary from a table's first records: the last 32 kB of their texts, joined."""
-    sample = b"".join(itertools.islice(texts, ZDICT_SAMPLE_RECORDS))
+    """A dictionary from a table's first records: their texts with every string value that
+    fewer than ZDICT_SHARED_BY of them hold blanked, joined, the last 32 kB.
+
+    The dictionary outlives any one record (every packed row of the table needs it), so it
+    must not be a copy of a person's record: a requester's email, a subject, a body is in one
+    record (or one ticket's versions) and stays out; keys, numbers, status words, channels,
+    locales shared by several records stay in. Measured on the bench's Zendesk tickets: 263 B
+    a ticket against 181 B with the records whole and 291 B with every string blanked."""
+    records = [decode(t) for t in itertools.islice(texts, ZDICT_SAMPLE_RECORDS)]
+    held: dict[str, int] = {}
+    for record in records:
+        for value in set(_strings(record)):
+            held[value] = held.get(value, 0) + 1
+    shared = {value for value, n in held.items() if n >= ZDICT_SHARED_BY}
+    sample = b"".join(encode(_blank_unshared(r, shared)) for r in records)
     return sample[-ZDICT_BYTES:]
+
+
+def _strings(value) -> Iterable[str]:
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def _blank_unshared(value, shared: set[str]):
+    if isinstance(value, dict):
+        return {k: _blank_unshared(v, shared) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blank_unshared(v, shared) for v in value]
+    if isinstance(value, str) and value not in shared:
+        return ""
+    return value
 
 
 class Packer:
