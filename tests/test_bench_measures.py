@@ -126,3 +126,41 @@ def test_the_disk_peak_is_judged_at_m_against_40_gb_with_its_split():
     assert s["met"] is None  # the aim is M's
     assert f"{42_000 / (10_000 * 3 / 42):.2f} MB per student-year" in s["note"]
     assert suite.disk_measure("S", {}) is None
+
+
+def test_a_scale_run_earlier_on_its_own_is_reused_not_run_again(tmp_path, monkeypatch, capsys):
+    """`--reuse M`: the year of M, run first on its own (two hours), joins the table of a later
+    `make bench` as if that run had made it; a missing one is a failed step, not a silent gap."""
+    import json
+
+    monkeypatch.setenv("SCHOOLCX_HOME", str(tmp_path))
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    earlier = {
+        "started": "2026-12-06T00:10:00+00:00",
+        "scales": {
+            "M": {
+                "interactions": 9_000_000,
+                "scan_floor": {"raw.a": {"rows": 1, "seconds": 2.0}},
+                "full": {"seconds": 3000.0, "slowest": []},
+            }
+        },
+    }
+    (bench / "dbt-M.json").write_text(json.dumps(earlier))
+    ran = []
+    monkeypatch.setattr(suite, "_step", lambda say, label, cmd, path: ran.append(cmd) or None)
+    out = tmp_path / "results.json"
+    code = suite.main(["--records", "1000", "--scales", "S:1,M", "--reuse", "M", "--out", str(out)])
+    results = json.loads(out.read_text())
+    assert code == 1  # the stubbed steps (extraction, load, S:1) made nothing
+    assert not any("schoolcx.sandbox.bench.dbt" in c and "M" in c for c in ran)
+    assert any(c[2:5] == ["schoolcx.sandbox.bench.dbt", "--scale", "S:1"] for c in ran)
+    assert results["run"]["reused"] == ["M"]
+    assert results["details"]["dbt"]["M"]["full"]["seconds"] == 3000.0
+    assert "reused from" in capsys.readouterr().err
+    from schoolcx.sandbox.bench.docs import scale_label
+
+    assert "(M from an earlier run of its own)" in scale_label(results["run"])
+    (bench / "dbt-M.json").unlink()
+    suite.main(["--records", "1000", "--scales", "M", "--reuse", "M", "--out", str(out)])
+    assert json.loads(out.read_text())["details"]["dbt"]["M"] == {"error": "the step failed"}

@@ -27,6 +27,8 @@ def scale_label(run: dict) -> str:
     records = run.get("records")
     full = records == 1_000_000 and sorted(scales) == list(FULL_SCALES)
     what = f"{records:,} extracted records; dbt scales {', '.join(scales) or 'none'}"
+    if run.get("reused"):
+        what += f" ({', '.join(run['reused'])} from an earlier run of its own)"
     if full:
         return f"full run: {what}"
     return (

@@ -363,6 +363,17 @@ def _step(say, label: str, cmd: list[str], json_path: Path) -> dict | None:
     return json.loads(json_path.read_text())
 
 
+def _reused(say, label: str, json_path: Path) -> dict | None:
+    """An earlier run's result of one dbt scale (`python -m schoolcx.sandbox.bench.dbt --scale M
+    --out <json_path>`), as if this run had made it; None (a failed step) when it is missing."""
+    if not json_path.exists():
+        say(f"{label}: FAILED: reused, but {json_path} is missing (run that scale first)")
+        return None
+    got = json.loads(json_path.read_text())
+    say(f"{label}: reused from {json_path} ({got.get('started', 'undated')})")
+    return got
+
+
 def main(argv: list[str] | None = None) -> int:
     from schoolcx.paths import local_dir
     from schoolcx.settings import apply_defaults
@@ -372,6 +383,12 @@ def main(argv: list[str] | None = None) -> int:
         "--records", type=int, default=int(os.environ.get("BENCH_RECORDS") or 1_000_000)
     )
     parser.add_argument("--scales", default=os.environ.get("BENCH_SCALES") or "S,M")
+    parser.add_argument(
+        "--reuse",
+        default=os.environ.get("BENCH_REUSE") or "",
+        help="scales (of --scales) read from their dbt-<scale>.json of an earlier run instead of"
+        " run again: a year of M takes about two hours, started on its own first",
+    )
     parser.add_argument("--load-rows", type=int, default=None, help="default: min(records, 100k)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument(
@@ -392,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     t0 = time.monotonic()
     scales = [s.strip() for s in args.scales.split(",") if s.strip()]
+    reuse = {s.strip() for s in args.reuse.split(",") if s.strip()}
     n_steps = 3 + len(scales)
     step = iter(range(1, n_steps + 1))
 
@@ -403,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git_rev": git_rev(),
         "machine": machine(),
-        "run": {"records": args.records, "scales": scales},
+        "run": {"records": args.records, "scales": scales, "reused": sorted(reuse & set(scales))},
     }
     small_n = max(args.records // 10, 1_000)
     extract = {}
@@ -426,12 +444,15 @@ def main(argv: list[str] | None = None) -> int:
     dbt_scales: dict[str, dict] = {}
     for scale in scales:
         path = workdir / f"dbt-{scale.replace(':', '-')}.json"
-        got = _step(
-            say,
-            f"step {next(step)}/{n_steps} dbt at scale {scale}",
-            [*py, "schoolcx.sandbox.bench.dbt", "--scale", scale, "--out", str(path)],
-            path,
-        )
+        if scale in reuse:
+            got = _reused(say, f"step {next(step)}/{n_steps} dbt at scale {scale}", path)
+        else:
+            got = _step(
+                say,
+                f"step {next(step)}/{n_steps} dbt at scale {scale}",
+                [*py, "schoolcx.sandbox.bench.dbt", "--scale", scale, "--out", str(path)],
+                path,
+            )
         dbt_scales.update((got or {}).get("scales") or {scale: {"error": "the step failed"}})
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.monotonic() - t0)
