@@ -30,11 +30,12 @@ GROUP_BASE, ORG_BASE = 360000040000, 360000540000
 AGENT_BASE, REQUESTER_BASE = 360100000, 380000000
 
 
-# Disk a scale takes after the night, per student-year, measured at S:6 (10,000 students, 39
-# days, 119k tickets: 1,502 MB, DECISIONLOG "Warehouse bytes"): raw 0.55 MB (payloads under
-# 2 kB are stored uncompressed), the nightly's stg/int/build 0.29, the intraday path's own
-# copies of them 0.29. With WAL and sort files, a quarter more while it runs.
-MB_PER_STUDENT_YEAR = {"raw": 0.55, "nightly": 0.29, "intraday": 0.29}
+# Disk a scale takes after the night, per student-year (about 84 tickets: 450 contacts per 1,000
+# students on 186 service days), measured at M:4 with packed raw payloads (777k tickets, 8,500
+# student-years, 9,464 MB; DECISIONLOG "Packed raw payloads at M"): raw 5.2 kB a ticket, the
+# nightly's stg/int/build 3.4 kB, the intraday path's own copies of them 3.5 kB. The peak while it
+# ran (temporary files, WAL) was a fifth over the size after the night.
+MB_PER_STUDENT_YEAR = {"raw": 0.44, "nightly": 0.28, "intraday": 0.29}
 DISK_HEADROOM = 1.25
 SCHOOL_YEAR_WEEKS = 42
 
