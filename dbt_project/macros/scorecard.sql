@@ -100,3 +100,17 @@
         when 'lower_is_better' then {{ qualifying }} - {{ at_or_below }}
     end
 {%- endmacro %}
+
+{#- Each interaction once per unit type of the scorecard (units.unit_type, units.unit_key; a
+    missing key is NULL, the type's remainder), as a lateral join on `relation`'s columns. -#}
+{% macro unit_types_of(relation) -%}
+    cross join
+        lateral (
+            values
+            ('school', {{ relation }}.school_id),
+            ('department', {{ relation }}.department),
+            ('stakeholder_type', {{ relation }}.stakeholder_type),
+            ('channel', {{ relation }}.channel),
+            ('language', {{ relation }}.language)
+        ) as units (unit_type, unit_key)
+{%- endmacro %}

@@ -240,15 +240,7 @@ units_by_period as (
         interactions.{{ period_column }} as period_start,
         {{ scorecard_aggregates('interactions') }}
     from interactions
-    cross join
-        lateral (
-            values
-            ('school', interactions.school_id),
-            ('department', interactions.department),
-            ('stakeholder_type', interactions.stakeholder_type),
-            ('channel', interactions.channel),
-            ('language', interactions.language)
-        ) as units (unit_type, unit_key)
+    {{ unit_types_of('interactions') }}
     where (interactions.district_id, interactions.{{ period_column }}) in (
         select
             computed_periods.district_id,
@@ -287,15 +279,7 @@ interaction_units as (
         interactions.month_start,
         interactions.week_start
     from interactions
-    cross join
-        lateral (
-            values
-            ('school', interactions.school_id),
-            ('department', interactions.department),
-            ('stakeholder_type', interactions.stakeholder_type),
-            ('channel', interactions.channel),
-            ('language', interactions.language)
-        ) as units (unit_type, unit_key)
+    {{ unit_types_of('interactions') }}
 ),
 
 units_grouped as (
