@@ -337,13 +337,13 @@ def disk_measure(name: str, r: dict) -> Measure | None:
 
 
 def student_years(r: dict) -> float | None:
-    """Students times the share of a school year the scale covers (its weeks over 42)."""
-    from schoolcx.sandbox.bench.dbt.scales import SCHOOL_YEAR_WEEKS
+    """Students times the share of a school year the scale covers."""
+    from schoolcx.sandbox.bench.dbt.scales import school_years
 
     if not (r.get("students") and r.get("first_day") and r.get("last_day")):
         return None
-    days = (dt.date.fromisoformat(r["last_day"]) - dt.date.fromisoformat(r["first_day"])).days
-    return r["students"] * min((days + 1) / 7 / SCHOOL_YEAR_WEEKS, 1.0)
+    first, last = (dt.date.fromisoformat(r[k]) for k in ("first_day", "last_day"))
+    return r["students"] * school_years(first, last)
 
 
 # ---- running the steps ------------------------------------------------------------------

@@ -189,11 +189,15 @@ def deployment_config(scale: Scale) -> DeploymentConfig:
     )
 
 
+def school_years(first_day: dt.date, last_day: dt.date) -> float:
+    """The share of a school year from first_day to last_day (its weeks over 42, at most 1)."""
+    return min(((last_day - first_day).days + 1) / 7 / SCHOOL_YEAR_WEEKS, 1.0)
+
+
 def disk_needed_gb(scale: Scale, intraday: bool = True) -> float:
     """The disk a scale needs while it runs (GB), from the measured size per student-year;
     without the intraday path's copies when `intraday` is false."""
-    weeks = ((scale.last_day - scale.first_day).days + 1) / 7
-    years = min(weeks / SCHOOL_YEAR_WEEKS, 1.0)
+    years = school_years(scale.first_day, scale.last_day)
     parts = [k for k in MB_PER_STUDENT_YEAR if intraday or k != "intraday"]
     per_student_year = sum(MB_PER_STUDENT_YEAR[k] for k in parts)
     return scale.students * per_student_year * years * DISK_HEADROOM / 1024
