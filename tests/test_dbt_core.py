@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from schoolcx.config import DeploymentConfig
 from schoolcx.paths import DBT_PROJECT_DIR
@@ -272,6 +273,59 @@ def test_business_minutes_examples_with_the_sql_function(built):
             ).fetchone()[0]
             assert abs(got - Decimal(case["business_minutes"])) < Decimal("0.01"), case["case"]
     assert len(cases) == 21
+
+
+def test_child_events_are_a_view_looked_up_in_raw_by_ticket(built):
+    """stg_zendesk__ticket_child_events stores nothing: a view over raw audits that PostgreSQL
+    flattens into its reader, so a lookup of one ticket (int_zendesk__ticket_activity's night,
+    per changed ticket) reaches raw's index on (source_instance, payload ->> 'ticket_id')
+    (migration 0031) instead of expanding every audit."""
+    url, _ = built
+    view = sql.SQL("stg.stg_zendesk__ticket_child_events")
+    with psycopg.connect(url) as conn:
+        kind = conn.execute(
+            "select relkind from pg_class where oid = %s::regclass",
+            ("stg.stg_zendesk__ticket_child_events",),
+        )
+        assert kind.fetchone()[0] == "v"
+        instance, ticket, children = conn.execute(
+            sql.SQL(
+                "select source_instance, ticket_id, count(*) from {}"
+                " group by 1, 2 order by 3 desc, 2 limit 1"
+            ).format(view)
+        ).fetchone()
+        assert children > 1
+        where = sql.SQL(" where source_instance = {} and ticket_id = {}").format(
+            sql.Literal(instance), sql.Literal(ticket)
+        )
+        looked_up = conn.execute(
+            sql.SQL("select * from {}").format(view) + where + sql.SQL(" order by 2, 3")
+        ).fetchall()
+        # the same rows as the whole view filtered afterwards (offset 0: not flattened)
+        whole = conn.execute(
+            sql.SQL("select * from (select * from {} offset 0) as v").format(view)
+            + where
+            + sql.SQL(" order by 2, 3")
+        ).fetchall()
+        assert len(looked_up) == children and looked_up == whole
+        # the plan on a raw table of some size (other tickets' audits, rolled back): the
+        # planner picks the ticket index, which it can only if the view is flattened and its
+        # ticket_id is the index's expression
+        with conn.transaction(force_rollback=True):
+            conn.execute(
+                "insert into raw.zendesk_ticket_events (source_system, source_instance,"
+                " district_id, source_id, updated_at, payload, _batch_id)"
+                " select 'zendesk', %s, 'd', 'plan-' || g, now(),"
+                " jsonb_build_object('ticket_id', 900000 + g / 3, 'child_events', '[]'::jsonb),"
+                " 'plan-test' from generate_series(1, 6000) as g",
+                (instance,),
+            )
+            conn.execute("analyze raw.zendesk_ticket_events")
+            plan = "\n".join(
+                r[0] for r in conn.execute(sql.SQL("explain select * from {}").format(view) + where)
+            )
+    assert "Index Scan using zendesk_ticket_events_ticket_idx" in plan, plan
+    assert "Seq Scan" not in plan, plan
 
 
 def _snapshot(url: str, schema: str) -> None:

@@ -118,3 +118,35 @@ def test_cli_warehouse_up_url_down(tmp_path, monkeypatch, capsys):
     finally:
         assert main(["warehouse", "down"]) == 0
     assert "stopped" in capsys.readouterr().out
+
+
+def test_migration_0031_indexes_raw_audits_by_ticket_on_an_existing_warehouse(warehouse):
+    """The index stg_zendesk__ticket_child_events' reader looks tickets up by: on a fresh
+    warehouse (the fixture migrated it), on one from before it with audits already landed, and
+    harmless where the raw table is not there."""
+    index = "zendesk_ticket_events_ticket_idx"
+
+    def defined() -> str | None:
+        with psycopg.connect(warehouse) as conn:
+            row = conn.execute(
+                "select indexdef from pg_indexes where schemaname = 'raw' and indexname = %s",
+                (index,),
+            ).fetchone()
+        return row and row[0]
+
+    assert "(source_instance, ((payload ->> 'ticket_id'::text)))" in defined()
+    with psycopg.connect(warehouse) as conn:
+        conn.execute(f"drop index raw.{index}")
+        conn.execute("delete from ops.schema_migrations where version like '0031%'")
+        conn.execute(
+            "insert into raw.zendesk_ticket_events (source_system, source_instance, district_id,"
+            " source_id, updated_at, payload, _batch_id) values ('zendesk', 'zd', 'd1', '77',"
+            " now(), '{\"ticket_id\": 5, \"child_events\": []}', 'b1')"
+        )
+    assert migrate(warehouse) == ["0031_raw_ticket_events_by_ticket.sql"]
+    assert defined() is not None
+    with psycopg.connect(warehouse) as conn:
+        conn.execute("drop table raw.zendesk_ticket_events")
+        conn.execute("delete from ops.schema_migrations where version like '0031%'")
+    assert migrate(warehouse) == ["0031_raw_ticket_events_by_ticket.sql"]
+    assert defined() is None

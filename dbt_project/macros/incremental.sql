@@ -94,11 +94,16 @@ where not exists (
 {#- Post-hook: ANALYZE a table that has no statistics yet (built in full in this run), so the
     models after it plan with its real size and distributions. A table updated incrementally
     keeps its statistics (autovacuum refreshes them as rows accumulate): analyzing millions of
-    rows for one night's thousands costs more than the night. -#}
+    rows for one night's thousands costs more than the night. A view (a staging model over raw
+    that stores nothing) has nothing to analyze: skipped. -#}
 {% macro analyze_when_new(relation) -%}
 do $analyze$
 begin
-    if not exists (
+    if exists (
+        select 1
+        from pg_tables
+        where schemaname = '{{ relation.schema }}' and tablename = '{{ relation.identifier }}'
+    ) and not exists (
         select 1
         from pg_stats
         where schemaname = '{{ relation.schema }}' and tablename = '{{ relation.identifier }}'

@@ -25,7 +25,9 @@
 --   backlog of a past day reads it (fct_backlog_daily), so a ticket solved later, or solved and
 --   reopened, was in the backlog in between.
 -- Incremental: tickets with an event or a ticket version loaded since the watermark are
--- recomputed from all their events. Tickets are joined by name, not through a CTE: read twice, a
+-- recomputed from all their events. The child events are a view over raw audits (nothing stores
+-- them): a night reads each changed ticket's audits by raw's index on (source_instance,
+-- payload ->> 'ticket_id'), a full build expands every audit once, here. Tickets are joined by name, not through a CTE: read twice, a
 -- CTE is materialized whole (every ticket of the history) and sorted for a merge join.
 with
 

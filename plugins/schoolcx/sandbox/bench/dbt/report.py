@@ -163,7 +163,7 @@ def report(results: dict, out=sys.stdout) -> None:
                     f"{m['rows_full'] if m['rows_full'] is not None else '-'} / "
                     f"{m['rows_incremental'] if m['rows_incremental'] is not None else '-'}"
                 )
-        p("staging tables (count(*))")
+        p("staging relations (count(*); of the child events view, its read of raw audits)")
         for v, c in r["staging_scan"].items():
             p(f"  {v:<45} {c['rows']:>11,} rows {c['seconds']:7.2f} s")
     p()
