@@ -218,7 +218,9 @@ def land_sql(raw_table: str, columns: Sequence[str], page: str, *, keyed: bool =
     based in the same statement: per record of the page, its newest version in the page and its
     latest version in raw (a join by the primary key's leading columns); the page's newest
     keeps its projection only if newer than raw's latest, which is then emptied; every other
-    page row lands with the empty projection. A rerun of a page lands and empties nothing.
+    page row lands with the empty projection. Raw's latest is found by a backward scan of the
+    primary key, one row per record (a record with many versions reads one), and emptied by its
+    address (ctid) found there, in the same statement and snapshot. A rerun of a page lands and empties nothing.
     keyed=False: raw.<raw_table> has no primary key for the moment (the dbt bench lands a year
     with its indexes dropped) and the page holds no version landed already (no on conflict)."""
     table = _ident(raw_table)
@@ -229,6 +231,24 @@ def land_sql(raw_table: str, columns: Sequence[str], page: str, *, keyed: bool =
     distinct = "distinct on (source_instance, source_id, updated_at)"
     if shape_of(table) is None:
         return f"insert into raw.{table} ({cols}) select {distinct} {cols} from {page}{skip}"
+    if keyed:  # one backward scan of the primary key per record: its latest version alone
+        latest = f"""
+            select n.source_instance, n.source_id, r.updated_at, r.ctid
+            from page_newest as n
+            cross join lateral (
+                select v.updated_at, v.ctid from raw.{table} as v
+                where v.source_instance = n.source_instance and v.source_id = n.source_id
+                order by v.updated_at desc
+                limit 1
+            ) as r"""
+    else:  # no index to scan: one join of the page's records with raw
+        latest = f"""
+            select distinct on (r.source_instance, r.source_id)
+                r.source_instance, r.source_id, r.updated_at, r.ctid
+            from raw.{table} as r
+            inner join page_newest as n
+                on r.source_instance = n.source_instance and r.source_id = n.source_id
+            order by r.source_instance, r.source_id, r.updated_at desc"""
     picked = ", ".join(
         f"case when p.payload_z is null or n.keeps = p.updated_at then p.payload"
         f" else {SUPERSEDED} end"
@@ -242,15 +262,10 @@ def land_sql(raw_table: str, columns: Sequence[str], page: str, *, keyed: bool =
             from {page}
             group by source_instance, source_id
         ),
-        raw_latest as (
-            select r.source_instance, r.source_id, max(r.updated_at) as updated_at
-            from raw.{table} as r
-            inner join page_newest as n
-                on r.source_instance = n.source_instance and r.source_id = n.source_id
-            group by r.source_instance, r.source_id
+        raw_latest as ({latest}
         ),
         newest as (
-            select n.source_instance, n.source_id, l.updated_at as raw_latest,
+            select n.source_instance, n.source_id, l.ctid as raw_latest,
                 case when l.updated_at is null or n.updated_at > l.updated_at
                     then n.updated_at end as keeps
             from page_newest as n
@@ -258,10 +273,12 @@ def land_sql(raw_table: str, columns: Sequence[str], page: str, *, keyed: bool =
                 on n.source_instance = l.source_instance and n.source_id = l.source_id
         ),
         emptied as (
+            -- by the row's address (a TID scan): a join the planner may hash over all of raw
             update raw.{table} as r set payload = {SUPERSEDED}
-            from newest as n
-            where r.source_instance = n.source_instance and r.source_id = n.source_id
-                and r.updated_at = n.raw_latest and n.keeps is not null
+            where r.ctid = any(array(
+                select n.raw_latest from newest as n
+                where n.raw_latest is not null and n.keeps is not null
+            ))
                 and r.payload_z is not null and r.payload <> {SUPERSEDED}
         )
         insert into raw.{table} ({cols})
