@@ -216,11 +216,11 @@ def land_sql(raw_table: str, columns: Sequence[str], page: str, *, keyed: bool =
     raw.<raw_table>, skipping versions already landed; returns the inserted rows' count as its
     rowcount. For a table with a shape it also keeps the superseded rule (module docstring), set
     based in the same statement: per record of the page, its newest version in the page and its
-    latest version in raw (a join by the primary key's leading columns); the page's newest
-    keeps its projection only if newer than raw's latest, which is then emptied; every other
-    page row lands with the empty projection. Raw's latest is found by a backward scan of the
-    primary key, one row per record (a record with many versions reads one), and emptied by its
-    address (ctid) found there, in the same statement and snapshot. A rerun of a page lands and empties nothing.
+    latest version in raw; the page's newest keeps its projection only if newer than raw's
+    latest, which is then emptied; every other page row lands with the empty projection. Raw's
+    latest is found by a backward scan of the primary key, one row per record (a record with
+    many versions reads one), and emptied by its address (ctid) found there, in the same
+    statement and snapshot. A rerun of a page lands and empties nothing.
     keyed=False: raw.<raw_table> has no primary key for the moment (the dbt bench lands a year
     with its indexes dropped) and the page holds no version landed already (no on conflict)."""
     table = _ident(raw_table)
