@@ -1137,20 +1137,28 @@ def insert_rows(
     url: str, tables: dict[str, list[dict]], batch_id: str, loaded_ago: dt.timedelta = LOADED_NOW
 ) -> int:
     """Land rows as a load `loaded_ago` back (_loaded_at), so that a later night's incremental
-    run recomputes only what that night loaded (and what its lookback reaches)."""
+    run recomputes only what that night loaded (and what its lookback reaches). Each table's
+    rows land as one page through the writer's statement (packing.land_sql): packed payloads,
+    and the projection kept on the latest version of each record only."""
     n = 0
     packers = packing.TablePackers()  # raw holds what the writer would land (packed payloads)
+    columns = (
+        "source_system, source_instance, district_id, source_id, updated_at, person_hash,"
+        " payload, _batch_id, _loaded_at, payload_z, payload_dict"
+    )
     with psycopg.connect(url) as conn:
         for table, rows in tables.items():
             packers.prepare(conn, table, (packing.encode(r["payload"]) for r in rows))
+            conn.execute(
+                "create temp table if not exists _landing"
+                " (like raw.zendesk_tickets including defaults)"
+            )
+            conn.execute("delete from _landing")
             for r in rows:
                 payload, payload_z, payload_dict = packers.columns(table, r["payload"])
                 conn.execute(
-                    f"insert into raw.{table} (source_system, source_instance, district_id, "
-                    "source_id, updated_at, person_hash, payload, _batch_id, _loaded_at,"
-                    " payload_z, payload_dict) "
-                    "values (%s, %s, %s, %s, %s, %s, %s::jsonb, %s,"
-                    " now() - %s::interval, %s, %s) on conflict do nothing",
+                    f"insert into _landing ({columns}) values (%s, %s, %s, %s, %s, %s,"
+                    " %s::jsonb, %s, now() - %s::interval, %s, %s)",
                     (
                         r["source_system"],
                         r["source_instance"],
@@ -1166,4 +1174,7 @@ def insert_rows(
                     ),
                 )
                 n += 1
+            conn.execute(
+                packing.land_sql(table, [c.strip() for c in columns.split(",")], "_landing")
+            )
     return n

@@ -134,8 +134,10 @@ class WarehouseThreadLookup:
             row = (
                 self._connection()
                 .execute(
+                    # the latest version: only it keeps its projection (schoolcx.load.packing)
                     "select payload->'_schoolcx'->>'thread_id' from raw.imap_messages"
-                    " where source_instance = %s and source_id = %s limit 1",
+                    " where source_instance = %s and source_id = %s"
+                    " order by updated_at desc limit 1",
                     (self.source_instance, key),
                 )
                 .fetchone()
@@ -154,10 +156,13 @@ class WarehouseThreadLookup:
 
     def _load_subjects(self, since: dt.datetime) -> None:
         self._subjects, self._subjects_from = {}, since
+        # each message's latest version: only it keeps its projection (schoolcx.load.packing)
         rows = self._connection().execute(
-            "select payload->>'subject', payload->'_schoolcx'->>'counterpart', updated_at,"
+            "select distinct on (source_id) payload->>'subject',"
+            " payload->'_schoolcx'->>'counterpart', updated_at,"
             " payload->'_schoolcx'->>'thread_id' from raw.imap_messages"
-            " where source_instance = %s and updated_at >= %s",
+            " where source_instance = %s and updated_at >= %s"
+            " order by source_id, updated_at desc",
             (self.source_instance, since),
         )
         for subject, counterpart, at, thread in rows:

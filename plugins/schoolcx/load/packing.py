@@ -18,6 +18,22 @@ stored before the first row that uses it and never changed (every packed row nee
 The shape a table's rows were projected with is recorded by its fingerprint on the table's
 dictionary row; when the code's shape differs, repack() rewrites `payload` from payload_z
 (`schoolcx raw repack`; the nightly prepare runs it).
+
+Superseded versions (issue 19): staging reads a record's latest version only (the dbt macro
+latest_versions); older versions serve its ordering (their metadata columns) and `schoolcx raw
+show` (payload_z). So of a packed record only the latest version keeps its projection; every
+superseded packed version holds the empty projection SUPERSEDED ('{}'::jsonb with payload_z not
+null). land_sql() keeps this at landing (RawWriter, the dbt bench), in the statement that inserts
+a page: the page's newest version of a record keeps its projection unless raw holds a newer one,
+the record's previous latest version in raw is emptied, and every other version lands empty.
+repack() re-projects latest versions only and empties the others (a repack of a table landed
+before this rule applies it to the rows already there). A row with payload_z null is never
+emptied: its payload is the only copy of its record. Readers of raw payloads outside staging
+must read latest versions only (connectors/imap.py).
+Two writers landing versions of one record at once (a source's nightly and intraday extracts
+never overlap, schoolcx.lease; a manual `schoolcx extract` could) can leave two versions with
+a projection, never the latest without one: a statement empties only a version older than one
+it lands, and lands a version empty only when it or raw holds a newer one.
 """
 
 from __future__ import annotations
@@ -28,7 +44,7 @@ import itertools
 import json
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -189,6 +205,90 @@ def unpack(payload_z: bytes, zdict: bytes):
     return decode(decompress(payload_z, zdict))
 
 
+# --- superseded versions ---------------------------------------------------------------------
+
+SUPERSEDED = "'{}'::jsonb"  # the projection of a superseded packed version (module docstring)
+KEY = ("source_instance", "source_id", "updated_at")
+
+
+def land_sql(raw_table: str, columns: Sequence[str], page: str, *, keyed: bool = True) -> str:
+    """The statement inserting the rows of `page` (a table with the raw table's `columns`) into
+    raw.<raw_table>, skipping versions already landed; returns the inserted rows' count as its
+    rowcount. For a table with a shape it also keeps the superseded rule (module docstring), set
+    based in the same statement: per record of the page, its newest version in the page and its
+    latest version in raw; the page's newest keeps its projection only if newer than raw's
+    latest, which is then emptied; every other page row lands with the empty projection. Raw's
+    latest is found by a backward scan of the primary key, one row per record (a record with
+    many versions reads one), and emptied by its address (ctid) found there, in the same
+    statement and snapshot. A rerun of a page lands and empties nothing.
+    keyed=False: raw.<raw_table> has no primary key for the moment (the dbt bench lands a year
+    with its indexes dropped) and the page holds no version landed already (no on conflict)."""
+    table = _ident(raw_table)
+    skip = " on conflict (source_instance, source_id, updated_at) do nothing" if keyed else ""
+    cols = ", ".join(columns)
+    # A page can repeat a record version (a vendor serving a page twice); distinct on the key
+    # keeps the insert from failing on itself.
+    distinct = "distinct on (source_instance, source_id, updated_at)"
+    if shape_of(table) is None:
+        return f"insert into raw.{table} ({cols}) select {distinct} {cols} from {page}{skip}"
+    if keyed:  # one backward scan of the primary key per record: its latest version alone
+        latest = f"""
+            select n.source_instance, n.source_id, r.updated_at, r.ctid
+            from page_newest as n
+            cross join lateral (
+                select v.updated_at, v.ctid from raw.{table} as v
+                where v.source_instance = n.source_instance and v.source_id = n.source_id
+                order by v.updated_at desc
+                limit 1
+            ) as r"""
+    else:  # no index to scan: one join of the page's records with raw
+        latest = f"""
+            select distinct on (r.source_instance, r.source_id)
+                r.source_instance, r.source_id, r.updated_at, r.ctid
+            from raw.{table} as r
+            inner join page_newest as n
+                on r.source_instance = n.source_instance and r.source_id = n.source_id
+            order by r.source_instance, r.source_id, r.updated_at desc"""
+    picked = ", ".join(
+        f"case when p.payload_z is null or n.keeps = p.updated_at then p.payload"
+        f" else {SUPERSEDED} end"
+        if c == "payload"
+        else f"p.{c}"
+        for c in columns
+    )
+    return f"""
+        with page_newest as (
+            select source_instance, source_id, max(updated_at) as updated_at
+            from {page}
+            group by source_instance, source_id
+        ),
+        raw_latest as ({latest}
+        ),
+        newest as (
+            select n.source_instance, n.source_id, l.ctid as raw_latest,
+                case when l.updated_at is null or n.updated_at > l.updated_at
+                    then n.updated_at end as keeps
+            from page_newest as n
+            left join raw_latest as l
+                on n.source_instance = l.source_instance and n.source_id = l.source_id
+        ),
+        emptied as (
+            -- by the row's address (a TID scan): a join the planner may hash over all of raw
+            update raw.{table} as r set payload = {SUPERSEDED}
+            where r.ctid = any(array(
+                select n.raw_latest from newest as n
+                where n.raw_latest is not null and n.keeps is not null
+            ))
+                and r.payload_z is not null and r.payload <> {SUPERSEDED}
+        )
+        insert into raw.{table} ({cols})
+        select {picked}
+        from (select {distinct} {cols} from {page}) as p
+        inner join newest as n
+            on p.source_instance = n.source_instance and p.source_id = n.source_id{skip}
+        """
+
+
 # --- dictionaries in the warehouse ------------------------------------------------------------
 
 
@@ -328,13 +428,15 @@ class RepackSummary:
     old_fingerprint: str
     new_fingerprint: str
     rewritten: int = 0
+    superseded: int = 0  # of those rewritten: superseded versions, their projection emptied
     whole: int = 0  # rows without payload_z: their payload is the whole record already
     seconds: float = 0.0
 
     def line(self) -> str:
         return (
             f"raw.{self.raw_table}: shape {self.old_fingerprint[:8]} -> "
-            f"{self.new_fingerprint[:8]}, {self.rewritten:,} payloads rewritten from payload_z, "
+            f"{self.new_fingerprint[:8]}, {self.rewritten:,} payloads rewritten from payload_z "
+            f"({self.superseded:,} superseded versions emptied), "
             f"{self.whole:,} whole payloads left as they are, in {self.seconds:.1f}s"
         )
 
@@ -352,7 +454,8 @@ def repack(
     batch_rows: int = 20_000,
     progress: Callable[[str], None] | None = None,
 ) -> RepackSummary:
-    """Rewrite `payload` of the table's packed rows from payload_z with the code's shape.
+    """Rewrite `payload` of the table's packed rows from payload_z with the code's shape: the
+    latest version of each record re-projected, every superseded one emptied (SUPERSEDED).
 
     In batches by primary key, one transaction each (COPY of the new projections into a temp
     table, update by key); the table's fingerprint is recorded after the last batch, so a repack
@@ -382,9 +485,14 @@ def repack(
         last = None
         while True:
             after = "and (source_instance, source_id, updated_at) > (%s, %s, %s)" if last else ""
+            # payload_z of latest versions only: a superseded version's projection is emptied
+            # (the module docstring), whatever it held before
             rows = conn.execute(
-                "select source_instance, source_id, updated_at, payload_z, payload_dict"
-                f" from raw.{table} where payload_z is not null {after}"
+                "select source_instance, source_id, updated_at,"
+                " case when updated_at = (select max(v.updated_at)"
+                f"  from raw.{table} as v where v.source_instance = r.source_instance"
+                "  and v.source_id = r.source_id) then payload_z end, payload_dict"
+                f" from raw.{table} as r where payload_z is not null {after}"
                 " order by source_instance, source_id, updated_at limit %s",
                 (*(last or ()), batch_rows),
             ).fetchall()
@@ -392,9 +500,17 @@ def repack(
                 break
             # projected before the COPY: a dictionary not read yet is a query on this connection
             projected = [
-                (si, sid, upd, encode(project_record(unpack(bytes(z), dicts[d]))).decode())
+                (
+                    si,
+                    sid,
+                    upd,
+                    "{}"
+                    if z is None
+                    else encode(project_record(unpack(bytes(z), dicts[d]))).decode(),
+                )
                 for si, sid, upd, z, d in rows
             ]
+            summary.superseded += sum(1 for r in rows if r[3] is None)
             with conn.transaction():
                 cur = conn.cursor()
                 with cur.copy("copy _repack from stdin") as copy:

@@ -10,6 +10,8 @@ projection (payload, what staging reads) and its whole text compressed with the 
 dictionary (payload_z, payload_dict). The dictionary is made from the first records of the
 table this writer sees, unless one is stored already, and committed before the page that
 uses it. A table without a shape lands the whole record in payload as before.
+Only the latest version of a packed record keeps its projection: the page's insert empties the
+one it supersedes, in the same statement (packing.land_sql; packing's docstring has the rule).
 
 Pages commit asynchronously (synchronous_commit off for this session): waiting for each page's
 WAL flush was half the time a page took (bench.load, issue 19). A server crash can then lose
@@ -245,14 +247,8 @@ class RawWriter:
                         dict_id,
                     )
                 )
-        # A page can repeat a record version (a vendor serving a page twice); distinct on the
-        # key keeps the insert from failing on itself.
-        cur.execute(
-            f"insert into raw.{table} ({', '.join(WRITER_COLUMNS)})"
-            f" select distinct on (source_instance, source_id, updated_at)"
-            f" {', '.join(WRITER_COLUMNS)} from _landing"
-            f" on conflict (source_instance, source_id, updated_at) do nothing"
-        )
+        # one statement: the page's new versions, and the projections they supersede emptied
+        cur.execute(packing.land_sql(table, WRITER_COLUMNS, "_landing"))
         inserted = cur.rowcount
         if more_tables:  # the next table of this page lands through it in this transaction
             cur.execute("delete from _landing")

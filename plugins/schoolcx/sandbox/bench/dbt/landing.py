@@ -3,8 +3,9 @@ tables), the ops.extract_runs rows RawWriter leaves, and the raw indexes dropped
 
 The SQL synthesises whole vendor records into scratch tables (bench_gen.landing_<table>, the
 raw table's columns); pack_landed() then streams them through the product's packing (COPY out,
-schoolcx.load.packing, COPY in) into raw.<table>, so raw holds what RawWriter would land:
-the projection staging reads in payload, the whole record compressed in payload_z."""
+schoolcx.load.packing, COPY in) and the writer's insert (packing.land_sql) into raw.<table>, so
+raw holds what RawWriter would land: the projection staging reads in payload (on the latest
+version of each record only), the whole record compressed in payload_z."""
 
 from __future__ import annotations
 
@@ -68,11 +69,14 @@ def pack_landed(url: str, table: str, say: Callable[[str], None] | None = None) 
         first = source.execute(f"select payload::text from {scratch(table)} limit 8").fetchall()
         packers.prepare(target, table, (packing.encode(packing.decode(r[0])) for r in first))
         columns = f"{RAW_COLUMNS}, payload_z, payload_dict"
+        # into a temporary table first, then into raw through the writer's statement (only the
+        # latest version of a record keeps its projection: packing.land_sql)
+        target.execute(f"create temp table _landing (like raw.{table} including defaults)")
         with (
             source.cursor().copy(
                 f"copy (select {RAW_COLUMNS} from {scratch(table)}) to stdout"
             ) as out,
-            target.cursor().copy(f"copy raw.{table} ({columns}) from stdin") as into,
+            target.cursor().copy(f"copy _landing ({columns}) from stdin") as into,
         ):
             for row in out.rows():  # text values: passed through as they came
                 payload, payload_z, payload_dict = packers.columns(
@@ -84,6 +88,14 @@ def pack_landed(url: str, table: str, say: Callable[[str], None] | None = None) 
                 n += 1
                 if say and n % 500_000 == 0:
                     say(f"raw.{table}: {n:,} packed ({time.monotonic() - started:.0f}s)")
+        target.execute("analyze _landing")
+        keyed = target.execute(  # the history lands with raw's indexes dropped
+            "select exists (select from pg_constraint where conrelid = %s::regclass"
+            " and contype = 'p')",
+            (f"raw.{table}",),
+        ).fetchone()[0]
+        names = [c.strip() for c in columns.split(",")]
+        target.execute(packing.land_sql(table, names, "_landing", keyed=keyed))
         target.commit()
         source.execute(f"truncate {scratch(table)}")
         source.commit()
