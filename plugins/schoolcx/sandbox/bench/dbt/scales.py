@@ -30,12 +30,15 @@ GROUP_BASE, ORG_BASE = 360000040000, 360000540000
 AGENT_BASE, REQUESTER_BASE = 360100000, 380000000
 
 
-# Disk a scale takes after the night, per student-year (about 84 tickets: 450 contacts per 1,000
-# students on 186 service days), measured at M:4 with packed raw payloads (777k tickets, 8,500
+# Disk a scale takes after the night, per student-year (about 91 tickets: 450 contacts per 1,000
+# students on 186 service days). Measured at M:4 with packed raw payloads (777k tickets, 8,500
 # student-years, 9,464 MB; DECISIONLOG "Packed raw payloads at M"): raw 5.2 kB a ticket, the
-# nightly's stg/int/build 3.4 kB, the intraday path's own copies of them 3.5 kB. The peak while it
-# ran (temporary files, WAL) was a fifth over the size after the night.
-MB_PER_STUDENT_YEAR = {"raw": 0.44, "nightly": 0.28, "intraday": 0.29}
+# nightly's stg/int/build 3.4 kB, the intraday path's own copies of them 3.5 kB; the peak while it
+# ran (temporary files, WAL) was a fifth over the size after the night. Then, measured at S:2
+# and applied to those: superseded versions without a projection (raw -0.65 kB a ticket, the
+# audits' ticket index +0.07) and child events not stored (stg and its intraday copy -1.5 kB
+# each): raw 4.6, nightly 1.9, intraday 2.0 kB a ticket (DECISIONLOG "A year of M, run").
+MB_PER_STUDENT_YEAR = {"raw": 0.39, "nightly": 0.16, "intraday": 0.17}
 DISK_HEADROOM = 1.25
 SCHOOL_YEAR_WEEKS = 42
 
