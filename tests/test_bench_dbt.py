@@ -24,6 +24,20 @@ def test_tiny_synthesised_school_year_builds_one_interaction_per_ticket(warehous
     tickets = bench_dbt.planned_tickets(warehouse, gen.cut_history)
     assert 0 < tickets <= planned
     assert landed["zendesk_ticket_events"] > 2 * tickets  # create, replies, solves, closes
+    # the history streams into raw by the writer's rule: of each record only the latest
+    # version keeps its projection (packing's docstring), every version keeps its whole record
+    with psycopg.connect(warehouse) as conn:
+        records, wrong, superseded, unpacked = conn.execute(
+            "select count(*), count(*) filter (where kept <> 1 or kept_at <> latest),"
+            " sum(versions - kept), sum(unpacked) from ("
+            "  select count(*) as versions, count(*) filter (where payload <> '{}') as kept,"
+            "   max(updated_at) as latest,"
+            "   max(updated_at) filter (where payload <> '{}') as kept_at,"
+            "   count(*) filter (where payload_z is null) as unpacked"
+            "  from raw.zendesk_tickets group by source_instance, source_id) as r"
+        ).fetchone()
+    assert records == tickets and wrong == 0 and unpacked == 0
+    assert superseded > 0  # tickets landed as of their creation night and as of the window's end
 
     run = bench_dbt.run_dbt(
         warehouse, cfg, scale.last_day, full_refresh=True, target_dir=tmp_path / "target"

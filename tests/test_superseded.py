@@ -238,7 +238,7 @@ def test_the_imap_lookup_reads_a_messages_latest_version(warehouse):
 PAYLOAD_READERS = {
     "plugins/schoolcx/connectors/imap.py",  # latest versions (the imap test above)
     "plugins/schoolcx/load/packing.py",  # whole records from payload_z; repack; land_sql
-    "plugins/schoolcx/sandbox/bench/dbt/landing.py",  # its scratch tables, then land_sql
+    "plugins/schoolcx/sandbox/bench/dbt/landing.py",  # its scratch tables; the night: land_sql
     "plugins/schoolcx/sandbox/bench/load.py",  # counts raw rows; payload only in what it lands
 }
 
@@ -364,31 +364,3 @@ def _stg(url: str) -> dict[str, list]:
             )
             for n in names
         }
-
-
-def test_the_bench_lands_by_the_same_rule_without_raws_key(warehouse):
-    """The dbt bench lands a year with raw's indexes dropped (land_sql keyed=False): the same
-    rule, found by a join instead of the key's scans."""
-    columns = [*packing.KEY, "source_system", "district_id", "payload", "_batch_id", "payload_z"]
-    with psycopg.connect(warehouse) as conn:
-        conn.execute("alter table raw.zendesk_tickets drop constraint zendesk_tickets_pkey")
-        conn.execute("create temp table _page (like raw.zendesk_tickets including defaults)")
-        for versions in ((1, 3), (2, 4, 0)):  # a later page with a newer and an older version
-            conn.execute("delete from _page")
-            for i in range(3):
-                for v in versions:
-                    conn.execute(
-                        "insert into _page (source_instance, source_id, updated_at, source_system,"
-                        " district_id, payload, _batch_id, payload_z)"
-                        " values ('b', %s, %s, 'zendesk', '1', %s, 'b', '\\x00')",
-                        (str(i), T0 + dt.timedelta(days=v), json.dumps({"v": v})),
-                    )
-            conn.execute(packing.land_sql("zendesk_tickets", columns, "_page", keyed=False))
-        rows = conn.execute(
-            "select source_id, updated_at, payload from raw.zendesk_tickets"
-            " order by source_id, updated_at"
-        ).fetchall()
-    assert len(rows) == 15
-    for i in range(3):
-        kept = [(upd, p) for sid, upd, p in rows if sid == str(i) and p != {}]
-        assert kept == [(T0 + dt.timedelta(days=4), {"v": 4})]

@@ -208,10 +208,11 @@ def unpack(payload_z: bytes, zdict: bytes):
 # --- superseded versions ---------------------------------------------------------------------
 
 SUPERSEDED = "'{}'::jsonb"  # the projection of a superseded packed version (module docstring)
+SUPERSEDED_TEXT = "{}"  # the same, as COPY text
 KEY = ("source_instance", "source_id", "updated_at")
 
 
-def land_sql(raw_table: str, columns: Sequence[str], page: str, *, keyed: bool = True) -> str:
+def land_sql(raw_table: str, columns: Sequence[str], page: str) -> str:
     """The statement inserting the rows of `page` (a table with the raw table's `columns`) into
     raw.<raw_table>, skipping versions already landed; returns the inserted rows' count as its
     rowcount. For a table with a shape it also keeps the superseded rule (module docstring), set
@@ -220,35 +221,25 @@ def land_sql(raw_table: str, columns: Sequence[str], page: str, *, keyed: bool =
     latest, which is then emptied; every other page row lands with the empty projection. Raw's
     latest is found by a backward scan of the primary key, one row per record (a record with
     many versions reads one), and emptied by its address (ctid) found there, in the same
-    statement and snapshot. A rerun of a page lands and empties nothing.
-    keyed=False: raw.<raw_table> has no primary key for the moment (the dbt bench lands a year
-    with its indexes dropped) and the page holds no version landed already (no on conflict)."""
+    statement and snapshot. A rerun of a page lands and empties nothing."""
     table = _ident(raw_table)
-    skip = " on conflict (source_instance, source_id, updated_at) do nothing" if keyed else ""
+    skip = " on conflict (source_instance, source_id, updated_at) do nothing"
     cols = ", ".join(columns)
     # A page can repeat a record version (a vendor serving a page twice); distinct on the key
     # keeps the insert from failing on itself.
     distinct = "distinct on (source_instance, source_id, updated_at)"
     if shape_of(table) is None:
         return f"insert into raw.{table} ({cols}) select {distinct} {cols} from {page}{skip}"
-    if keyed:  # one backward scan of the primary key per record: its latest version alone
-        latest = f"""
-            select n.source_instance, n.source_id, r.updated_at, r.ctid
-            from page_newest as n
-            cross join lateral (
-                select v.updated_at, v.ctid from raw.{table} as v
-                where v.source_instance = n.source_instance and v.source_id = n.source_id
-                order by v.updated_at desc
-                limit 1
-            ) as r"""
-    else:  # no index to scan: one join of the page's records with raw
-        latest = f"""
-            select distinct on (r.source_instance, r.source_id)
-                r.source_instance, r.source_id, r.updated_at, r.ctid
-            from raw.{table} as r
-            inner join page_newest as n
-                on r.source_instance = n.source_instance and r.source_id = n.source_id
-            order by r.source_instance, r.source_id, r.updated_at desc"""
+    # one backward scan of the primary key per record: its latest version alone
+    latest = f"""
+        select n.source_instance, n.source_id, r.updated_at, r.ctid
+        from page_newest as n
+        cross join lateral (
+            select v.updated_at, v.ctid from raw.{table} as v
+            where v.source_instance = n.source_instance and v.source_id = n.source_id
+            order by v.updated_at desc
+            limit 1
+        ) as r"""
     picked = ", ".join(
         f"case when p.payload_z is null or n.keeps = p.updated_at then p.payload"
         f" else {SUPERSEDED} end"

@@ -2,10 +2,16 @@
 tables), the ops.extract_runs rows RawWriter leaves, and the raw indexes dropped meanwhile.
 
 The SQL synthesises whole vendor records into scratch tables (bench_gen.landing_<table>, the
-raw table's columns); pack_landed() then streams them through the product's packing (COPY out,
-schoolcx.load.packing, COPY in) and the writer's insert (packing.land_sql) into raw.<table>, so
-raw holds what RawWriter would land: the projection staging reads in payload (on the latest
-version of each record only), the whole record compressed in payload_z."""
+raw table's columns and `_superseded`); pack_landed() then streams them through the product's
+packing (COPY out, schoolcx.load.packing, COPY in) into raw.<table>, so raw holds what RawWriter
+would land: the projection staging reads in payload (on the latest version of each record only,
+packing.SUPERSEDED on the others), the whole record compressed in payload_z.
+The history (a year, into an empty raw table with its indexes dropped) streams straight into raw:
+the generator knows which versions it made are superseded (`_superseded`). Through a temporary
+table and the writer's statement (packing.land_sql), a year of M held its tickets three times
+at once (scratch 25 GB, the packed copy, raw) and the statement found the latest versions by a
+join over all of raw. The night lands through land_sql like the writer: raw holds earlier
+versions of its records then."""
 
 from __future__ import annotations
 
@@ -57,6 +63,11 @@ def create_scratch(conn) -> None:
         conn.execute(
             f"create unlogged table if not exists {scratch(t)} (like raw.{t} including defaults)"
         )
+        # a version the generator made older than another of the same record (module docstring)
+        conn.execute(
+            f"alter table {scratch(t)}"
+            " add column if not exists _superseded boolean not null default false"
+        )
 
 
 def pack_landed(url: str, table: str, say: Callable[[str], None] | None = None) -> int:
@@ -64,38 +75,42 @@ def pack_landed(url: str, table: str, say: Callable[[str], None] | None = None) 
     table's dictionary made from the first records, or the stored one); returns the rows."""
     started, n = time.monotonic(), 0
     packers = packing.TablePackers()
+    columns = f"{RAW_COLUMNS}, payload_z, payload_dict"
     with psycopg.connect(url) as source, psycopg.connect(url) as target:
         target.execute("set synchronous_commit = off")
         first = source.execute(f"select payload::text from {scratch(table)} limit 8").fetchall()
         packers.prepare(target, table, (packing.encode(packing.decode(r[0])) for r in first))
-        columns = f"{RAW_COLUMNS}, payload_z, payload_dict"
-        # into a temporary table first, then into raw through the writer's statement (only the
-        # latest version of a record keeps its projection: packing.land_sql)
-        target.execute(f"create temp table _landing (like raw.{table} including defaults)")
+        history = not target.execute(  # the history lands with raw's indexes dropped
+            "select exists (select from pg_constraint where conrelid = %s::regclass"
+            " and contype = 'p')",
+            (f"raw.{table}",),
+        ).fetchone()[0]
+        if history and target.execute(f"select exists (select from raw.{table})").fetchone()[0]:
+            raise RuntimeError(f"raw.{table} holds rows: the history lands into an empty table")
+        if not history:  # the night: through the writer's statement (module docstring)
+            target.execute(f"create temp table _landing (like raw.{table} including defaults)")
+        into_table = f"raw.{table}" if history else "_landing"
         with (
             source.cursor().copy(
-                f"copy (select {RAW_COLUMNS} from {scratch(table)}) to stdout"
+                f"copy (select {RAW_COLUMNS}, _superseded from {scratch(table)}) to stdout"
             ) as out,
-            target.cursor().copy(f"copy _landing ({columns}) from stdin") as into,
+            target.cursor().copy(f"copy {into_table} ({columns}) from stdin") as into,
         ):
             for row in out.rows():  # text values: passed through as they came
                 payload, payload_z, payload_dict = packers.columns(
                     table, packing.decode(row[PAYLOAD_AT])
                 )
+                if row[-1] == "t" and payload_z is not None:
+                    payload = packing.SUPERSEDED_TEXT
                 into.write_row(
-                    (*row[:PAYLOAD_AT], payload, *row[PAYLOAD_AT + 1 :], payload_z, payload_dict)
+                    (*row[:PAYLOAD_AT], payload, *row[PAYLOAD_AT + 1 : -1], payload_z, payload_dict)
                 )
                 n += 1
                 if say and n % 500_000 == 0:
                     say(f"raw.{table}: {n:,} packed ({time.monotonic() - started:.0f}s)")
-        target.execute("analyze _landing")
-        keyed = target.execute(  # the history lands with raw's indexes dropped
-            "select exists (select from pg_constraint where conrelid = %s::regclass"
-            " and contype = 'p')",
-            (f"raw.{table}",),
-        ).fetchone()[0]
-        names = [c.strip() for c in columns.split(",")]
-        target.execute(packing.land_sql(table, names, "_landing", keyed=keyed))
+        if not history:
+            names = [c.strip() for c in columns.split(",")]
+            target.execute(packing.land_sql(table, names, "_landing"))
         target.commit()
         source.execute(f"truncate {scratch(table)}")
         source.commit()
@@ -115,11 +130,13 @@ def landing_sql(loaded: str, batch_of: str) -> dict[str, str]:
     return {
         # Versions: as of the end of the window, and (history) as of its creation night.
         "zendesk_tickets": f"""
-            insert into {scratch("zendesk_tickets")} ({RAW_COLUMNS})
+            insert into {scratch("zendesk_tickets")} ({RAW_COLUMNS}, _superseded)
             select 'zendesk', d.source_instance, p.district_id, p.ticket_id::text, v.at, null,
                 {_ticket_payload("c.cut", "v.at")},
                 {loaded.format(v="v.at")}, {batch_of.format(v="v.at")},
-                'tickets cursor=bench #' || p.ticket_id
+                'tickets cursor=bench #' || p.ticket_id,
+                -- the creation night's version, when the window's end made a later one
+                c.cut <> %(hi)s
             from bench_gen.plan as p
             inner join bench_gen.districts as d on p.district_id = d.district_id
             cross join lateral (values
