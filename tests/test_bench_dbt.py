@@ -126,3 +126,30 @@ def test_the_disk_peak_is_the_largest_sample_with_the_phase_it_was_taken_in(ware
     assert abs(got["peak_mb"] - sum(got["split_mb"].values())) <= 2  # parts rounded apart
     assert got["phase"] in ("growing", "grown") and got["samples"] >= 3
     assert got["server_files"] is True  # the embedded server's superuser reads pg_ls_waldir
+
+
+def test_the_history_lands_the_same_rows_in_chunks(warehouse, pg_server, monkeypatch):
+    """A year of M lands in chunks of disjoint tickets (synthesis.CHUNK_TICKETS), so its scratch
+    table holds one chunk: the rows raw ends with are those of a landing in one go."""
+    from schoolcx.sandbox.bench.dbt import synthesis
+    from tests.faults_support import fresh_warehouse
+
+    def landed(url: str) -> dict[str, list]:
+        scale = bench_dbt.TINY
+        gen = bench_dbt.Synthesiser(url, scale, bench_dbt.prepare(url, scale))
+        gen.plan()
+        gen.land(night=False)
+        with psycopg.connect(url) as conn:
+            return {
+                t: conn.execute(
+                    f"select source_id, updated_at, payload::text, _loaded_at, _batch_id"
+                    f" from raw.{t} order by 1, 2"
+                ).fetchall()
+                for t in ("zendesk_tickets", "zendesk_ticket_events")
+            }
+
+    whole = landed(warehouse)
+    tickets = len({r[0] for r in whole["zendesk_tickets"]})
+    monkeypatch.setattr(synthesis, "CHUNK_TICKETS", max(tickets // 3, 1))
+    chunked = landed(fresh_warehouse(pg_server))
+    assert chunked == whole and len(whole["zendesk_ticket_events"]) > 2 * tickets

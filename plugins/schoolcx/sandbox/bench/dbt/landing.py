@@ -6,8 +6,9 @@ raw table's columns and `_superseded`); pack_landed() then streams them through 
 packing (COPY out, schoolcx.load.packing, COPY in) into raw.<table>, so raw holds what RawWriter
 would land: the projection staging reads in payload (on the latest version of each record only,
 packing.SUPERSEDED on the others), the whole record compressed in payload_z.
-The history (a year, into an empty raw table with its indexes dropped) streams straight into raw:
-the generator knows which versions it made are superseded (`_superseded`). Through a temporary
+The history (a year, into raw tables with their indexes dropped, in chunks of disjoint tickets)
+streams straight into raw: the generator knows which versions it made are superseded
+(`_superseded`). Through a temporary
 table and the writer's statement (packing.land_sql), a year of M held its tickets three times
 at once (scratch 25 GB, the packed copy, raw) and the statement found the latest versions by a
 join over all of raw. The night lands through land_sql like the writer: raw holds earlier
@@ -85,8 +86,6 @@ def pack_landed(url: str, table: str, say: Callable[[str], None] | None = None) 
             " and contype = 'p')",
             (f"raw.{table}",),
         ).fetchone()[0]
-        if history and target.execute(f"select exists (select from raw.{table})").fetchone()[0]:
-            raise RuntimeError(f"raw.{table} holds rows: the history lands into an empty table")
         if not history:  # the night: through the writer's statement (module docstring)
             target.execute(f"create temp table _landing (like raw.{table} including defaults)")
         into_table = f"raw.{table}" if history else "_landing"
@@ -120,7 +119,11 @@ def pack_landed(url: str, table: str, say: Callable[[str], None] | None = None) 
 
 
 def landing_sql(loaded: str, batch_of: str) -> dict[str, str]:
-    part = "mod(p.ticket_id, %(parts)s) = %(part)s"
+    # a session's part of one chunk of the plan's tickets (synthesis.Synthesiser.land)
+    part = (
+        "mod(p.ticket_id, %(parts)s) = %(part)s"
+        " and mod(p.ticket_id / %(parts)s, %(chunks)s) = %(chunk)s"
+    )
     values = ", ".join(
         f"({k}, '{kind}', p.{col}, {author}, {via})"
         for k, (kind, col, author, via, _comment, _change) in enumerate(AUDITS)
