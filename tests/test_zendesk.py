@@ -18,6 +18,7 @@ from schoolcx.connections import Connection
 from schoolcx.connectors.base import ConnectorContext, ConnectorError, registry
 from schoolcx.connectors.http import AuthError, RetryBudgetExhausted, RetryPolicy
 from schoolcx.connectors.zendesk import ZendeskConnector
+from schoolcx.load import packing
 from schoolcx.load.packing import select_whole
 from schoolcx.load.raw_writer import RawWriter, read_state
 from schoolcx.sandbox.demo.world import Event, Interaction, Person, Rating, World
@@ -531,11 +532,11 @@ def test_late_reopen_and_resolve_lands_as_a_new_version(warehouse, world, zd):
     ]
     extract(warehouse, zd, at(21, 0, month=10))
     with psycopg.connect(warehouse) as conn:
-        versions = conn.execute(
-            "select payload->>'status', (payload->'metric_set'->>'reopens')::int,"
-            " payload->'metric_set'->>'solved_at' from raw.zendesk_tickets"
-            " where source_id = '1' order by updated_at"
-        ).fetchall()
+        # every version whole (payload_z): a superseded one keeps no projection
+        versions = [
+            (p["status"], p["metric_set"]["reopens"], p["metric_set"]["solved_at"])
+            for p in (v["payload"] for v in packing.versions(conn, "zendesk_tickets", "1"))
+        ]
         new_events = conn.execute(
             "select count(*) from raw.zendesk_ticket_events where payload->>'ticket_id' = '1'"
             " and updated_at >= '2025-10-01'"
@@ -554,10 +555,15 @@ def test_rating_changed_after_solve_is_reread_within_the_lookback(warehouse, wor
     world.interactions[0].ratings.append(Rating(at(4, 10, month=10), "good_bad", "bad"))
     extract(warehouse, zd, at(5, 0, month=10))
     with psycopg.connect(warehouse) as conn:
-        scores = conn.execute(
-            "select payload->>'score' from raw.zendesk_satisfaction_ratings"
-            " where payload->>'ticket_id' = '1' order by updated_at"
-        ).fetchall()
+        scores = [
+            (r["score"],)
+            for (r,) in select_whole(
+                conn,
+                "select payload, payload_z, payload_dict from raw.zendesk_satisfaction_ratings"
+                " order by updated_at",
+            )
+            if r["ticket_id"] == 1
+        ]
     assert scores == [("good",), ("bad",)]
 
 
