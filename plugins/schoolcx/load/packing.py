@@ -23,8 +23,9 @@ Superseded versions (issue 19): staging reads a record's latest version only (th
 latest_versions); older versions serve its ordering (their metadata columns) and `schoolcx raw
 show` (payload_z). So of a packed record only the latest version keeps its projection; every
 superseded packed version holds the empty projection SUPERSEDED ('{}'::jsonb with payload_z not
-null). land_sql() keeps this at landing (RawWriter, the dbt bench), in the statement that inserts
-a page: the page's newest version of a record keeps its projection unless raw holds a newer one,
+null). land_sql() keeps this at landing (RawWriter, the dbt bench's night), in the statement
+that inserts a page: the page's newest version of a record keeps its projection unless raw
+holds a newer one,
 the record's previous latest version in raw is emptied, and every other version lands empty.
 repack() re-projects latest versions only and empties the others (a repack of a table landed
 before this rule applies it to the rows already there). A row with payload_z null is never
