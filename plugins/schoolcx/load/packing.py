@@ -210,7 +210,6 @@ def unpack(payload_z: bytes, zdict: bytes):
 
 SUPERSEDED = "'{}'::jsonb"  # the projection of a superseded packed version (module docstring)
 SUPERSEDED_TEXT = "{}"  # the same, as COPY text
-KEY = ("source_instance", "source_id", "updated_at")
 
 
 def land_sql(raw_table: str, columns: Sequence[str], page: str) -> str:

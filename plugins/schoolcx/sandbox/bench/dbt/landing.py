@@ -8,11 +8,10 @@ would land: the projection staging reads in payload (on the latest version of ea
 packing.SUPERSEDED on the others), the whole record compressed in payload_z.
 The history (a year, into raw tables with their indexes dropped, in chunks of disjoint tickets)
 streams straight into raw: the generator knows which versions it made are superseded
-(`_superseded`). Through a temporary
-table and the writer's statement (packing.land_sql), a year of M held its tickets three times
-at once (scratch 25 GB, the packed copy, raw) and the statement found the latest versions by a
-join over all of raw. The night lands through land_sql like the writer: raw holds earlier
-versions of its records then."""
+(`_superseded`). Through a temporary table and the writer's statement (packing.land_sql), a
+year of M held its tickets three times at once (scratch 25 GB, the packed copy, raw) and the
+statement found the latest versions by a join over all of raw. The night lands through
+land_sql like the writer: raw holds earlier versions of its records then."""
 
 from __future__ import annotations
 
