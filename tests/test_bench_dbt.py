@@ -64,6 +64,16 @@ def test_tiny_synthesised_school_year_builds_one_interaction_per_ticket(warehous
     assert 0.5 * n < solved < n
     assert stored == person_hash(email)  # the SQL HMAC is RawWriter's
 
+    # a resumed run (--resume) starts its full build from this landing as a fresh run would:
+    # what dbt built is dropped, raw and the migrations' schemas stay
+    from schoolcx.sandbox.bench.dbt.run import drop_built, landed_rows
+
+    drop_built(warehouse)
+    with psycopg.connect(warehouse) as conn:
+        schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
+    assert not schemas & {"stg", "int"} and {"raw", "ref", "build", "marts"} <= schemas
+    assert landed_rows(warehouse) == landed
+
 
 def test_a_scale_the_disk_cannot_hold_is_refused_before_anything_is_generated(tmp_path):
     huge = bench_dbt.Scale(
@@ -77,6 +87,19 @@ def test_a_scale_the_disk_cannot_hold_is_refused_before_anything_is_generated(tm
     # a year of M is ten times S
     m, s = (bench_dbt.disk_needed_gb(bench_dbt.SCALES[n]) for n in ("M", "S"))
     assert m == pytest.approx(10 * s)
+
+
+def test_a_resumed_run_needs_disk_only_for_what_it_builds_and_names_one_scale():
+    from schoolcx.sandbox.bench.dbt.scales import DISK_HEADROOM, MB_PER_STUDENT_YEAR, school_years
+
+    m = bench_dbt.SCALES["M"]
+    years = school_years(m.first_day, m.last_day)
+    raw_gb = m.students * years * MB_PER_STUDENT_YEAR["raw"] * DISK_HEADROOM / 1024
+    assert bench_dbt.disk_needed_gb(m, landed=True) == pytest.approx(
+        bench_dbt.disk_needed_gb(m) - raw_gb
+    )
+    with pytest.raises(SystemExit):  # which scale the database holds is not guessed
+        bench_dbt.main(["--scale", "S,M", "--resume", "bench_dbt_m_0"])
 
 
 def test_a_scale_that_fits_only_without_the_intraday_copies_runs_without_the_cycle(tmp_path):

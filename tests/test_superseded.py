@@ -272,10 +272,12 @@ def test_dbt_reads_raw_sources_only_through_latest_versions(dbt_manifest):
             before = code[: m.start()].rstrip()
             if node["unique_id"] in LATEST_BY_ANTI_JOIN:
                 # the latest version of each record as latest_versions picks it, without
-                # DISTINCT ON (a view a predicate must reach raw's indexes through)
+                # DISTINCT ON (a view a predicate must reach raw's indexes through); a packed
+                # row passes unlooked-up: the rule left a superseded one no projection
                 assert re.search(
-                    r"where not exists \(\s*select 1\s*from \{\{ source\([^)]*\) \}\} as later"
-                    r"\s*where\s*later\.source_instance = (\w+)\.source_instance"
+                    r"where (\w+)\.payload_z is not null or not exists \("
+                    r"\s*select 1\s*from \{\{ source\([^)]*\) \}\} as later"
+                    r"\s*where\s*later\.source_instance = \1\.source_instance"
                     r"\s*and later\.source_id = \1\.source_id"
                     r"\s*and later\.updated_at > \1\.updated_at",
                     code,

@@ -19,7 +19,11 @@ with
 source as (
     -- the latest version of each audit, as latest_versions: an audit is immutable (its version
     -- is its created_at), so this drops nothing in practice; an anti-join by raw's primary key
-    -- rather than DISTINCT ON lets a predicate on the ticket or the load time reach raw's indexes
+    -- rather than DISTINCT ON lets a predicate on the ticket or the load time reach raw's indexes.
+    -- Only an unpacked row (no payload_z: its payload is the record's only copy) is looked up:
+    -- a packed version that is not the latest keeps no projection (payload '{}', packing's rule)
+    -- and so yields no child events. Anti-joined whole, a full build hashed every audit's key,
+    -- spilled every audit (20 GB at M) to temporary files beside it, and ran out of disk.
     select
         audits.source_instance,
         audits.source_id,
@@ -27,7 +31,7 @@ source as (
         audits.payload,
         audits._loaded_at
     from {{ source('zendesk', 'zendesk_ticket_events') }} as audits
-    where not exists (
+    where audits.payload_z is not null or not exists (
         select 1
         from {{ source('zendesk', 'zendesk_ticket_events') }} as later
         where

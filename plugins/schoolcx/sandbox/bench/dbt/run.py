@@ -59,6 +59,26 @@ def drop_database(url: str) -> None:
         conn.execute(f'drop database if exists "{name}" with (force)')
 
 
+# what dbt builds on its own (the migrations create the other schemas, with their grants)
+DBT_SCHEMAS = ("stg", "int")
+
+
+def drop_built(url: str) -> str:
+    """Drop the schemas dbt built in a kept bench database, so a resumed run's full build starts
+    from raw without a second copy of each staging table beside the first (build and marts are
+    the migrations': --full-refresh replaces what dbt put there)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for schema in DBT_SCHEMAS:
+            conn.execute(f"drop schema if exists {schema} cascade")
+    return f"schemas {', '.join(DBT_SCHEMAS)}"
+
+
+def landed_rows(url: str) -> dict[str, int]:
+    """Raw rows per table of a landing kept from an earlier run."""
+    with psycopg.connect(url) as conn:
+        return {t: conn.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES}
+
+
 def prepare(url: str, scale: Scale) -> DeploymentConfig:
     """Migrate the database and sync the scale's config into ref.*."""
     from schoolcx.refsync import sync_config
@@ -79,15 +99,22 @@ def bench_scale(
     pg_options: str | None = None,
     out=sys.stdout,
     data_dir: Path | None = None,
+    resume: str | None = None,
 ) -> dict:
     """Measure one scale end to end into `result` (filled as it goes, so a failure keeps what
-    was measured)."""
+    was measured). `resume` names a database an earlier run of this scale landed and kept
+    (`--keep`, or a run stopped after its landing): its landing is reused, the rest runs."""
     say = lambda msg: print(f"[{scale.name}] {msg}", file=out, flush=True)  # noqa: E731
     t_all = time.monotonic()
-    no_intraday = check_disk(scale, data_dir)
+    no_intraday = check_disk(scale, data_dir, landed=bool(resume))
     if no_intraday:
         say(f"intraday cycle {no_intraday}")
-    url = fresh_database(server_url, f"bench_dbt_{scale.name.lower()}")
+    if resume:
+        url = server_url.rsplit("/", 1)[0] + "/" + resume
+        dropped = drop_built(url)
+        say(f"resuming on {resume}: its landing kept, what dbt built dropped ({dropped})")
+    else:
+        url = fresh_database(server_url, f"bench_dbt_{scale.name.lower()}")
     say(
         f"database {url.rsplit('/', 1)[1]}; {len(scale.districts)} districts, "
         f"{scale.students:,} students, {scale.first_day} .. {scale.last_day}"
@@ -109,13 +136,16 @@ def bench_scale(
         cfg = prepare(url, scale)
         gen = Synthesiser(url, scale, cfg, out)
         stages = {}
-        started = time.monotonic()
-        planned = gen.plan()
-        stages["plan"] = time.monotonic() - started
-        say(f"planned {planned:,} tickets in {stages['plan']:.0f}s")
-        started = time.monotonic()
-        landed = gen.land(night=False)
-        stages["land_history"] = time.monotonic() - started
+        if resume:
+            landed = landed_rows(url)
+        else:
+            started = time.monotonic()
+            planned = gen.plan()
+            stages["plan"] = time.monotonic() - started
+            say(f"planned {planned:,} tickets in {stages['plan']:.0f}s")
+            started = time.monotonic()
+            landed = gen.land(night=False)
+            stages["land_history"] = time.monotonic() - started
         started = time.monotonic()
         vacuum_analyze(url)
         stages["vacuum_analyze"] = time.monotonic() - started
@@ -123,8 +153,13 @@ def bench_scale(
         result["generation"] = {
             "seconds": round(sum(stages.values()), 1),
             "stages": {k: round(v, 1) for k, v in stages.items()},
-            "raw_rows_per_s": round(sum(landed.values()) / stages["land_history"]),
         }
+        if resume:
+            result["generation"]["resumed_from"] = resume
+        else:
+            result["generation"]["raw_rows_per_s"] = round(
+                sum(landed.values()) / stages["land_history"]
+            )
         result["raw_rows"] = landed
         result["interactions"] = interactions
         say(
@@ -239,6 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     parser.add_argument(
+        "--resume",
+        metavar="DATABASE",
+        default=None,
+        help="one scale only: reuse the landing an earlier run of it kept in DATABASE (--keep,"
+        " or stopped after landing) and run the rest; the landing's figures are not measured",
+    )
+    parser.add_argument(
         "--pg-options",
         default=None,
         help='PGOPTIONS for the dbt runs only: diagnostic variants ("-c enable_mergejoin=off")',
@@ -250,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
         if name not in SCALES or (weeks and not weeks.isdigit()):
             parser.error(f"unknown scale {item!r}; choose from {sorted(SCALES)}, as NAME or NAME:N")
         wanted.append((name, int(weeks) if weeks else args.weeks))
+    if args.resume and len(wanted) != 1:
+        parser.error("--resume takes one scale: the one its database was landed for")
     apply_defaults()
     os.environ.setdefault("SCHOOLCX_HASH_KEY", BENCH_HASH_KEY)
     out_path = args.out or local_dir() / "bench" / "dbt.json"
@@ -272,7 +316,14 @@ def main(argv: list[str] | None = None) -> int:
         result = results["scales"][scale.name] = {}
         try:
             bench_scale(
-                scale, server, workdir, result, args.keep, args.pg_options, data_dir=data_dir
+                scale,
+                server,
+                workdir,
+                result,
+                args.keep,
+                args.pg_options,
+                data_dir=data_dir,
+                resume=args.resume,
             )
         except Exception as exc:  # keep what was measured; report, go on to the next scale
             failed = True

@@ -37,7 +37,7 @@ AGENT_BASE, REQUESTER_BASE = 360100000, 380000000
 # ran (temporary files, WAL) was a fifth over the size after the night. Then, measured at S:2
 # and applied to those: superseded versions without a projection (raw -0.65 kB a ticket, the
 # audits' ticket index +0.07) and child events not stored (stg and its intraday copy -1.5 kB
-# each): raw 4.6, nightly 1.9, intraday 2.0 kB a ticket (DECISIONLOG "A year of M, run").
+# each): raw 4.6, nightly 1.9, intraday 2.0 kB a ticket (DECISIONLOG "A year of M, tried").
 MB_PER_STUDENT_YEAR = {"raw": 0.39, "nightly": 0.16, "intraday": 0.17}
 DISK_HEADROOM = 1.25
 SCHOOL_YEAR_WEEKS = 42
@@ -197,26 +197,33 @@ def school_years(first_day: dt.date, last_day: dt.date) -> float:
     return min(((last_day - first_day).days + 1) / 7 / SCHOOL_YEAR_WEEKS, 1.0)
 
 
-def disk_needed_gb(scale: Scale, intraday: bool = True) -> float:
+def disk_needed_gb(scale: Scale, intraday: bool = True, landed: bool = False) -> float:
     """The disk a scale needs while it runs (GB), from the measured size per student-year;
-    without the intraday path's copies when `intraday` is false."""
+    without the intraday path's copies when `intraday` is false, without raw when `landed` (a
+    resumed run: raw is on the disk already)."""
     years = school_years(scale.first_day, scale.last_day)
-    parts = [k for k in MB_PER_STUDENT_YEAR if intraday or k != "intraday"]
+    parts = [
+        k
+        for k in MB_PER_STUDENT_YEAR
+        if (intraday or k != "intraday") and not (landed and k == "raw")
+    ]
     per_student_year = sum(MB_PER_STUDENT_YEAR[k] for k in parts)
     return scale.students * per_student_year * years * DISK_HEADROOM / 1024
 
 
-def check_disk(scale: Scale, data_dir: Path | None) -> str | None:
+def check_disk(scale: Scale, data_dir: Path | None, landed: bool = False) -> str | None:
     """Refuse a scale the embedded server's disk cannot hold, before generating anything (a full
     disk would stop the warehouse half way). A server named by WAREHOUSE_URL has its own disk.
     When the scale fits only without the intraday path's copies (a quarter of the bytes: it
-    builds stg, int and build again), returns why the intraday cycle is left out; else None."""
+    builds stg, int and build again), returns why the intraday cycle is left out; else None.
+    `landed`: raw is on the disk already (a resumed run), only what is built on it is needed."""
     if data_dir is None:
         return None
     import shutil
 
     free = shutil.disk_usage(data_dir).free / 1024**3
-    need, nightly = disk_needed_gb(scale), disk_needed_gb(scale, intraday=False)
+    need = disk_needed_gb(scale, landed=landed)
+    nightly = disk_needed_gb(scale, intraday=False, landed=landed)
     if free >= need:
         return None
     if free >= nightly:
