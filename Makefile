@@ -63,11 +63,12 @@ lint: setup
 # (10,000 students) and M (100,000) against a count(*) scan of raw, business time, the intraday
 # cycle, peak RSS, the disk at its peak) into .local/bench/results.json, then docs/benchmarks.md
 # from it. A year of M needs about 87 GB of disk while it runs (scales.py: per student-year,
-# measured at M:4 and S:2, a quarter more at the peak), about 66 GB without the intraday path's
-# own copies (the bench leaves the cycle out when only that fits), and about two hours
-# here; BENCH_SCALES=S,M:12 runs M's last
-# 12 school weeks (about 20 GB), S:4 is quick. BENCH_REUSE=M takes M's result from its own
-# earlier run (python -m schoolcx.sandbox.bench.dbt --scale M --out .local/bench/dbt-M.json).
+# measured at M:4 and S:2, a quarter more at the peak); without the intraday path's own copies
+# (the bench leaves the cycle out when only that fits) it peaked at 64.9 GB here and took about
+# two hours. BENCH_SCALES=S,M:12 runs M's last 12 school weeks (about 20 GB), S:4 is quick.
+# BENCH_REUSE=M takes M's result from its own earlier run (python -m
+# schoolcx.sandbox.bench.dbt --scale M --out .local/bench/dbt-M.json; --resume DATABASE
+# finishes a run that kept its landing).
 bench: setup
 	.venv/bin/pytest -q -m slow -s
 	BENCH_RECORDS=$${BENCH_RECORDS:-1000000} BENCH_SCALES=$${BENCH_SCALES:-S,M} \

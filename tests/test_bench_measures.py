@@ -161,6 +161,9 @@ def test_a_scale_run_earlier_on_its_own_is_reused_not_run_again(tmp_path, monkey
     from schoolcx.sandbox.bench.docs import scale_label
 
     assert "(M from an earlier run of its own)" in scale_label(results["run"])
+    assert scale_label(results["run"]).startswith("**reduced run**")  # 1,000 records, S:1
+    full = {"records": 1_000_000, "scales": ["S", "M"], "reused": ["M", "S"]}
+    assert scale_label(full).startswith("full run: 1,000,000 extracted records; dbt scales S, M")
     (bench / "dbt-M.json").unlink()
     suite.main(["--records", "1000", "--scales", "M", "--reuse", "M", "--out", str(out)])
     assert json.loads(out.read_text())["details"]["dbt"]["M"] == {"error": "the step failed"}

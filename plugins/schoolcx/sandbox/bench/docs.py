@@ -25,7 +25,7 @@ def scale_label(run: dict) -> str:
     """What the run covered, and whether it is the full benchmark or a reduced one."""
     scales = run.get("scales") or []
     records = run.get("records")
-    full = records == 1_000_000 and sorted(scales) == list(FULL_SCALES)
+    full = records == 1_000_000 and sorted(scales) == sorted(FULL_SCALES)
     what = f"{records:,} extracted records; dbt scales {', '.join(scales) or 'none'}"
     if run.get("reused"):
         what += f" ({', '.join(run['reused'])} from an earlier run of its own)"

@@ -143,8 +143,10 @@ def extract_measures(small: dict | None, large: dict | None, load: dict | None) 
                 "ceiling",
                 "plain COPY rows/s",
                 Aim(">=", WRITER_AIM_SHARE_OF_COPY, on="ratio"),
-                "beyond COPY: the landing table's insert that skips versions already landed,"
-                " the state and run counters",
+                "beyond COPY: encoding, the person hash and packing (the ceiling COPYs rows"
+                " already packed), the landing table's insert that skips versions already"
+                " landed and empties the one a new version supersedes, the state and run"
+                " counters",
             )
         )
     return out

@@ -98,10 +98,13 @@ def report(results: dict, out=sys.stdout) -> None:
         if r.get("warning"):
             p(f"!! {r['warning']}")
         g = r["generation"]
-        p(
-            f"generation        {g['seconds']:8.1f} s  {g['stages']}"
-            f"  ({g['raw_rows_per_s']:,} raw rows/s)"
-        )
+        if g.get("resumed_from"):  # the landing was an earlier run's, not timed here
+            p(f"generation        resumed on {g['resumed_from']}'s landing  {g['stages']}")
+        else:
+            p(
+                f"generation        {g['seconds']:8.1f} s  {g['stages']}"
+                f"  ({g['raw_rows_per_s']:,} raw rows/s)"
+            )
         p(f"interactions      {r['interactions']:>10,}")
         for t, c in r["raw_rows"].items():
             floor = r["scan_floor"].get(f"raw.{t}", {})

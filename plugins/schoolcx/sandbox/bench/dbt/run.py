@@ -163,8 +163,8 @@ def bench_scale(
         result["raw_rows"] = landed
         result["interactions"] = interactions
         say(
-            f"landed {sum(landed.values()):,} raw rows ({interactions:,} tickets) in "
-            f"{result['generation']['seconds']:.0f}s"
+            f"{'kept' if resume else 'landed'} {sum(landed.values()):,} raw rows "
+            f"({interactions:,} tickets) in {result['generation']['seconds']:.0f}s"
         )
         result["scan_floor"] = timed_counts(url, [f"raw.{t}" for t in RAW_TABLES])
 
