@@ -27,12 +27,12 @@
 -- Incremental: tickets with an event or a ticket version loaded since the watermark are
 -- recomputed from all their events. The child events are a view over raw audits (nothing stores
 -- them): a night reads each changed ticket's audits by raw's index on (source_instance,
--- payload ->> 'ticket_id'), a full build expands every audit once, here. Tickets are joined by name, not through a CTE: read twice, a
+-- payload ->> 'ticket_id'), a full build expands every audit, once per reader here. Tickets are joined by name, not through a CTE: read twice, a
 -- CTE is materialized whole (every ticket of the history) and sorted for a merge join. For the
 -- same reason child_events is `not materialized`: read three times, PostgreSQL stored every
 -- child event of the history (63M at M, wide) in temporary files before the first read and ran
--- a year of M out of disk; expanded from raw by each reader, the model took 8 min at M with 9.5
--- GB of temporary files at its peak (DECISIONLOG "A year of M, tried").
+-- a year of M out of disk; expanded from raw by each reader, the model took 8 min at M with 9.2
+-- GB of temporary files at its peak (DECISIONLOG "A year of M, run").
 with
 
 child_events as not materialized (
