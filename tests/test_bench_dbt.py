@@ -66,13 +66,16 @@ def test_tiny_synthesised_school_year_builds_one_interaction_per_ticket(warehous
 
     # a resumed run (--resume) starts its full build from this landing as a fresh run would:
     # what dbt built is dropped, raw and the migrations' schemas stay
-    from schoolcx.sandbox.bench.dbt.run import drop_built, landed_rows
+    from schoolcx.sandbox.bench.dbt.landing import RAW_TABLES
+    from schoolcx.sandbox.bench.dbt.run import drop_built
+    from schoolcx.sandbox.bench.dbt.timing import timed_counts
 
     drop_built(warehouse)
     with psycopg.connect(warehouse) as conn:
         schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
     assert not schemas & {"stg", "int"} and {"raw", "ref", "build", "marts"} <= schemas
-    assert landed_rows(warehouse) == landed
+    counted = timed_counts(warehouse, [f"raw.{t}" for t in RAW_TABLES])
+    assert {t: counted[f"raw.{t}"]["rows"] for t in RAW_TABLES} == landed
 
 
 def test_a_scale_the_disk_cannot_hold_is_refused_before_anything_is_generated(tmp_path):

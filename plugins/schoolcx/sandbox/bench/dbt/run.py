@@ -63,20 +63,13 @@ def drop_database(url: str) -> None:
 DBT_SCHEMAS = ("stg", "int")
 
 
-def drop_built(url: str) -> str:
+def drop_built(url: str) -> None:
     """Drop the schemas dbt built in a kept bench database, so a resumed run's full build starts
     from raw without a second copy of each staging table beside the first (build and marts are
     the migrations': --full-refresh replaces what dbt put there)."""
     with psycopg.connect(url, autocommit=True) as conn:
         for schema in DBT_SCHEMAS:
             conn.execute(f"drop schema if exists {schema} cascade")
-    return f"schemas {', '.join(DBT_SCHEMAS)}"
-
-
-def landed_rows(url: str) -> dict[str, int]:
-    """Raw rows per table of a landing kept from an earlier run."""
-    with psycopg.connect(url) as conn:
-        return {t: conn.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in RAW_TABLES}
 
 
 def prepare(url: str, scale: Scale) -> DeploymentConfig:
@@ -111,8 +104,11 @@ def bench_scale(
         say(f"intraday cycle {no_intraday}")
     if resume:
         url = server_url.rsplit("/", 1)[0] + "/" + resume
-        dropped = drop_built(url)
-        say(f"resuming on {resume}: its landing kept, what dbt built dropped ({dropped})")
+        drop_built(url)
+        say(
+            f"resuming on {resume}: its landing kept, what dbt built dropped "
+            f"(schemas {', '.join(DBT_SCHEMAS)})"
+        )
     else:
         url = fresh_database(server_url, f"bench_dbt_{scale.name.lower()}")
     say(
@@ -136,9 +132,7 @@ def bench_scale(
         cfg = prepare(url, scale)
         gen = Synthesiser(url, scale, cfg, out)
         stages = {}
-        if resume:
-            landed = landed_rows(url)
-        else:
+        if not resume:
             started = time.monotonic()
             planned = gen.plan()
             stages["plan"] = time.monotonic() - started
@@ -150,6 +144,9 @@ def bench_scale(
         vacuum_analyze(url)
         stages["vacuum_analyze"] = time.monotonic() - started
         interactions = planned_tickets(url, gen.cut_history)
+        result["scan_floor"] = timed_counts(url, [f"raw.{t}" for t in RAW_TABLES])
+        if resume:  # the kept landing's rows, as the scan floor counted them
+            landed = {t: result["scan_floor"][f"raw.{t}"]["rows"] for t in RAW_TABLES}
         result["generation"] = {
             "seconds": round(sum(stages.values()), 1),
             "stages": {k: round(v, 1) for k, v in stages.items()},
@@ -166,7 +163,6 @@ def bench_scale(
             f"{'kept' if resume else 'landed'} {sum(landed.values()):,} raw rows "
             f"({interactions:,} tickets) in {result['generation']['seconds']:.0f}s"
         )
-        result["scan_floor"] = timed_counts(url, [f"raw.{t}" for t in RAW_TABLES])
 
         say("dbt build --full-refresh")
         disk.phase = "full build"
