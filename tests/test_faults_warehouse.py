@@ -133,14 +133,16 @@ def _dbt_build(url: str, tmp: Path, as_of: str) -> subprocess.Popen:
         "--indirect-selection",
         "cautious",
     ]
-    return subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    # into a file, not a pipe: a test that waits for dbt to exit without reading would fill it
+    tmp.mkdir(parents=True, exist_ok=True)
+    with (tmp / "dbt.out").open("w") as out:
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def _finish(proc: subprocess.Popen) -> tuple[int, str]:
-    out, _ = proc.communicate(timeout=600)
-    return proc.returncode, out
+def _finish(proc: subprocess.Popen, tmp: Path) -> tuple[int, str]:
+    """dbt's exit code and its output, once it has exited (`tmp` as given to `_dbt_build`)."""
+    proc.wait(timeout=600)
+    return proc.returncode, (tmp / "dbt.out").read_text()
 
 
 def _relations(url: str, schema: str) -> int:
@@ -191,34 +193,44 @@ def test_connection_dropped_mid_dbt_build_then_next_build_completes(warehouse, p
             conn.execute(f"drop table build.{mart}")
     _prepare(warehouse)
 
-    proc = _dbt_build(warehouse, tmp_path / "killed", fx.AS_OF_NIGHT_ONE)
+    killed_run = tmp_path / "killed"
+    proc = _dbt_build(warehouse, killed_run, fx.AS_OF_NIGHT_ONE)
     killed: list[int] = []
+    db = warehouse.rsplit("/", 1)[1]
     with psycopg.connect(pg_server, autocommit=True) as admin:
         deadline = time.monotonic() + 300
-        # Staging is built and intermediate models are on their way: drop dbt's connections.
-        # dbt may hold none for a moment between nodes (CI once saw an empty list here), so
-        # wait until one is there to drop.
-        while not killed:
-            assert proc.poll() is None, "dbt finished before the connection could be dropped"
+        # Staging is built and intermediate models are on their way: drop dbt's connections
+        # while they run a statement. dbt closes its connection after every node, so one that
+        # is idle may be on its way out and its loss would go unnoticed (CI once killed such a
+        # one and dbt finished green); a statement can also end between the look and the kill.
+        # So keep dropping running sessions of dbt (dbt-postgres names them "dbt") until it exits.
+        while proc.poll() is None:
             assert time.monotonic() < deadline
             if _relations(warehouse, "int") >= 3:
-                # dbt's own sessions (dbt-postgres names them "dbt"), not this test's probe,
-                # whose backend may outlive its closed connection for a moment
-                for pid in _backends(warehouse, admin, app="dbt"):
-                    admin.execute("select pg_terminate_backend(%s)", (pid,))
-                    killed.append(pid)
+                killed += [
+                    pid
+                    for pid, done in admin.execute(
+                        "select pid, pg_terminate_backend(pid) from pg_stat_activity"
+                        " where datname = %s and application_name = 'dbt' and state = 'active'",
+                        (db,),
+                    )
+                    if done
+                ]
             time.sleep(0.02)
-    code, out = _finish(proc)
+        assert killed, "dbt finished before a connection could be dropped"
+    code, out = _finish(proc, killed_run)
     assert killed and code != 0, out[-3000:]
     assert "terminat" in out.lower() or "connection" in out.lower(), out[-3000:]
     assert marts_checksum(warehouse) == before
 
-    code, out = _finish(_dbt_build(warehouse, tmp_path / "rerun", fx.AS_OF_NIGHT_ONE))
+    rerun = tmp_path / "rerun"
+    code, out = _finish(_dbt_build(warehouse, rerun, fx.AS_OF_NIGHT_ONE), rerun)
     assert code == 0, out[-6000:]
     assert marts_checksum(warehouse) == before
 
     clean = fresh_warehouse(pg_server)
     _prepare(clean)
-    code, out = _finish(_dbt_build(clean, tmp_path / "clean", fx.AS_OF_NIGHT_ONE))
+    clean_run = tmp_path / "clean"
+    code, out = _finish(_dbt_build(clean, clean_run, fx.AS_OF_NIGHT_ONE), clean_run)
     assert code == 0, out[-6000:]
     assert _built(warehouse) == _built(clean)

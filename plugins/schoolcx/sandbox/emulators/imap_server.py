@@ -162,6 +162,17 @@ class RunningDovecot:
             raise DovecotFailed(f"doveadm {' '.join(args)} failed: {out.stderr.strip()}")
         return out.stdout
 
+    def kick(self, user: str, timeout: float = 10.0) -> None:
+        """Drop `user`'s sessions and wait until they are gone. `doveadm kick` only signals the
+        imap process: a client can still get one more answer before it exits, and a second kick
+        then finds no one (exit 68)."""
+        self.doveadm("kick", user)
+        deadline = time.monotonic() + timeout
+        while user in self.doveadm("who", user):
+            if time.monotonic() > deadline:
+                raise DovecotFailed(f"{user}'s session outlived doveadm kick by {timeout} s")
+            time.sleep(0.01)
+
     def log_tail(self, lines: int = 30) -> str:
         log = self.root / "dovecot.log"
         return (
