@@ -209,7 +209,7 @@ def reconciliation_rows() -> dict[str, list[dict]]:
     }
 
 
-def _dbt(url: str, tmp: Path, *args: str) -> None:
+def _dbt(url: str, tmp: Path, *args: str, as_of: str = "2026-02-28") -> None:
     env = {
         **os.environ,
         **{f"SCHOOLCX_PG_{k.upper()}": v for k, v in url_parts(url).items()},
@@ -226,7 +226,7 @@ def _dbt(url: str, tmp: Path, *args: str) -> None:
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
         "--vars",
-        "{as_of_date: '2026-02-28'}",
+        f"{{as_of_date: '{as_of}'}}",
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
@@ -279,3 +279,100 @@ def test_freshdesk_has_no_business_figure_so_only_the_reply_can_differ(reconcile
     assert float(r["median_abs_difference_minutes"]) == pytest.approx(52.5)
     assert r["different_first_reply_count"] == 1 and r["district_closure_count"] == 0
     assert r["main_reason"] == "different_first_reply"
+
+
+# ---------------------------------------------------------------- a night after, incrementally
+def _key_xmins(url: str) -> dict[str, str]:
+    """Zendesk ticket id -> the transaction that wrote its int_vendor_reconciliation_tickets
+    row."""
+    with psycopg.connect(url) as conn:
+        return dict(
+            conn.execute(
+                "select f.source_id, t.xmin::text from int.int_vendor_reconciliation_tickets t"
+                " join build.fct_interactions f using (interaction_key)"
+                " where t.source_system = 'zendesk'"
+            ).fetchall()
+        )
+
+
+def test_a_night_repairs_only_its_tickets_and_equals_a_full_refresh(warehouse, tmp_path):
+    """Night one (as of 28 February) lands the Zendesk tickets above and Z 9107 (Mon 2 March
+    09:00 -> 10:00 CST, Zendesk 60: equal, after the as-of date) ten days back, the Freshdesk
+    ones nine days back. Night two (as of 31 March) lands a new version of Z 9104 whose metric
+    set now counts our reply (120 | 120: equal) and Z 9106 deleted. By hand, Lincoln's school year
+    after night two: compared 9101 (60), 9102 (540), 9103 (0.5), 9104 (0), 9107 (0): equal 3 of
+    5, median |difference| 0.5; ours only none (9106 gone), vendor only 9105; reasons: closure
+    2, different reply 0."""
+    url = warehouse
+    sync_config(url, fx.config(), today=fx.CONFIG_TODAY)
+    night_one = reconciliation_rows()
+    night_one["zendesk_tickets"].append(
+        _zd_ticket(9107, "2026-03-02T15:00:00Z", _metric(9107, 60, 60))
+    )
+    night_one["zendesk_ticket_events"] += [
+        _zd_open(9107, "2026-03-02T15:00:00Z"),
+        _zd_reply(9107, "2026-03-02T16:00:00Z"),
+    ]
+    # landed last: within night two's lookback (recomputed again), the Zendesk rows are not
+    later = {t: night_one.pop(t) for t in ("freshdesk_tickets", "freshdesk_conversations")}
+    fx.insert_rows(url, night_one, "night-1", dt.timedelta(days=10))
+    fx.insert_rows(url, later, "night-1b", dt.timedelta(days=9))
+    _dbt(url, tmp_path / "n1", "run", "--select", "+vendor_reconciliation")
+    before = _key_xmins(url)
+
+    updated = fx._ticket(
+        9104, "2026-02-10T15:00:00Z", "2026-03-20T15:00:00Z", "open", priority="normal"
+    )
+    updated["payload"]["metric_set"] = _metric(9104, 120, 120)
+    deleted = fx._ticket(
+        9106, "2026-02-09T16:00:00Z", "2026-03-20T15:00:00Z", "deleted", priority=None
+    )
+    fx.insert_rows(url, {"zendesk_tickets": [updated, deleted]}, "night-2")
+    _dbt(url, tmp_path / "n2", "run", "--select", "+vendor_reconciliation", as_of="2026-03-31")
+    after = _key_xmins(url)
+    # only the changed ticket was paired again; the deleted one is gone
+    assert set(after) == set(before) - {"9106"}
+    assert {k for k in after if after[k] != before[k]} == {"9104"}
+
+    with psycopg.connect(url) as conn:
+        cur = conn.execute(
+            "select * from build.vendor_reconciliation where source_instance = 'lincoln-zendesk'"
+        )
+        names = [c.name for c in cur.description]
+        rows = {
+            (r[names.index("period_type")], r[names.index("period_start")]): dict(
+                zip(names, r, strict=True)
+            )
+            for r in cur
+        }
+    year = rows["school_year", dt.date(2025, 7, 1)]
+    assert (year["compared_count"], year["ours_only_count"], year["vendor_only_count"]) == (5, 0, 1)
+    assert float(year["equal_within_one_minute_share"]) == pytest.approx(0.6)
+    assert float(year["median_abs_difference_minutes"]) == pytest.approx(0.5)
+    assert (year["district_closure_count"], year["different_first_reply_count"]) == (2, 0)
+    march = rows["month", dt.date(2026, 3, 1)]  # counted now that the as-of date passed it
+    assert (march["compared_count"], march["equal_within_one_minute_share"]) == (1, 1)
+
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "create table build.incremental_result as select * from build.vendor_reconciliation"
+        )
+    _dbt(
+        url,
+        tmp_path / "full",
+        "run",
+        "--select",
+        "+vendor_reconciliation",
+        "--full-refresh",
+        as_of="2026-03-31",
+    )
+    with psycopg.connect(url) as conn:
+        for a, b in (
+            ("vendor_reconciliation", "incremental_result"),
+            ("incremental_result", "vendor_reconciliation"),
+        ):
+            diff = conn.execute(
+                f"select count(*) from (select * from build.{a} except all"
+                f" select * from build.{b}) as d"
+            ).fetchone()[0]
+            assert diff == 0, f"{diff} rows of {a} not in {b}"

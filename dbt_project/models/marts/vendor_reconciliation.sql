@@ -17,220 +17,72 @@
 -- - business_hours_differ: same reply, no closure: the vendor schedule's hours, weekdays or time
 --   zone differ from ours.
 -- main_reason is the most frequent reason among the differing tickets ('none' when none differ).
+-- The per-ticket pairing and reasons are int_vendor_reconciliation_tickets (incremental); this
+-- aggregates its tickets created up to the as-of date, per school year and month, in full each
+-- run: a median over a school year cannot be updated from a night's tickets alone.
 with
 
 as_of as (
     select as_of.as_of_date from {{ ref('int_as_of') }} as as_of
 ),
 
-districts as (
-    select * from {{ ref('stg_ref__districts') }}
-),
-
-calendar_days as (
-    select * from {{ ref('int_calendar_days') }}
-),
-
-closure_days as (
-    -- per district and local date: closed service weekdays up to and including that date, so
-    -- the closures in [d0, d1] are two equality lookups (set-based, no expansion over days)
-    select
-        calendar_days.district_id,
-        calendar_days.local_date,
-        sum(
-            case
-                when
-                    calendar_days.closure_reason is not null
-                    and extract(isodow from calendar_days.local_date)::int
-                    = any(districts.service_weekdays)
-                    then 1
-                else 0
-            end
-        ) over (
-            partition by calendar_days.district_id
-            order by calendar_days.local_date
-            rows between unbounded preceding and current row
-        ) as closed_weekdays_through
-    from calendar_days
-    inner join districts on calendar_days.district_id = districts.district_id
-),
-
-interactions as (
-    select
-        interactions.interaction_key,
-        interactions.district_id,
-        interactions.source_system,
-        interactions.source_instance,
-        interactions.source_id,
-        interactions.created_at,
-        interactions.local_date,
-        interactions.first_response_at,
-        interactions.first_response_business_minutes,
-        interactions.first_response_calendar_minutes
-    from {{ ref('fct_interactions') }} as interactions
-    cross join as_of
-    where
-        interactions.source_system in ('zendesk', 'freshdesk')
-        and interactions.local_date <= as_of.as_of_date
-),
-
-zendesk_figures as (
-    select
-        tickets.source_instance,
-        tickets.ticket_id,
-        tickets.zendesk_reply_business_minutes as vendor_business_minutes,
-        tickets.zendesk_reply_calendar_minutes as vendor_calendar_minutes
-    from {{ ref('stg_zendesk__tickets') }} as tickets
-),
-
-freshdesk_figures as (
-    -- business minutes from created_at to stats.first_responded_at on our calendar
-    select
-        tickets.source_instance,
-        tickets.ticket_id,
-        {{ business_minutes_between('created_day', 'tickets.created_at', 'responded_day', 'tickets.first_responded_at') }}
-            as vendor_business_minutes,
-        {{ calendar_minutes_between('tickets.created_at', 'tickets.first_responded_at') }}
-            as vendor_calendar_minutes
-    from {{ ref('stg_freshdesk__tickets') }} as tickets
-    inner join districts on tickets.district_id = districts.district_id
-    left join calendar_days as created_day
-        on
-            tickets.district_id = created_day.district_id
-            and {{ local_date('tickets.created_at', 'districts.timezone') }} = created_day.local_date
-    left join calendar_days as responded_day
-        on
-            tickets.district_id = responded_day.district_id
-            and {{ local_date('tickets.first_responded_at', 'districts.timezone') }}
-            = responded_day.local_date
-),
-
-vendor_figures as (
-    select
-        'zendesk' as source_system,
-        zendesk_figures.*
-    from zendesk_figures
-    union all
-    select
-        'freshdesk' as source_system,
-        freshdesk_figures.*
-    from freshdesk_figures
-),
-
-paired as (
-    select
-        interactions.*,
-        vendor_figures.vendor_business_minutes,
-        vendor_figures.vendor_calendar_minutes,
-        interactions.first_response_business_minutes is not null
-        and vendor_figures.vendor_business_minutes is not null as is_compared,
-        interactions.first_response_business_minutes
-        - vendor_figures.vendor_business_minutes as difference_minutes,
-        abs(
-            interactions.first_response_calendar_minutes - vendor_figures.vendor_calendar_minutes
-        ) > 1 as is_different_reply,
-        {{ local_date('interactions.first_response_at', 'districts.timezone') }} as response_local_date
-    from interactions
-    inner join districts on interactions.district_id = districts.district_id
-    left join vendor_figures
-        on
-            interactions.source_system = vendor_figures.source_system
-            and interactions.source_instance = vendor_figures.source_instance
-            and interactions.source_id = vendor_figures.ticket_id
-),
-
-explained as (
-    select
-        paired.*,
-        coalesce(
-            closed_at_response.closed_weekdays_through
-            - closed_at_created.closed_weekdays_through
-            + case
-                when
-                    created_day.closure_reason is not null
-                    and extract(isodow from paired.local_date)::int
-                    = any(districts.service_weekdays)
-                    then 1
-                else 0
-            end,
-            0
-        ) as closed_weekdays_spanned
-    from paired
-    inner join districts on paired.district_id = districts.district_id
-    left join closure_days as closed_at_created
-        on
-            paired.district_id = closed_at_created.district_id
-            and paired.local_date = closed_at_created.local_date
-    left join closure_days as closed_at_response
-        on
-            paired.district_id = closed_at_response.district_id
-            and paired.response_local_date = closed_at_response.local_date
-    left join calendar_days as created_day
-        on
-            paired.district_id = created_day.district_id
-            and paired.local_date = created_day.local_date
-),
-
 reasoned as (
     select
-        explained.*,
-        explained.is_compared and abs(explained.difference_minutes) <= 1 as is_equal,
-        case
-            when not explained.is_compared or abs(explained.difference_minutes) <= 1 then null
-            when explained.is_different_reply then 'different_first_reply'
-            when explained.closed_weekdays_spanned > 0 then 'district_closure'
-            else 'business_hours_differ'
-        end as reason
-    from explained
-),
-
-dated as (
-    select
-        reasoned.*,
-        'school_year' as period_type,
-        make_date({{ school_year('reasoned.local_date') }} - 1, 7, 1) as period_start,
-        make_date({{ school_year('reasoned.local_date') }}, 6, 30) as period_end
-    from reasoned
-    union all
-    select
-        reasoned.*,
-        'month' as period_type,
-        {{ dbt.date_trunc('month', 'reasoned.local_date') }}::date as period_start,
-        {{ dbt.last_day('reasoned.local_date', 'month') }} as period_end
-    from reasoned
+        tickets.district_id,
+        tickets.source_system,
+        tickets.source_instance,
+        tickets.school_year_start,
+        tickets.month_start,
+        tickets.first_response_business_minutes,
+        tickets.vendor_business_minutes,
+        tickets.difference_minutes,
+        tickets.is_compared,
+        tickets.is_equal,
+        tickets.closed_weekdays_spanned,
+        tickets.reason
+    from {{ ref('int_vendor_reconciliation_tickets') }} as tickets
+    cross join as_of
+    where tickets.local_date <= as_of.as_of_date
 ),
 
 aggregated as (
     select
-        dated.district_id,
-        dated.source_system,
-        dated.source_instance,
-        dated.period_type,
-        dated.period_start,
-        dated.period_end,
-        count(*) filter (where dated.is_compared) as compared_count,
+        reasoned.district_id,
+        reasoned.source_system,
+        reasoned.source_instance,
+        case
+            when grouping(reasoned.school_year_start) = 0 then 'school_year' else 'month'
+        end as period_type,
+        coalesce(reasoned.school_year_start, reasoned.month_start) as period_start,
+        count(*) filter (where reasoned.is_compared) as compared_count,
         count(*) filter (
-            where dated.first_response_business_minutes is not null
-            and dated.vendor_business_minutes is null
+            where reasoned.first_response_business_minutes is not null
+            and reasoned.vendor_business_minutes is null
         ) as ours_only_count,
         count(*) filter (
-            where dated.first_response_business_minutes is null
-            and dated.vendor_business_minutes is not null
+            where reasoned.first_response_business_minutes is null
+            and reasoned.vendor_business_minutes is not null
         ) as vendor_only_count,
-        count(*) filter (where dated.is_equal) as equal_count,
-        percentile_cont(0.5) within group (order by abs(dated.difference_minutes))
-        filter (where dated.is_compared) as median_abs_difference_minutes,
-        percentile_cont(0.95) within group (order by abs(dated.difference_minutes))
-        filter (where dated.is_compared) as p95_abs_difference_minutes,
-        percentile_cont(0.5) within group (order by dated.difference_minutes)
-        filter (where dated.is_compared) as median_difference_minutes,
-        count(*) filter (where dated.is_compared and dated.closed_weekdays_spanned > 0)
+        count(*) filter (where reasoned.is_equal) as equal_count,
+        percentile_cont(0.5) within group (order by abs(reasoned.difference_minutes))
+        filter (where reasoned.is_compared) as median_abs_difference_minutes,
+        percentile_cont(0.95) within group (order by abs(reasoned.difference_minutes))
+        filter (where reasoned.is_compared) as p95_abs_difference_minutes,
+        percentile_cont(0.5) within group (order by reasoned.difference_minutes)
+        filter (where reasoned.is_compared) as median_difference_minutes,
+        count(*) filter (where reasoned.is_compared and reasoned.closed_weekdays_spanned > 0)
             as closure_spanning_count,
-        count(*) filter (where dated.reason = 'different_first_reply') as different_first_reply_count,
-        count(*) filter (where dated.reason = 'district_closure') as district_closure_count,
-        count(*) filter (where dated.reason = 'business_hours_differ') as business_hours_differ_count
-    from dated
-    group by 1, 2, 3, 4, 5, 6
+        count(*) filter (where reasoned.reason = 'different_first_reply') as different_first_reply_count,
+        count(*) filter (where reasoned.reason = 'district_closure') as district_closure_count,
+        count(*) filter (where reasoned.reason = 'business_hours_differ') as business_hours_differ_count
+    from reasoned
+    -- one pass for both period types: the school year's groups, then the months' (no union of
+    -- the tickets twice, which sorted on disk at S)
+    group by
+        reasoned.district_id,
+        reasoned.source_system,
+        reasoned.source_instance,
+        grouping sets ((reasoned.school_year_start), (reasoned.month_start))
 ),
 
 final as (
@@ -240,7 +92,13 @@ final as (
         aggregated.source_instance::text as source_instance,
         aggregated.period_type::text as period_type,
         aggregated.period_start::date as period_start,
-        aggregated.period_end::date as period_end,
+        (
+            case aggregated.period_type
+                when 'school_year'
+                    then {{ dbt.dateadd('day', -1, dbt.dateadd('year', 1, 'aggregated.period_start')) }}
+                else {{ dbt.last_day('aggregated.period_start', 'month') }}
+            end
+        )::date as period_end,
         (
             case aggregated.source_system
                 when 'zendesk' then 'metric_set.reply_time_in_minutes.business'
