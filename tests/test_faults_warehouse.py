@@ -31,15 +31,20 @@ CFG = fixture_config()
 
 
 def _backends(
-    url: str, admin: psycopg.Connection, waiting_on_lock: bool = False, app: str | None = None
+    url: str,
+    admin: psycopg.Connection,
+    waiting_on_lock: bool = False,
+    app: str | None = None,
+    running: bool = False,
 ) -> list[int]:
     """Pids of the other sessions on `url`'s database (optionally: only those waiting on a
-    lock, or only those of one application_name)."""
+    lock, only those of one application_name, only those running a statement)."""
     db = url.rsplit("/", 1)[1]
     rows = admin.execute(
         "select pid from pg_stat_activity where datname = %s and pid <> pg_backend_pid()"
         " and backend_type = 'client backend'"
         + (" and wait_event_type = 'Lock'" if waiting_on_lock else "")
+        + (" and state = 'active'" if running else "")
         + (" and application_name = %s" if app else ""),
         (db, app) if app else (db,),
     ).fetchall()
@@ -196,7 +201,6 @@ def test_connection_dropped_mid_dbt_build_then_next_build_completes(warehouse, p
     killed_run = tmp_path / "killed"
     proc = _dbt_build(warehouse, killed_run, fx.AS_OF_NIGHT_ONE)
     killed: list[int] = []
-    db = warehouse.rsplit("/", 1)[1]
     with psycopg.connect(pg_server, autocommit=True) as admin:
         deadline = time.monotonic() + 300
         # Staging is built and intermediate models are on their way: drop dbt's connections
@@ -207,15 +211,10 @@ def test_connection_dropped_mid_dbt_build_then_next_build_completes(warehouse, p
         while proc.poll() is None:
             assert time.monotonic() < deadline
             if _relations(warehouse, "int") >= 3:
-                killed += [
-                    pid
-                    for pid, done in admin.execute(
-                        "select pid, pg_terminate_backend(pid) from pg_stat_activity"
-                        " where datname = %s and application_name = 'dbt' and state = 'active'",
-                        (db,),
-                    )
-                    if done
-                ]
+                for pid in _backends(warehouse, admin, app="dbt", running=True):
+                    # false when the session had ended before the signal
+                    if admin.execute("select pg_terminate_backend(%s)", (pid,)).fetchone()[0]:
+                        killed.append(pid)
             time.sleep(0.02)
         assert killed, "dbt finished before a connection could be dropped"
     code, out = _finish(proc, killed_run)
