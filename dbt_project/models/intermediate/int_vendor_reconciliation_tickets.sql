@@ -108,6 +108,19 @@ freshdesk_figures as (
             tickets.district_id = responded_day.district_id
             and {{ local_date('tickets.first_responded_at', 'districts.timezone') }}
             = responded_day.local_date
+    {%- if is_incremental() %}
+    -- a night measures its own tickets only, not every Freshdesk ticket of the history (a
+    -- computed subquery: the join below would not restrict it)
+    where
+        exists (
+            select 1
+            from interactions as changed
+            where
+                changed.source_system = 'freshdesk'
+                and changed.source_instance = tickets.source_instance
+                and changed.source_id = tickets.ticket_id
+        )
+    {%- endif %}
 ),
 
 vendor_figures as (
